@@ -1,0 +1,143 @@
+"""Schemas as constants: the event-log contract v1, the catalogue snapshot, and tables."""
+
+from __future__ import annotations
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+SCHEMA_VERSION = 1
+
+EVENT_TYPES = ("play_start", "heartbeat", "pause", "resume", "seek", "play_stop")
+DEVICE_TYPES = ("tv", "mobile", "tablet", "web", "console")
+CREDIT_ROLES = ("actor", "director", "writer", "showrunner", "producer")
+TITLE_TYPES = ("film", "episode")
+
+# --- Landing: one JSON object per line (docs/event-contract.md) --------------------------
+EVENT_SCHEMA = StructType([
+    StructField("event_id", StringType(), False),
+    StructField("event_type", StringType(), False),
+    StructField("event_ts", TimestampType(), False),
+    StructField("received_ts", TimestampType(), False),
+    StructField("account_id", StringType(), False),
+    StructField("profile_id", StringType(), False),
+    StructField("session_id", StringType(), False),
+    StructField("title_id", StringType(), False),
+    StructField("position_s", DoubleType(), False),
+    StructField("device_type", StringType(), False),
+    StructField("country", StringType(), False),
+    StructField("app_version", StringType(), False),
+    StructField("schema_version", IntegerType(), False),
+])
+
+CREDIT_SCHEMA = StructType([
+    StructField("talent_id", StringType(), False),
+    StructField("name", StringType(), False),
+    StructField("role", StringType(), False),
+    StructField("billing_order", IntegerType(), True),
+])
+
+CATALOG_SCHEMA = StructType([
+    StructField("title_id", StringType(), False),
+    StructField("title_type", StringType(), False),
+    StructField("show_id", StringType(), True),
+    StructField("show_title", StringType(), True),
+    StructField("season_number", IntegerType(), True),
+    StructField("episode_number", IntegerType(), True),
+    StructField("title", StringType(), False),
+    StructField("runtime_s", IntegerType(), False),
+    StructField("release_date", DateType(), False),
+    StructField("original_language", StringType(), False),
+    StructField("origin_country", StringType(), False),
+    StructField("genres", ArrayType(StringType()), False),
+    StructField("credits", ArrayType(CREDIT_SCHEMA), False),
+    StructField("available_countries", ArrayType(StringType()), False),
+])
+
+# --- Bronze ------------------------------------------------------------------------------
+LINEAGE_FIELDS = [
+    StructField("received_date", DateType(), False),
+    StructField("_source_file", StringType(), False),
+    StructField("_line_number", LongType(), False),
+    StructField("_ingested_at", TimestampType(), False),
+]
+
+BRONZE_EVENTS_SCHEMA = StructType(
+    list(EVENT_SCHEMA.fields) + [StructField("event_date", DateType(), False)] + LINEAGE_FIELDS
+)
+
+# Reason codes for bronze.events_quarantine.reason_code. `duplicate` rows are kept too
+# (nothing is lost) but counted apart from the quarantined ones.
+QUARANTINE_REASONS = (
+    "invalid_utf8",
+    "truncated_file",
+    "malformed_json",
+    "missing_field",
+    "invalid_field",
+    "unsupported_schema_version",
+    "unknown_title",
+    "too_late",
+    "future_event",
+    "duplicate",
+)
+
+QUARANTINE_SCHEMA = StructType([
+    StructField("received_date", DateType(), False),
+    StructField("_source_file", StringType(), False),
+    StructField("_line_number", LongType(), False),
+    StructField("reason_code", StringType(), False),
+    StructField("reason_detail", StringType(), True),
+    StructField("event_id", StringType(), True),
+    StructField("raw_line", StringType(), True),  # member ids redacted to their pseudonyms
+    StructField("_ingested_at", TimestampType(), False),
+])
+
+# --- Silver ------------------------------------------------------------------------------
+SEGMENT_SCHEMA = StructType([
+    StructField("start_s", DoubleType(), False),
+    StructField("end_s", DoubleType(), False),
+])
+
+PLAYBACK_SESSIONS_SCHEMA = StructType([
+    StructField("session_id", StringType(), False),
+    StructField("title_id", StringType(), False),
+    StructField("account_id", StringType(), False),
+    StructField("profile_id", StringType(), False),
+    StructField("device_type", StringType(), False),
+    StructField("country", StringType(), False),
+    StructField("session_start_ts", TimestampType(), False),
+    StructField("session_end_ts", TimestampType(), False),
+    StructField("event_date", DateType(), False),
+    StructField("play_time_s", DoubleType(), False),
+    StructField("content_watched_s", DoubleType(), False),
+    StructField("contiguous_progress_s", DoubleType(), False),
+    StructField("max_position_s", DoubleType(), False),
+    StructField("runtime_s", IntegerType(), False),
+    StructField("event_count", LongType(), False),
+    StructField("has_play_stop", BooleanType(), False),
+    StructField("has_late_events", BooleanType(), False),
+    # Merged, disjoint [start_s, end_s) stretches of the title this session played.
+    StructField("watched_segments", ArrayType(SEGMENT_SCHEMA), False),
+])
+
+# --- Table names -------------------------------------------------------------------------
+BRONZE_EVENTS = "bronze.events"
+BRONZE_QUARANTINE = "bronze.events_quarantine"
+BRONZE_CATALOG = "bronze.catalog_snapshots"
+SILVER_SESSIONS = "silver.playback_sessions"
+SILVER_TITLES = "silver.catalog_titles"
+SILVER_SHOWS = "silver.catalog_shows"
+SILVER_SEASONS = "silver.catalog_seasons"
+SILVER_TITLE_GENRES = "silver.catalog_title_genres"
+SILVER_TALENT = "silver.catalog_talent"
+SILVER_CREDITS = "silver.catalog_credits"
+SILVER_AVAILABILITY = "silver.catalog_availability"

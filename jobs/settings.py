@@ -1,0 +1,100 @@
+"""The one configuration object. Built once at the entry point and passed down.
+
+Every field is read from a `SLATEHOUSE_<FIELD>` environment variable. The defaults are
+the embedded setup: local Spark, a Delta warehouse and a Derby metastore under `./var/`.
+The same fields point at a cluster master, object-store paths and an external metastore.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or inconsistent; the message names it and says what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLATEHOUSE_", extra="ignore")
+
+    # `demo` generates a local pseudonymisation key on first use; `production` refuses
+    # to ingest without SLATEHOUSE_PSEUDONYM_KEY.
+    mode: Literal["demo", "production"] = "production"
+
+    home: Path = Path("var")
+    landing_dir: str | None = None  # default: <home>/landing; may be an object-store URI
+    warehouse_dir: str | None = None  # default: <home>/warehouse; may be an object-store URI
+    reports_dir: Path | None = None  # default: <home>/reports
+
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "4g"
+    shuffle_partitions: int = 8
+    # Extra Spark configuration, e.g. '{"spark.hadoop.fs.s3a.endpoint": "..."}'.
+    spark_conf: dict[str, str] = {}
+    # Delta's JARs: resolved from Maven Central into this folder by `make setup`; an
+    # offline cluster can point it at a folder of pre-fetched jars.
+    jars_dir: Path = Path(".cache/jars")
+
+    # Embedded Derby metastore (one process at a time) unless a JDBC URL is given,
+    # e.g. jdbc:postgresql://127.0.0.1:5432/metastore for the shared setup.
+    metastore_dir: Path | None = None  # default: <home>/metastore
+    metastore_jdbc_url: str | None = None
+    metastore_jdbc_user: str | None = None
+    metastore_jdbc_password: SecretStr | None = None
+    metastore_jdbc_driver: str = "org.postgresql.Driver"
+
+    pseudonym_key: SecretStr | None = None
+
+    lateness_days: int = 3  # events older than this (by received date) are quarantined
+    dedupe_lookback_days: int = 3  # event_id uniqueness is enforced across this window
+    session_timeout_s: int = 1800  # a session closes after this much silence
+    heartbeat_s: int = 60
+    mart_lookback_days: int = 3  # dbt recomputes this many days before the run's dates
+
+    min_audience: int = 10  # small-cell suppression: fewer distinct profiles is suppressed
+
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8050
+    thrift_host: str = "127.0.0.1"
+    thrift_port: int = 10000
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> "Settings":
+        home = self.home.resolve()
+        self.home = home
+        self.landing_dir = self.landing_dir or str(home / "landing")
+        self.warehouse_dir = self.warehouse_dir or str(home / "warehouse")
+        self.reports_dir = (self.reports_dir or home / "reports").resolve()
+        self.metastore_dir = (self.metastore_dir or home / "metastore").resolve()
+        self.jars_dir = self.jars_dir.resolve()
+        if self.metastore_jdbc_url and not self.metastore_jdbc_user:
+            raise ConfigError(
+                "SLATEHOUSE_METASTORE_JDBC_USER is required when SLATEHOUSE_METASTORE_JDBC_URL is set"
+            )
+        return self
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    def require_pseudonym_key(self) -> bytes:
+        """The HMAC key for member ids. Demo mode creates one under <home>/secrets."""
+        if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
+            return self.pseudonym_key.get_secret_value().encode()
+        if self.mode == "demo":
+            path = self.secrets_dir / "pseudonym.key"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(secrets.token_hex(32))
+                path.chmod(0o600)
+            return path.read_text().strip().encode()
+        raise ConfigError(
+            "SLATEHOUSE_PSEUDONYM_KEY is not set. Ingest pseudonymises member ids with a keyed "
+            "HMAC and will not run without a key: set SLATEHOUSE_PSEUDONYM_KEY to a long random "
+            "secret (for example `openssl rand -hex 32`), or SLATEHOUSE_MODE=demo for a local key."
+        )

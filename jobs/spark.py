@@ -1,0 +1,167 @@
+"""The one Spark session factory: Delta enabled, a Hive catalogue, quiet logs.
+
+`get_spark` is the only place a SparkSession is built. One pipeline run uses one session
+(one JVM); dbt, Great Expectations and the jobs all run on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from slatehouse.settings import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+DELTA_ARTIFACT = ("io.delta", "delta-spark_4.1_2.13", "4.4.0")
+MIN_JAVA = 17
+
+
+class JavaMissingError(ConfigError):
+    pass
+
+
+def check_java() -> int:
+    """Return the Java major version, or fail saying what to install."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    hint = (
+        "Spark 4 needs Java 17 or newer. Install it (Debian/Ubuntu: `apt-get install "
+        "openjdk-17-jre-headless`) and make sure `java` is on PATH or JAVA_HOME points at it."
+    )
+    if not java or not Path(java).exists():
+        raise JavaMissingError(f"No Java runtime found. {hint}")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        raise JavaMissingError(f"Could not read the Java version from `{java} -version`. {hint}")
+    major = int(match.group(1))
+    if major == 1:  # "1.8.0_x" style
+        major = int(match.group(2))
+    if major < MIN_JAVA:
+        raise JavaMissingError(f"Found Java {major} at {java}. {hint}")
+    return major
+
+
+def _pyspark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+def resolve_delta_jars(jars_dir: Path) -> list[Path]:
+    """Fetch Delta's JARs (and what they need beyond Spark's own) into `jars_dir` once.
+
+    Uses the Ivy that ships with pyspark against Maven Central. Jars that pyspark already
+    ships are left out so the classpath holds one copy of each library. A folder filled
+    by hand (for an offline cluster) is used as it is.
+    """
+    jars = sorted(jars_dir.glob("*.jar"))
+    if any("delta-spark" in j.name for j in jars):
+        return jars
+    check_java()
+    jars_dir.mkdir(parents=True, exist_ok=True)
+    spark_jars = _pyspark_home() / "jars"
+    ivy = next(spark_jars.glob("ivy-*.jar"))
+    staging = jars_dir / ".ivy"
+    group, artifact, version = DELTA_ARTIFACT
+    log.info("resolving %s:%s:%s from Maven Central into %s", group, artifact, version, jars_dir)
+    cmd = [
+        "java", "-jar", str(ivy), "-dependency", group, artifact, version,
+        "-confs", "default", "-types", "jar", "-m2compatible",
+        "-cache", str(staging / "cache"),
+        "-retrieve", str(staging / "jars" / "[artifact]-[revision](-[classifier]).[ext]"),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ConfigError(
+            f"Could not resolve {group}:{artifact}:{version} from Maven Central "
+            f"(exit {result.returncode}). Check network access to Maven Central, or put the "
+            f"jars in {jars_dir} (SLATEHOUSE_JARS_DIR) by hand.\n{result.stdout[-2000:]}"
+        )
+    shipped = {_artifact_name(p.name) for p in spark_jars.glob("*.jar")}
+    for jar in (staging / "jars").glob("*.jar"):
+        if _artifact_name(jar.name) not in shipped:
+            shutil.copy2(jar, jars_dir / jar.name)
+    shutil.rmtree(staging, ignore_errors=True)
+    jars = sorted(jars_dir.glob("*.jar"))
+    log.info("resolved %d jars", len(jars))
+    return jars
+
+
+def _artifact_name(filename: str) -> str:
+    """'parquet-hadoop-1.16.0.jar' -> 'parquet-hadoop'."""
+    return re.sub(r"-\d[\w.\-]*\.jar$", "", filename)
+
+
+def spark_conf(settings: Settings, app_name: str = "slatehouse") -> dict[str, str]:
+    """The full Spark configuration for these settings (also used for spark-submit)."""
+    jars = resolve_delta_jars(settings.jars_dir)
+    log4j = Path(__file__).parent / "log4j2.properties"
+    metastore = settings.metastore_dir
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dderby.system.home={metastore}"
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": settings.spark_master,
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": settings.warehouse_dir,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.ui.enabled": "false",
+        "spark.sql.debug.maxToStringFields": "500",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{log4j}",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+        "spark.hadoop.datanucleus.autoCreateSchema": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+    }
+    if settings.metastore_jdbc_url:
+        conf.update({
+            "spark.hadoop.javax.jdo.option.ConnectionURL": settings.metastore_jdbc_url,
+            "spark.hadoop.javax.jdo.option.ConnectionDriverName": settings.metastore_jdbc_driver,
+            "spark.hadoop.javax.jdo.option.ConnectionUserName": settings.metastore_jdbc_user or "",
+            "spark.hadoop.javax.jdo.option.ConnectionPassword": (
+                settings.metastore_jdbc_password.get_secret_value()
+                if settings.metastore_jdbc_password else ""
+            ),
+        })
+    else:
+        # Derby keeps metastore_db/ and derby.log out of the current directory.
+        conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (
+            f"jdbc:derby:;databaseName={metastore}/metastore_db;create=true"
+        )
+    conf.update(settings.spark_conf)
+    return conf
+
+
+def get_spark(settings: Settings, app_name: str = "slatehouse"):
+    """Return the process's SparkSession, building it on first call."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    check_java()
+    settings.metastore_dir.mkdir(parents=True, exist_ok=True)
+    if "://" not in settings.warehouse_dir:
+        Path(settings.warehouse_dir).mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+    spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    log.info("spark %s started (master %s)", spark.version, settings.spark_master)
+    return spark
