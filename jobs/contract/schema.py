@@ -141,3 +141,64 @@ SILVER_TITLE_GENRES = "silver.catalog_title_genres"
 SILVER_TALENT = "silver.catalog_talent"
 SILVER_CREDITS = "silver.catalog_credits"
 SILVER_AVAILABILITY = "silver.catalog_availability"
+
+# --- Silver catalogue dimensions (SCD2) ---------------------------------------------------
+# Each row is valid from `valid_from` (the snapshot date that introduced it) until
+# `valid_to` (the snapshot date that replaced it, exclusive); the current row has
+# valid_to = null and is_current = true.
+SCD2_FIELDS = [
+    StructField("valid_from", DateType(), False),
+    StructField("valid_to", DateType(), True),
+    StructField("is_current", BooleanType(), False),
+]
+
+CATALOG_TITLES_SCHEMA = StructType([
+    StructField("title_id", StringType(), False),
+    StructField("title_type", StringType(), False),  # film | episode
+    StructField("show_id", StringType(), True),
+    StructField("season_number", IntegerType(), True),
+    StructField("episode_number", IntegerType(), True),
+    StructField("title", StringType(), False),
+    StructField("runtime_s", IntegerType(), False),
+    StructField("release_date", DateType(), False),
+    StructField("original_language", StringType(), False),
+    StructField("origin_country", StringType(), False),
+] + SCD2_FIELDS)
+
+CATALOG_SHOWS_SCHEMA = StructType([
+    StructField("show_id", StringType(), False),
+    StructField("show_title", StringType(), False),
+    StructField("original_language", StringType(), False),
+    StructField("origin_country", StringType(), False),
+] + SCD2_FIELDS)
+
+CATALOG_SEASONS_SCHEMA = StructType([
+    StructField("season_id", StringType(), False),  # <show_id>-S<season_number>
+    StructField("show_id", StringType(), False),
+    StructField("season_number", IntegerType(), False),
+    StructField("episode_count", IntegerType(), False),
+    StructField("season_runtime_s", LongType(), False),
+    StructField("season_release_date", DateType(), False),  # first episode's release
+] + SCD2_FIELDS)
+
+CATALOG_TITLE_GENRES_SCHEMA = StructType([
+    StructField("title_id", StringType(), False),
+    StructField("genre", StringType(), False),
+] + SCD2_FIELDS)
+
+CATALOG_TALENT_SCHEMA = StructType([
+    StructField("talent_id", StringType(), False),
+    StructField("name", StringType(), False),
+] + SCD2_FIELDS)
+
+CATALOG_CREDITS_SCHEMA = StructType([
+    StructField("title_id", StringType(), False),
+    StructField("talent_id", StringType(), False),
+    StructField("role", StringType(), False),
+    StructField("billing_order", IntegerType(), True),
+] + SCD2_FIELDS)
+
+CATALOG_AVAILABILITY_SCHEMA = StructType([
+    StructField("title_id", StringType(), False),
+    StructField("country", StringType(), False),
+] + SCD2_FIELDS)
