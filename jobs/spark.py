@@ -149,6 +149,7 @@ def get_spark(settings: Settings, app_name: str = "slatehouse"):
     """Return the process's SparkSession, building it on first call."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()

@@ -1,0 +1,32 @@
+# Slatehouse: `make demo` and `make test` work from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.slatehouse-installed
+DEMO_ARGS ?=
+
+.PHONY: setup demo test bench clean-demo
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Slatehouse needs Python 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip sync -q requirements.lock --python $(BIN)/python
+	$(BIN)/uv pip install -q --no-deps -e . --python $(BIN)/python
+	touch $@
+
+setup: $(STAMP)
+	$(BIN)/slatehouse setup
+
+demo: setup
+	SLATEHOUSE_MODE=demo $(BIN)/python -m slatehouse.demo $(DEMO_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	SLATEHOUSE_MODE=demo $(BIN)/python bench/bench_ingest.py
+
+clean-demo:
+	rm -rf var

@@ -1,0 +1,351 @@
+"""All storage access: landing files, Delta tables, the catalogue.
+
+This is the only module that knows paths, `spark.read`, `.write`, `DeltaTable.merge`,
+RESTORE, OPTIMIZE and VACUUM. Transforms never read or write; jobs call these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterator, Sequence
+
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from slatehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class InputMissingError(RuntimeError):
+    """The landing files a run needs are not there."""
+
+
+# --- Landing files -------------------------------------------------------------------------
+LINES_SCHEMA = StructType.fromJson({
+    "type": "struct",
+    "fields": [
+        {"name": "_source_file", "type": "string", "nullable": False, "metadata": {}},
+        {"name": "_line_number", "type": "long", "nullable": False, "metadata": {}},
+        {"name": "line", "type": "string", "nullable": True, "metadata": {}},
+        {"name": "line_error", "type": "string", "nullable": True, "metadata": {}},
+    ],
+})
+_LINES_ARROW = pa.schema([
+    ("_source_file", pa.string()), ("_line_number", pa.int64()),
+    ("line", pa.string()), ("line_error", pa.string()),
+])
+_BATCH_LINES = 200_000
+
+
+def _split_file(path: str, content: bytes) -> Iterator[pa.RecordBatch]:
+    """One landing file's bytes -> (file, line number, text, error) batches.
+
+    Gzip files that end early keep every complete line; the partial tail becomes one
+    `truncated_file` line. Lines that are not UTF-8 are kept (with replacement characters)
+    and flagged `invalid_utf8`, so nothing is lost and the reason is recorded.
+    """
+    truncated_tail = None
+    if path.endswith(".gz"):
+        decomp = zlib.decompressobj(wbits=31)
+        try:
+            data = decomp.decompress(content) + decomp.flush()
+            complete = decomp.eof
+        except zlib.error:
+            data, complete = b"", False
+        if not complete:
+            head, sep, tail = data.rpartition(b"\n")
+            data = head + sep
+            truncated_tail = tail
+    else:
+        data = content
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    try:
+        texts = data.decode("utf-8").split("\n")
+        if texts and texts[-1] == "":
+            texts.pop()
+        errors: list[str | None] = [None] * len(texts)
+    except UnicodeDecodeError:
+        texts, errors = [], []
+        for raw in raw_lines:
+            try:
+                texts.append(raw.decode("utf-8"))
+                errors.append(None)
+            except UnicodeDecodeError:
+                texts.append(raw.decode("utf-8", errors="replace"))
+                errors.append("invalid_utf8")
+    if truncated_tail is not None:
+        texts.append(truncated_tail.decode("utf-8", errors="replace"))
+        errors.append("truncated_file")
+    for start in range(0, max(len(texts), 1), _BATCH_LINES):
+        chunk = texts[start:start + _BATCH_LINES]
+        if not chunk:
+            return
+        yield pa.RecordBatch.from_arrays([
+            pa.array([path] * len(chunk), pa.string()),
+            pa.array(range(start + 1, start + 1 + len(chunk)), pa.int64()),
+            pa.array(chunk, pa.string()),
+            pa.array(errors[start:start + _BATCH_LINES], pa.string()),
+        ], schema=_LINES_ARROW)
+
+
+def _split_files(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        paths = batch.column("path").to_pylist()
+        contents = batch.column("content")
+        for i, path in enumerate(paths):
+            yield from _split_file(path, contents[i].as_py())
+
+
+def event_landing_dir(settings: Settings, received_date: date) -> str:
+    return f"{settings.landing_dir}/events/received_date={received_date.isoformat()}"
+
+
+def read_event_lines(spark: SparkSession, settings: Settings, received_date: date) -> DataFrame:
+    """Every line of the events received on one date, with its file and line number."""
+    folder = event_landing_dir(settings, received_date)
+    if not path_exists(spark, folder):
+        raise InputMissingError(
+            f"No landing files for received date {received_date}: {folder} does not exist. "
+            "Check that the producers delivered, or run `slatehouse generate` for a demo."
+        )
+    files = (
+        spark.read.format("binaryFile")
+        .option("recursiveFileLookup", "true")
+        .option("pathGlobFilter", "*.jsonl*")
+        .load(folder)
+        .select("path", "content")
+    )
+    return files.mapInArrow(_split_files, LINES_SCHEMA)
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    return bool(fs.exists(hpath))
+
+
+def list_partition_dates(spark: SparkSession, folder: str, key: str) -> list[date]:
+    """Dates of the `key=YYYY-MM-DD` sub-folders of `folder` (sorted)."""
+    if not path_exists(spark, folder):
+        return []
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    found = []
+    for status in fs.listStatus(hpath):
+        name = status.getPath().getName()
+        if status.isDirectory() and name.startswith(f"{key}="):
+            try:
+                found.append(date.fromisoformat(name.split("=", 1)[1]))
+            except ValueError:
+                log.warning("ignoring folder %s/%s: not a date", folder, name)
+    return sorted(found)
+
+
+def catalog_snapshot_dates(spark: SparkSession, settings: Settings) -> list[date]:
+    return list_partition_dates(spark, f"{settings.landing_dir}/catalog", "snapshot_date")
+
+
+def read_catalog_snapshot(
+    spark: SparkSession, settings: Settings, snapshot_date: date, schema: StructType
+) -> DataFrame:
+    path = f"{settings.landing_dir}/catalog/snapshot_date={snapshot_date.isoformat()}"
+    return (
+        spark.read.schema(schema).option("mode", "FAILFAST").option("dateFormat", "yyyy-MM-dd")
+        .json(path)
+        .withColumn("snapshot_date", F.lit(snapshot_date))
+    )
+
+
+# --- Delta tables ----------------------------------------------------------------------------
+def ensure_database(spark: SparkSession, name: str) -> None:
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {name}")
+
+
+def table_exists(spark: SparkSession, name: str) -> bool:
+    return spark.catalog.tableExists(name)
+
+
+def read_table(spark: SparkSession, name: str) -> DataFrame:
+    return spark.read.table(name)
+
+
+def current_version(spark: SparkSession, name: str) -> int | None:
+    """The Delta version of a table, or None if it does not exist yet."""
+    if not table_exists(spark, name):
+        return None
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forName(spark, name).history(1).select("version").first()[0]
+
+
+def table_location(spark: SparkSession, name: str) -> str:
+    return spark.sql(f"DESCRIBE DETAIL {name}").select("location").first()[0]
+
+
+def restore_table(spark: SparkSession, name: str, version: int | None) -> None:
+    """Put a table back to a version (or drop it if it did not exist before)."""
+    if version is None:
+        spark.sql(f"DROP TABLE IF EXISTS {name}")
+        log.warning("dropped %s (it did not exist before this run)", name)
+    elif current_version(spark, name) != version:
+        spark.sql(f"RESTORE TABLE {name} TO VERSION AS OF {version}")
+        log.warning("restored %s to version %d", name, version)
+
+
+def create_table(
+    spark: SparkSession, name: str, schema: StructType, partition_by: Sequence[str] = ()
+) -> None:
+    if table_exists(spark, name):
+        return
+    ensure_database(spark, name.split(".")[0])
+    writer = spark.createDataFrame([], schema).write.format("delta")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.saveAsTable(name)
+    log.info("created %s", name)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    table: str
+    version: int | None
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+
+
+def _differs(columns: Sequence[str]) -> str:
+    return " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns)
+
+
+def merge_replace(
+    spark: SparkSession,
+    name: str,
+    df: DataFrame,
+    keys: Sequence[str],
+    scope: str | None = None,
+    partition_by: Sequence[str] = (),
+    preserve: Sequence[str] = ("_ingested_at",),
+    delete_missing: bool = True,
+) -> WriteResult:
+    """Make the rows of `name` within `scope` (a SQL predicate on `t`) equal to `df`.
+
+    Rows are matched on `keys`; `scope` also prunes the files the merge reads. Unchanged
+    rows are left alone, so a rerun with the same input leaves the table's contents
+    exactly as they were, including audit columns in `preserve`. With
+    `delete_missing=False` (or no scope) nothing is deleted: an upsert.
+    """
+    from delta.tables import DeltaTable
+
+    create_table(spark, name, df.schema, partition_by)
+    target = DeltaTable.forName(spark, name)
+    compare = [c for c in df.columns if c not in keys and c not in preserve]
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    if scope:
+        on = f"({on}) AND ({scope})"
+    merge = target.alias("t").merge(df.alias("s"), on)
+    if compare:
+        merge = merge.whenMatchedUpdate(condition=_differs(compare), set={c: f"s.`{c}`" for c in compare})
+    merge = merge.whenNotMatchedInsertAll()
+    if scope and delete_missing:
+        merge = merge.whenNotMatchedBySourceDelete(condition=scope)
+    merge.execute()
+    return _last_write(spark, name)
+
+
+def _last_write(spark: SparkSession, name: str) -> WriteResult:
+    from delta.tables import DeltaTable
+
+    last = DeltaTable.forName(spark, name).history(1).select("version", "operationMetrics").first()
+    metrics = last["operationMetrics"] or {}
+
+    def metric(*keys: str) -> int:
+        return sum(int(metrics.get(k, 0) or 0) for k in keys)
+
+    result = WriteResult(
+        table=name,
+        version=last["version"],
+        rows_inserted=metric("numTargetRowsInserted") if "numTargetRowsInserted" in metrics
+        else metric("numOutputRows"),
+        rows_updated=metric("numTargetRowsUpdated"),
+        rows_deleted=metric("numTargetRowsDeleted"),
+    )
+    log.info(
+        "wrote %s v%s: +%d ~%d -%d rows", name, result.version,
+        result.rows_inserted, result.rows_updated, result.rows_deleted,
+    )
+    return result
+
+
+def append(spark: SparkSession, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> WriteResult:
+    create_table(spark, name, df.schema, partition_by)
+    df.write.format("delta").mode("append").saveAsTable(name)
+    return _last_write(spark, name)
+
+
+def scd2_apply(
+    spark: SparkSession,
+    name: str,
+    snapshot: DataFrame,
+    keys: Sequence[str],
+    snapshot_date: date,
+) -> WriteResult:
+    """Slowly changing dimension, type 2: bring `name` in line with a full snapshot.
+
+    Current rows whose attributes changed, or whose key left the snapshot, are closed
+    (valid_to = snapshot date); new and changed rows open with valid_from = snapshot date.
+    A snapshot that changes nothing writes nothing, so applying it again is a no-op.
+    """
+    from delta.tables import DeltaTable
+
+    attrs = [c for c in snapshot.columns if c not in keys]
+    d = F.lit(snapshot_date)
+    rows = (
+        snapshot.withColumn("valid_from", d)
+        .withColumn("valid_to", F.lit(None).cast("date"))
+        .withColumn("is_current", F.lit(True))
+    )
+    create_table(spark, name, rows.schema)
+    current = read_table(spark, name).where("is_current").select(*snapshot.columns)
+    key_match = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    same = " AND ".join(f"(t.`{a}` <=> s.`{a}`)" for a in attrs) or "true"
+    # Rows to open, fixed before the close so that the comparison sees the old state.
+    opening = rows.alias("s").join(current.alias("t"), F.expr(f"{key_match} AND {same}"), "left_anti")
+    gone = current.alias("t").join(snapshot.alias("s"), F.expr(f"{key_match} AND {same}"), "left_anti")
+    opening = opening.localCheckpoint()
+    opened, closing = opening.count(), gone.count()
+    if opened == 0 and closing == 0:
+        return WriteResult(name, current_version(spark, name), 0, 0, 0)
+    if closing:
+        close = {"valid_to": d, "is_current": F.lit(False)}
+        (
+            DeltaTable.forName(spark, name).alias("t")
+            .merge(rows.alias("s"), f"({key_match}) AND t.is_current")
+            .whenMatchedUpdate(condition=_differs(attrs) if attrs else "false", set=close)
+            .whenNotMatchedBySourceUpdate(condition="t.is_current", set=close)
+            .execute()
+        )
+    if opened:
+        opening.write.format("delta").mode("append").saveAsTable(name)
+    version = current_version(spark, name)
+    log.info("scd2 %s v%s: %d opened, %d closed", name, version, opened, closing)
+    return WriteResult(name, version, opened, closing, 0)
+
+
+def optimize(spark: SparkSession, name: str) -> dict:
+    row = spark.sql(f"OPTIMIZE {name}").first()
+    return row.asDict(recursive=True) if row else {}
+
+
+def vacuum(spark: SparkSession, name: str, retention_hours: float) -> None:
+    spark.sql(f"VACUUM {name} RETAIN {retention_hours} HOURS")

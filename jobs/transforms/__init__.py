@@ -1,0 +1,1 @@
+"""Pure DataFrame -> DataFrame transforms. They never read or write storage."""

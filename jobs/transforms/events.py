@@ -1,0 +1,190 @@
+"""Transforms for playback events: parse, validate, pseudonymise, deduplicate."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from slatehouse.contract.schema import (
+    DEVICE_TYPES,
+    EVENT_SCHEMA,
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+)
+
+Transform = Callable[[DataFrame], DataFrame]
+
+# Parse every contract field as text first, so a wrong type is reported as such rather
+# than turning into a silent null.
+_RAW_SCHEMA = StructType(
+    [StructField(f.name, StringType(), True) for f in EVENT_SCHEMA.fields]
+    + [StructField("_corrupt_record", StringType(), True)]
+)
+FUTURE_TOLERANCE_S = 300
+
+
+def parse_events(lines: DataFrame) -> DataFrame:
+    """(file, line number, line, line_error) -> the contract's typed columns + reason.
+
+    `reason_code` is null for a valid line; otherwise one of QUARANTINE_REASONS, with
+    `reason_detail` naming the field or value at fault.
+    """
+    raw = F.from_json("line", _RAW_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"})
+    df = lines.withColumn("_raw", raw)
+    typed = {
+        f.name: F.col(f"_raw.{f.name}").try_cast(f.dataType).alias(f.name) for f in EVENT_SCHEMA.fields
+    }
+    df = df.select("*", *typed.values())
+
+    missing = [
+        (F.col(f"_raw.{f.name}").isNull(), f.name) for f in EVENT_SCHEMA.fields
+    ]
+    invalid = [
+        (F.col(f.name).isNull(), f.name) for f in EVENT_SCHEMA.fields  # present, did not cast
+    ] + [
+        (~F.col("event_type").isin(*EVENT_TYPES), "event_type"),
+        (~F.col("device_type").isin(*DEVICE_TYPES), "device_type"),
+        (~F.col("country").rlike("^[A-Z]{2}$"), "country"),
+        (F.col("position_s") < 0, "position_s"),
+        (F.isnan("position_s"), "position_s"),
+        (F.length("event_id") == 0, "event_id"),
+        (F.length("session_id") == 0, "session_id"),
+        (F.length("account_id") == 0, "account_id"),
+        (F.length("profile_id") == 0, "profile_id"),
+        (F.length("title_id") == 0, "title_id"),
+    ]
+    reason = F.when(F.col("line_error").isNotNull(), F.col("line_error"))
+    detail = F.when(F.col("line_error").isNotNull(), F.lit(None).cast("string"))
+    not_object = F.col("_raw").isNull() | F.col("_raw._corrupt_record").isNotNull()
+    reason = reason.when(not_object, "malformed_json")
+    detail = detail.when(not_object, F.lit("not a JSON object"))
+    for cond, name in missing:
+        reason = reason.when(cond, "missing_field")
+        detail = detail.when(cond, F.lit(name))
+    version_bad = F.col("schema_version").isNull() | (F.col("schema_version") != SCHEMA_VERSION)
+    reason = reason.when(version_bad, "unsupported_schema_version")
+    detail = detail.when(version_bad, F.concat(F.lit("schema_version="), F.col("_raw.schema_version")))
+    for cond, name in invalid:
+        reason = reason.when(cond, "invalid_field")
+        detail = detail.when(cond, F.concat(F.lit(f"{name}="), F.coalesce(F.col(f"_raw.{name}"), F.lit("null"))))
+    return (
+        df.withColumn("reason_code", reason)
+        .withColumn("reason_detail", detail)
+        .withColumn("event_id", F.coalesce(F.col("event_id"), F.col("_raw.event_id")))
+        .drop("_raw", "line_error")
+    )
+
+
+def with_lateness(lateness_days: int) -> Transform:
+    """Quarantine events too far behind or ahead of the server's clock."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        lag_s = F.col("received_ts").cast("double") - F.col("event_ts").cast("double")
+        too_late = F.col("reason_code").isNull() & (lag_s > lateness_days * 86400)
+        future = F.col("reason_code").isNull() & (lag_s < -FUTURE_TOLERANCE_S)
+        return (
+            df.withColumn(
+                "reason_detail",
+                F.when(too_late | future, F.concat(F.lit("received_ts - event_ts = "), F.round(lag_s, 0).cast("long"), F.lit(" s")))
+                .otherwise(F.col("reason_detail")),
+            )
+            .withColumn(
+                "reason_code",
+                F.when(too_late, "too_late").when(future, "future_event").otherwise(F.col("reason_code")),
+            )
+        )
+
+    return transform
+
+
+def flag_unknown_titles(known_titles: DataFrame) -> Transform:
+    """Quarantine events whose title_id is in no catalogue snapshot (`known_titles.title_id`)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        known = known_titles.select(F.col("title_id").alias("_known_title")).distinct()
+        joined = df.join(F.broadcast(known), df["title_id"] == known["_known_title"], "left")
+        unknown = F.col("reason_code").isNull() & F.col("_known_title").isNull()
+        return (
+            joined.withColumn("reason_detail", F.when(unknown, F.concat(F.lit("title_id="), F.col("title_id"))).otherwise(F.col("reason_detail")))
+            .withColumn("reason_code", F.when(unknown, "unknown_title").otherwise(F.col("reason_code")))
+            .drop("_known_title")
+        )
+
+    return transform
+
+
+def dedupe_events(prior_event_ids: DataFrame) -> Transform:
+    """Mark repeated deliveries as `duplicate`.
+
+    The first delivery (by received_ts, file, line) of an event_id within the batch is
+    kept unless the id was already accepted earlier (`prior_event_ids.event_id`, the
+    lookback window). Only valid events take part; invalid ones keep their reason.
+    """
+
+    def transform(df: DataFrame) -> DataFrame:
+        prior = prior_event_ids.select(F.col("event_id").alias("_prior_id")).distinct()
+        valid = F.col("reason_code").isNull()
+        order = Window.partitionBy("event_id", valid).orderBy("received_ts", "_source_file", "_line_number")
+        rank = F.when(valid, F.row_number().over(order))
+        marked = df.withColumn("_rank", rank).join(prior, F.col("event_id") == F.col("_prior_id"), "left")
+        dup = valid & ((F.col("_rank") > 1) | F.col("_prior_id").isNotNull())
+        return (
+            marked.withColumn("reason_detail", F.when(dup, F.concat(F.lit("event_id="), F.col("event_id"))).otherwise(F.col("reason_detail")))
+            .withColumn("reason_code", F.when(dup, "duplicate").otherwise(F.col("reason_code")))
+            .drop("_rank", "_prior_id")
+        )
+
+    return transform
+
+
+def hmac_sha256_hex(column: Column, key: bytes) -> Column:
+    """HMAC-SHA256 (RFC 2104) of a string column, as lower-case hex, computed in the JVM."""
+    block = 64
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    ipad = bytearray(b ^ 0x36 for b in key)
+    opad = bytearray(b ^ 0x5C for b in key)
+    inner = F.unhex(F.sha2(F.concat(F.lit(ipad), F.encode(column, "UTF-8")), 256))
+    return F.sha2(F.concat(F.lit(opad), inner), 256)
+
+
+MEMBER_ID_FIELDS = ("account_id", "profile_id")
+
+
+def pseudonymise(key: bytes) -> Transform:
+    """Replace member ids with keyed pseudonyms, in the columns and in raw lines."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        for name in MEMBER_ID_FIELDS:
+            df = df.withColumn(name, F.when(F.col(name).isNotNull(), hmac_sha256_hex(F.col(name), key)))
+        if "line" in df.columns:
+            df = df.withColumn("line", redact_line(F.col("line"), key))
+        return df
+
+    return transform
+
+
+def redact_line(line: Column, key: bytes) -> Column:
+    """Swap the values of member-id fields inside a raw line for their pseudonyms.
+
+    Works on broken lines too (unquoted or unterminated values), because quarantined
+    lines are exactly the ones that are not well-formed.
+    """
+    out = line
+    for name in MEMBER_ID_FIELDS:
+        pattern = f'("{name}"\\s*:\\s*)("[^"\\\\]*"?|[^,}}\\s]+)'
+        value = F.regexp_replace(F.regexp_extract(out, pattern, 2), '^"|"$', "")
+        out = F.when(
+            F.regexp_extract(out, pattern, 0) != "",
+            F.regexp_replace(out, pattern, F.concat(F.lit('$1"'), hmac_sha256_hex(value, key), F.lit('"'))),
+        ).otherwise(out)
+    return out
+
+
+def with_event_date(df: DataFrame) -> DataFrame:
+    return df.withColumn("event_date", F.to_date("event_ts"))

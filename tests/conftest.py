@@ -1,0 +1,47 @@
+"""Shared fixtures: one Spark session (one JVM) for the whole test run.
+
+The session gets its own warehouse and Derby metastore in a temporary folder, so tests
+never touch ./var or a developer's warehouse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slatehouse.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("slatehouse-home")
+    return Settings(
+        home=home,
+        mode="demo",
+        shuffle_partitions=1,
+        spark_master="local[2]",
+        jars_dir=REPO / ".cache" / "jars",
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from slatehouse.spark import get_spark
+
+    session = get_spark(settings, "slatehouse-tests")
+    yield session
+    session.stop()
+
+
+WAREHOUSE_DATABASES = ("bronze", "silver", "staging", "intermediate", "marts", "ops")
+
+
+@pytest.fixture
+def empty_warehouse(spark):
+    """Drop every Slatehouse database so the test starts from nothing."""
+    for db in WAREHOUSE_DATABASES:
+        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+    yield spark

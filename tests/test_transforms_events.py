@@ -1,0 +1,131 @@
+"""Unit tests for the event transforms: tiny inline frames, one transform each."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import date
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from slatehouse.io import LINES_SCHEMA
+from slatehouse.transforms.events import (
+    dedupe_events,
+    flag_unknown_titles,
+    parse_events,
+    pseudonymise,
+    with_lateness,
+)
+
+GOOD = {
+    "event_id": "e1", "event_type": "heartbeat", "event_ts": "2026-03-01T20:01:00Z",
+    "received_ts": "2026-03-01T20:01:02Z", "account_id": "acc-1", "profile_id": "prf-1",
+    "session_id": "s1", "title_id": "f1", "position_s": 60.5, "device_type": "tv",
+    "country": "FR", "app_version": "5.1", "schema_version": 1,
+}
+
+
+def lines_df(spark, *lines):
+    rows = [("f.jsonl", i + 1, line, None) for i, line in enumerate(lines)]
+    return spark.createDataFrame(rows, LINES_SCHEMA)
+
+
+def with_(**changes):
+    event = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in event.items() if v is not ...})
+
+
+def reasons(df):
+    return [(r["_line_number"], r["reason_code"], r["reason_detail"]) for r in df.orderBy("_line_number").collect()]
+
+
+def test_parse_events_types_a_valid_line(spark):
+    out = lines_df(spark, with_(extra_field="ignored")).transform(parse_events).first()
+    assert out["reason_code"] is None
+    assert out["position_s"] == 60.5 and out["schema_version"] == 1
+    assert out["event_ts"].isoformat() == "2026-03-01T20:01:00"
+
+
+@pytest.mark.parametrize(
+    "line, reason, detail",
+    [
+        ("not json", "malformed_json", "not a JSON object"),
+        ('{"event_id": "e1", ', "malformed_json", "not a JSON object"),
+        ("[1, 2]", "malformed_json", "not a JSON object"),
+        (with_(session_id=...), "missing_field", "session_id"),
+        (with_(title_id=None), "missing_field", "title_id"),
+        (with_(position_s="abc"), "invalid_field", "position_s=abc"),
+        (with_(position_s=-3), "invalid_field", "position_s=-3"),
+        (with_(event_type="rewind"), "invalid_field", "event_type=rewind"),
+        (with_(device_type="fridge"), "invalid_field", "device_type=fridge"),
+        (with_(country="france"), "invalid_field", "country=france"),
+        (with_(event_ts="yesterday"), "invalid_field", "event_ts=yesterday"),
+        (with_(schema_version=2), "unsupported_schema_version", "schema_version=2"),
+    ],
+)
+def test_parse_events_names_the_reason(spark, line, reason, detail):
+    out = lines_df(spark, line).transform(parse_events).first()
+    assert (out["reason_code"], out["reason_detail"]) == (reason, detail)
+
+
+def test_parse_events_keeps_line_errors_from_the_reader(spark):
+    rows = [("f.jsonl.gz", 7, '{"event_id": "e', "truncated_file")]
+    out = spark.createDataFrame(rows, LINES_SCHEMA).transform(parse_events).first()
+    assert out["reason_code"] == "truncated_file"
+
+
+def test_with_lateness_quarantines_too_late_and_future_events(spark):
+    df = lines_df(
+        spark,
+        with_(event_ts="2026-02-26T20:00:00Z"),  # 3 days + 2 s late: too late
+        with_(event_ts="2026-02-26T20:01:03Z"),  # 2 d 23 h 59 m 59 s: still on time
+        with_(event_ts="2026-03-01T20:07:00Z"),  # 6 minutes ahead of the server
+        with_(event_ts="2026-03-01T20:05:00Z"),  # 4 minutes ahead: clock skew, accepted
+    ).transform(parse_events).transform(with_lateness(3))
+    assert [r[1] for r in reasons(df)] == ["too_late", None, "future_event", None]
+
+
+def test_flag_unknown_titles(spark):
+    known = spark.createDataFrame([("f1",)], "title_id string")
+    df = lines_df(spark, with_(), with_(title_id="nope")).transform(parse_events)
+    out = df.transform(flag_unknown_titles(known))
+    assert reasons(out) == [(1, None, None), (2, "unknown_title", "title_id=nope")]
+
+
+def test_dedupe_keeps_first_delivery_and_drops_ids_seen_before(spark):
+    prior = spark.createDataFrame([("old",)], "event_id string")
+    df = lines_df(
+        spark,
+        with_(event_id="a", received_ts="2026-03-01T20:05:00Z"),
+        with_(event_id="a", received_ts="2026-03-01T20:01:30Z"),  # earlier delivery wins
+        with_(event_id="old"),
+        with_(event_id="b", position_s="bad"),
+        with_(event_id="b"),  # the invalid copy does not make this one a duplicate
+    ).transform(parse_events).transform(dedupe_events(prior))
+    assert [r[1] for r in reasons(df)] == ["duplicate", None, "duplicate", "invalid_field", None]
+
+
+def test_pseudonymise_is_keyed_hmac_sha256_and_redacts_raw_lines(spark):
+    key = b"test-key"
+    df = lines_df(spark, with_(), '{"account_id": 12345, "profile_id": "prf-9", broken')
+    out = df.transform(parse_events).transform(pseudonymise(key)).orderBy("_line_number").collect()
+
+    def expected(value: str) -> str:
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+    assert out[0]["account_id"] == expected("acc-1")
+    assert out[0]["profile_id"] == expected("prf-1")
+    for row in out:
+        assert "acc-1" not in row["line"] and "prf-" not in row["line"] and "12345" not in row["line"]
+    assert expected("12345") in out[1]["line"] and expected("prf-9") in out[1]["line"]
+
+
+def test_parse_then_select_matches_expected_frame(spark):
+    df = lines_df(spark, with_()).transform(parse_events).select(
+        "event_id", "title_id", "position_s", F.to_date("event_ts").alias("event_date")
+    )
+    expected = spark.createDataFrame([("e1", "f1", 60.5, date(2026, 3, 1))], df.schema)
+    assertDataFrameEqual(df, expected)
