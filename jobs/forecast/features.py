@@ -1,0 +1,251 @@
+"""The model's scale and its design matrix.
+
+Audience counts are modelled on `log1p`, proportions (completion rate) on the logit. The
+design is additive on that scale:
+
+    baseline
+    + numeric terms (format, log runtime, log episodes, log budget, seasonality, trend),
+      each standardised with the training titles' mean and spread
+    + the title's genre effects, weighted (see below)
+    + original-language effect + origin-country effect
+    + for each credited role, the effects of the talent in that role, weighted (see below)
+
+Within a role, each credited person's column carries the weight 1 / n^a, n being how many
+share the role on the title. The exponent a is a hyperparameter chosen by time-ordered
+cross-validation from (0, 0.5, 1): a = 1 averages the cast (a 20-strong cast cannot add up to
+a wild forecast), a = 0 sums it, and a = 0.5 gives the role's total the same prior variance
+whatever the cast size. Genres are weighted the same way, 1 / k^b for k genres; b = 1 (the
+mean) unless the caller sets it. Levels
+never seen in training (a new director, a new genre) have no column and contribute 0, which
+is the prior: the average talent, genre or country.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+PROPORTION_EPS = 1e-3  # logit(0) is -inf; completion rates are clipped to [eps, 1 - eps]
+YEAR_DAYS = 365.25
+
+
+@dataclass(frozen=True)
+class TargetScale:
+    """`log` for counts (log1p / expm1), `logit` for proportions."""
+
+    kind: str
+
+    def forward(self, values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        if self.kind == "logit":
+            p = np.clip(values, PROPORTION_EPS, 1 - PROPORTION_EPS)
+            return np.log(p / (1 - p))
+        return np.log1p(values)
+
+    def inverse(self, z) -> np.ndarray:
+        z = np.asarray(z, dtype=float)
+        if self.kind == "logit":
+            return 1.0 / (1.0 + np.exp(-z))
+        return np.expm1(z)
+
+    @property
+    def target_kind(self) -> str:
+        return "proportion" if self.kind == "logit" else "count"
+
+
+def scale_for(target: str, scale: str = "auto") -> TargetScale:
+    """The scale for a target: explicit, or by name (`*rate*`, `*share*`, `*ratio*` -> logit)."""
+    if scale == "auto":
+        name = target.lower()
+        is_proportion = any(word in name for word in ("rate", "share", "ratio", "proportion", "pct"))
+        return TargetScale("logit" if is_proportion else "log")
+    if scale not in ("log", "logit"):
+        raise ValueError(f"scale must be 'auto', 'log' or 'logit', got {scale!r}")
+    return TargetScale(scale)
+
+
+# Blocks of columns share one ridge penalty; see model.Hyperparameters.
+BLOCK_INTERCEPT = "baseline"
+BLOCK_NUMERIC = "numeric"
+BLOCK_TREND = "trend"
+BLOCK_GENRE = "genre"
+BLOCK_LANGUAGE = "language"
+BLOCK_ORIGIN = "origin"
+BLOCK_TALENT = "talent"
+
+# Numeric columns and the explanation group each belongs to.
+NUMERIC_GROUPS = {
+    "is_series": "format",
+    "log_runtime": "runtime",
+    "log_episodes": "episodes",
+    "log_budget": "budget",
+    "budget_missing": "budget",
+    "season_sin1": "season",
+    "season_cos1": "season",
+    "season_sin2": "season",
+    "season_cos2": "season",
+    "trend_years": "trend",
+}
+
+
+@dataclass
+class Design:
+    """Vocabulary and standardisation learned from the training titles, and nothing else."""
+
+    numeric_names: list[str]
+    numeric_mean: np.ndarray
+    numeric_sd: np.ndarray
+    runtime_median: dict[str, float]
+    episodes_median: float
+    budget_median: float | None
+    date_origin: pd.Timestamp
+    last_date: pd.Timestamp
+    cast_exponent: float = 1.0  # set by fit to the chosen hyperparameters
+    genre_exponent: float = 1.0
+    columns: list[tuple[str, object]] = field(default_factory=list)  # (block, key)
+    index: dict[tuple[str, object], int] = field(default_factory=dict)
+
+    @classmethod
+    def learn(cls, titles: pd.DataFrame) -> "Design":
+        runtime_median = {
+            fmt: float(group.median())
+            for fmt, group in titles.groupby("format")["runtime_minutes"]
+            if group.notna().any()
+        }
+        if titles["runtime_minutes"].notna().any():
+            runtime_median["_all"] = float(titles["runtime_minutes"].median())
+        else:
+            runtime_median["_all"] = 90.0
+        series_episodes = titles.loc[titles["format"] == "series", "episodes"].dropna()
+        episodes_median = float(series_episodes.median()) if len(series_episodes) else 8.0
+        has_budget = titles["budget"].notna().mean() >= 0.2 and titles["budget"].notna().sum() >= 10
+        budget_median = float(titles["budget"].median()) if has_budget else None
+
+        numeric_names = ["is_series", "log_runtime", "log_episodes"]
+        if budget_median is not None:
+            numeric_names += ["log_budget", "budget_missing"]
+        numeric_names += ["season_sin1", "season_cos1", "season_sin2", "season_cos2", "trend_years"]
+
+        design = cls(
+            numeric_names=numeric_names,
+            numeric_mean=np.zeros(len(numeric_names)),
+            numeric_sd=np.ones(len(numeric_names)),
+            runtime_median=runtime_median,
+            episodes_median=episodes_median,
+            budget_median=budget_median,
+            date_origin=titles["release_date"].min(),
+            last_date=titles["release_date"].max(),
+        )
+        raw = design._raw_numeric(titles)
+        design.numeric_mean = np.nanmean(raw, axis=0)
+        sd = np.nanstd(raw, axis=0)
+        design.numeric_sd = np.where(sd > 1e-9, sd, 1.0)
+
+        design.columns.append((BLOCK_INTERCEPT, "baseline"))
+        for name in numeric_names:
+            design.columns.append((BLOCK_TREND if name == "trend_years" else BLOCK_NUMERIC, name))
+        genres = sorted({g for gs in titles["genres"] for g in gs})
+        design.columns += [(BLOCK_GENRE, g) for g in genres]
+        design.columns += [(BLOCK_LANGUAGE, v) for v in sorted(titles["original_language"].dropna().unique())]
+        design.columns += [(BLOCK_ORIGIN, v) for v in sorted(titles["origin_country"].dropna().unique())]
+        credits = sorted({credit for cs in titles["talent"] for credit in cs})
+        design.columns += [(BLOCK_TALENT, credit) for credit in credits]
+        design.index = {column: i for i, column in enumerate(design.columns)}
+        return design
+
+    # -- numeric block ---------------------------------------------------------------------
+    def _raw_numeric(self, titles: pd.DataFrame) -> np.ndarray:
+        fmt = titles["format"].to_numpy()
+        runtime = titles["runtime_minutes"].to_numpy(dtype=float).copy()
+        for i in np.flatnonzero(np.isnan(runtime)):
+            runtime[i] = self.runtime_median.get(fmt[i], self.runtime_median["_all"])
+        episodes = titles["episodes"].to_numpy(dtype=float).copy()
+        episodes[np.isnan(episodes)] = self.episodes_median
+        episodes[fmt == "film"] = 1.0
+
+        dates = titles["release_date"]
+        # An undated pitch is placed at the end of history; its season terms are set to
+        # the training mean below, so seasonality contributes nothing either way.
+        undated = dates.isna().to_numpy()
+        filled = dates.fillna(self.last_date)
+        day_of_year = filled.dt.dayofyear.to_numpy(dtype=float)
+        angle = 2 * np.pi * day_of_year / YEAR_DAYS
+        years = (filled - self.date_origin).dt.days.to_numpy(dtype=float) / YEAR_DAYS
+
+        values = {
+            "is_series": (fmt == "series").astype(float),
+            "log_runtime": np.log(runtime),
+            "log_episodes": np.log(episodes),
+            "season_sin1": np.sin(angle),
+            "season_cos1": np.cos(angle),
+            "season_sin2": np.sin(2 * angle),
+            "season_cos2": np.cos(2 * angle),
+            "trend_years": years,
+        }
+        if self.budget_median is not None:
+            budget = titles["budget"].to_numpy(dtype=float)
+            missing = np.isnan(budget)
+            values["log_budget"] = np.log1p(np.where(missing, self.budget_median, budget))
+            values["budget_missing"] = missing.astype(float)
+        raw = np.column_stack([values[name] for name in self.numeric_names])
+        if undated.any():  # only pitches can be undated; history requires release_date
+            for j, name in enumerate(self.numeric_names):
+                if name.startswith("season_"):
+                    raw[undated, j] = self.numeric_mean[j]
+        return raw
+
+    def numeric(self, titles: pd.DataFrame) -> np.ndarray:
+        return (self._raw_numeric(titles) - self.numeric_mean) / self.numeric_sd
+
+    # -- the whole matrix ------------------------------------------------------------------
+    def matrix(
+        self, titles: pd.DataFrame, cast_exponent: float | None = None, genre_exponent: float | None = None,
+    ) -> sparse.csr_matrix:
+        exponent = self.cast_exponent if cast_exponent is None else cast_exponent
+        genre_weight_exponent = self.genre_exponent if genre_exponent is None else genre_exponent
+        n = len(titles)
+        rows: list[np.ndarray] = [np.arange(n)]
+        cols: list[np.ndarray] = [np.zeros(n, dtype=int)]
+        vals: list[np.ndarray] = [np.ones(n)]
+
+        numeric = self.numeric(titles)
+        for j, name in enumerate(self.numeric_names):
+            block = BLOCK_TREND if name == "trend_years" else BLOCK_NUMERIC
+            rows.append(np.arange(n))
+            cols.append(np.full(n, self.index[(block, name)]))
+            vals.append(numeric[:, j])
+
+        r, c, v = [], [], []
+        for i, (genres, language, origin, credits) in enumerate(
+            zip(titles["genres"], titles["original_language"], titles["origin_country"], titles["talent"])
+        ):
+            if genres:
+                weight = len(genres) ** -genre_weight_exponent
+                for g in genres:
+                    j = self.index.get((BLOCK_GENRE, g))
+                    if j is not None:
+                        r.append(i), c.append(j), v.append(weight)
+            for block, level in ((BLOCK_LANGUAGE, language), (BLOCK_ORIGIN, origin)):
+                j = self.index.get((block, level))
+                if j is not None:
+                    r.append(i), c.append(j), v.append(1.0)
+            per_role: dict[str, int] = {}
+            for _, role in credits:
+                per_role[role] = per_role.get(role, 0) + 1
+            for credit in credits:
+                j = self.index.get((BLOCK_TALENT, credit))
+                if j is not None:
+                    r.append(i), c.append(j), v.append(per_role[credit[1]] ** -exponent)
+        rows.append(np.asarray(r, dtype=int))
+        cols.append(np.asarray(c, dtype=int))
+        vals.append(np.asarray(v, dtype=float))
+        return sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n, len(self.columns)),
+        )
+
+    def blocks(self) -> np.ndarray:
+        return np.array([block for block, _ in self.columns], dtype=object)

@@ -1,0 +1,318 @@
+"""Reading and checking the frames the forecaster takes: released titles and pitches.
+
+Both are one row per production with the columns in `TITLE_COLUMNS`. Released titles
+(the history) also carry the target. Everything here is plain pandas so that the
+forecaster can be used from a notebook without Spark.
+
+`normalise_titles` turns whatever the caller has (lists, numpy arrays, Spark `Row`s,
+`;`-separated strings) into one canonical frame:
+
+- `genres`: list of lower-case strings, de-duplicated, order kept (first = primary);
+- `talent`: list of `(talent_id, role)` tuples, role lower-case;
+- `release_date`: `datetime64[ns]`, midnight;
+- `runtime_minutes`, `episodes`, `budget`: float (NaN where unknown);
+- `original_language`, `origin_country`: str or None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FORMATS = ("film", "series")
+REQUIRED_HISTORY_COLUMNS = (
+    "title_id",
+    "release_date",
+    "format",
+    "genres",
+    "talent",
+    "runtime_minutes",
+    "episodes",
+    "original_language",
+    "origin_country",
+)
+OPTIONAL_COLUMNS = ("budget",)
+# A pitch needs only its format; every other field has a documented default.
+REQUIRED_PITCH_COLUMNS = ("format",)
+UNSPECIFIED_ROLE = "unspecified"
+
+
+class ForecastInputError(ValueError):
+    """A history or pitch frame is malformed. The message names the column and the row."""
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return value is pd.NA or value is pd.NaT
+
+
+def _as_list(value: Any) -> list | None:
+    """A list from a list-like cell; None when the cell is not list-like."""
+    if _is_missing(value):
+        return []
+    if isinstance(value, str):
+        return [part for part in (p.strip() for p in value.split(";")) if part]
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
+        return list(value)
+    return None
+
+
+def parse_genres(value: Any, *, where: str) -> list[str]:
+    items = _as_list(value)
+    if items is None:
+        raise ForecastInputError(
+            f"{where}: column 'genres' must be a list of strings (or a ';'-separated "
+            f"string), got {type(value).__name__} {value!r}"
+        )
+    genres: list[str] = []
+    for item in items:
+        if _is_missing(item):
+            continue
+        name = str(item).strip().lower()
+        if name and name not in genres:
+            genres.append(name)
+    return genres
+
+
+def _parse_credit(item: Any, *, where: str) -> tuple[str, str]:
+    if hasattr(item, "asDict"):  # a Spark Row, e.g. from DataFrame.toPandas()
+        item = item.asDict()
+    if isinstance(item, Mapping):
+        talent_id, role = item.get("talent_id"), item.get("role")
+    elif isinstance(item, str):
+        talent_id, _, role = item.strip().partition(":")
+    elif isinstance(item, (tuple, list)) and len(item) == 2:
+        talent_id, role = item
+    else:
+        raise ForecastInputError(
+            f"{where}: column 'talent' must hold {{talent_id, role}} dicts or "
+            f"'talent_id:role' strings, got {item!r}"
+        )
+    if _is_missing(talent_id) or not str(talent_id).strip():
+        raise ForecastInputError(f"{where}: column 'talent' has an entry without talent_id: {item!r}")
+    role = UNSPECIFIED_ROLE if _is_missing(role) or not str(role).strip() else str(role)
+    return str(talent_id).strip(), role.strip().lower()
+
+
+def parse_talent(value: Any, *, where: str) -> list[tuple[str, str]]:
+    items = _as_list(value)
+    if items is None:
+        raise ForecastInputError(
+            f"{where}: column 'talent' must be a list of {{talent_id, role}} dicts "
+            f"(or a ';'-separated 'talent_id:role' string), got {type(value).__name__} {value!r}"
+        )
+    credits: list[tuple[str, str]] = []
+    for item in items:
+        credit = _parse_credit(item, where=where)
+        if credit not in credits:
+            credits.append(credit)
+    return credits
+
+
+def _numeric(frame: pd.DataFrame, column: str, *, who: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(np.nan, index=frame.index, dtype=float)
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & ~frame[column].map(_is_missing)
+    if bad.any():
+        first = frame.index[bad.to_numpy()][0]
+        raise ForecastInputError(
+            f"{who}: column {column!r} must be numeric; row {first} has {frame.at[first, column]!r}"
+        )
+    return values.astype(float)
+
+
+def _text(frame: pd.DataFrame, column: str, case) -> pd.Series:
+    """A text column with blanks as None, cased by `case` (str.lower or str.upper)."""
+    if column not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    values = [
+        None if _is_missing(v) or not str(v).strip() else case(str(v).strip()) for v in frame[column]
+    ]
+    return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _check_columns(frame: Any, required: Iterable[str], *, who: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise ForecastInputError(f"{who}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ForecastInputError(
+            f"{who}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"the frame has {list(frame.columns)}. See docs/forecasting.md for the expected columns."
+        )
+
+
+def normalise_titles(
+    frame: pd.DataFrame,
+    *,
+    target: str | None = None,
+    target_kind: str | None = None,
+    who: str = "history",
+    is_history: bool = True,
+) -> pd.DataFrame:
+    """Check a history or pitch frame and return it in canonical form (see module doc).
+
+    With `is_history`, every column in `REQUIRED_HISTORY_COLUMNS` and the target must be
+    present, `release_date` must be set on every row and `title_id` must be unique.
+    `target_kind` is "count" (non-negative) or "proportion" (in [0, 1]).
+    """
+    required = list(REQUIRED_HISTORY_COLUMNS) if is_history else list(REQUIRED_PITCH_COLUMNS)
+    if target is not None:
+        required.append(target)
+    _check_columns(frame, required, who=who)
+    frame = frame.reset_index(drop=True)
+    out = pd.DataFrame(index=frame.index)
+
+    if "title_id" in frame.columns:
+        ids = frame["title_id"]
+        if ids.map(_is_missing).any():
+            first = int(np.flatnonzero(ids.map(_is_missing).to_numpy())[0])
+            raise ForecastInputError(f"{who}: column 'title_id' is empty on row {first}")
+        out["title_id"] = ids.astype(str)
+    else:
+        out["title_id"] = [f"pitch-{i + 1}" for i in range(len(frame))]
+    duplicated = out["title_id"].duplicated()
+    if is_history and duplicated.any():
+        raise ForecastInputError(
+            f"{who}: column 'title_id' must be unique; {out['title_id'][duplicated].iloc[0]!r} repeats"
+        )
+    labels = out["title_id"].tolist()
+
+    if "release_date" in frame.columns:
+        dates = pd.to_datetime(frame["release_date"], errors="coerce", utc=False)
+        bad = dates.isna() & ~frame["release_date"].map(_is_missing)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ForecastInputError(
+                f"{who}: column 'release_date' must be a date (YYYY-MM-DD); "
+                f"title {labels[i]!r} has {frame['release_date'].iloc[i]!r}"
+            )
+        if getattr(dates.dt, "tz", None) is not None:
+            dates = dates.dt.tz_localize(None)
+        out["release_date"] = dates.dt.normalize().astype("datetime64[ns]")
+        if is_history and out["release_date"].isna().any():
+            i = int(np.flatnonzero(out["release_date"].isna().to_numpy())[0])
+            raise ForecastInputError(f"{who}: column 'release_date' is empty for title {labels[i]!r}")
+    else:
+        out["release_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+
+    formats = frame["format"].map(lambda v: None if _is_missing(v) else str(v).strip().lower())
+    bad = ~formats.isin(FORMATS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ForecastInputError(
+            f"{who}: column 'format' must be one of {FORMATS}; "
+            f"title {labels[i]!r} has {frame['format'].iloc[i]!r}"
+        )
+    out["format"] = formats
+
+    genres = frame["genres"] if "genres" in frame.columns else pd.Series([[]] * len(frame))
+    out["genres"] = [parse_genres(v, where=f"{who}, title {t!r}") for v, t in zip(genres, labels)]
+    talent = frame["talent"] if "talent" in frame.columns else pd.Series([[]] * len(frame))
+    out["talent"] = [parse_talent(v, where=f"{who}, title {t!r}") for v, t in zip(talent, labels)]
+
+    for column in ("runtime_minutes", "episodes", "budget"):
+        values = _numeric(frame, column, who=who)
+        negative = values <= 0 if column != "budget" else values < 0
+        if negative.any():
+            i = int(np.flatnonzero(negative.to_numpy())[0])
+            raise ForecastInputError(
+                f"{who}: column {column!r} must be positive; title {labels[i]!r} has {values.iloc[i]}"
+            )
+        out[column] = values
+    # A film is one episode whatever the source says.
+    out.loc[out["format"] == "film", "episodes"] = 1.0
+
+    out["original_language"] = _text(frame, "original_language", str.lower)
+    out["origin_country"] = _text(frame, "origin_country", str.upper)
+
+    if target is not None:
+        values = _numeric(frame, target, who=who)
+        if values.isna().any():
+            i = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise ForecastInputError(
+                f"{who}: column {target!r} is empty for title {labels[i]!r} "
+                f"({int(values.isna().sum())} empty in all); drop those titles or fill them"
+            )
+        if target_kind == "proportion":
+            bad = (values < 0) | (values > 1)
+            expected = "a proportion in [0, 1]"
+        else:
+            bad = values < 0
+            expected = "a non-negative count"
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ForecastInputError(
+                f"{who}: column {target!r} must be {expected}; title {labels[i]!r} has {values.iloc[i]}"
+            )
+        out[target] = values
+    return out
+
+
+# --- Files: one YAML pitch, or a CSV slate of pitches -------------------------------------
+
+def load_pitch(path: str | Path) -> pd.DataFrame:
+    """Read one production from a YAML file into a one-row pitch frame.
+
+    The keys are the pitch columns (see docs/examples/pitch.yaml); `talent` may be a list
+    of `{talent_id, role}` mappings or of `talent_id:role` strings.
+    """
+    import yaml  # pyyaml is a project dependency; imported here to keep module import light
+
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ForecastInputError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(document, Mapping):
+        raise ForecastInputError(f"{path}: expected a mapping of pitch fields at the top level")
+    record = dict(document)
+    if "title_id" not in record and "pitch_id" in record:
+        record["title_id"] = record.pop("pitch_id")
+    record.setdefault("title_id", path.stem)
+    frame = pd.DataFrame([{key: value for key, value in record.items()}])
+    # Keep list fields as single cells (DataFrame([...]) already does for lists).
+    normalise_titles(frame, who=str(path), is_history=False)  # fail early, naming the file
+    return frame
+
+
+def load_slate(path: str | Path) -> pd.DataFrame:
+    """Read a slate of pitches from CSV: one row per pitch.
+
+    `genres` and `talent` are `;`-separated, talent as `talent_id:role`, for example
+    `drama;thriller` and `t-0001:director;t-0042:actor`.
+    """
+    path = Path(path)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    _check_columns(frame, REQUIRED_PITCH_COLUMNS, who=str(path))
+    for column in ("genres", "talent"):
+        if column in frame.columns:
+            frame[column] = frame[column].map(
+                lambda v: [] if _is_missing(v) else [p.strip() for p in str(v).split(";") if p.strip()]
+            )
+    if "title_id" not in frame.columns and "pitch_id" in frame.columns:
+        frame = frame.rename(columns={"pitch_id": "title_id"})
+    for column in ("runtime_minutes", "episodes", "budget"):
+        if column in frame.columns:
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            bad = numbers.isna() & frame[column].notna()
+            if bad.any():
+                line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # header is line 1
+                raise ForecastInputError(
+                    f"{path}, line {line}: column {column!r} must be a number, got {frame[column][bad].iloc[0]!r}"
+                )
+            frame[column] = numbers
+    try:
+        normalise_titles(frame, who=str(path), is_history=False)
+    except ForecastInputError as error:
+        raise ForecastInputError(f"{error} (rows are numbered from 0 after the header)") from error
+    return frame

@@ -1,0 +1,48 @@
+"""Terminal output for forecasts."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def _number(value: float, target: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if "rate" in target or "share" in target or 0 <= value <= 1 and not float(value).is_integer():
+        return f"{value:.1%}"
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
+    """Human-readable text for the output of `DemandModel.predict`: one block per pitch."""
+    blocks = []
+    for _, row in result.iterrows():
+        target = row.get("target", "target")
+        lines = [
+            f"{row['title_id']}: {target} forecast {_number(row['point'], target)} "
+            f"(80% interval {_number(row['p10'], target)} to {_number(row['p90'], target)})",
+            f"  talent with a track record: {row['n_known_talent']} of {row['n_talent']}",
+        ]
+        explanation = row.get("explanation") or []
+        if explanation:
+            lines.append("  why (additive on the model scale; + raises the forecast):")
+            for item in explanation[: max_explanation + 1]:
+                lines.append(f"    {item['contribution']:+7.3f}  {item['component']:<9} {item['feature']}")
+            if len(explanation) > max_explanation + 1:
+                rest = sum(item["contribution"] for item in explanation[max_explanation + 1:])
+                lines.append(f"    {rest:+7.3f}  {'other':<9} {len(explanation) - max_explanation - 1} smaller terms")
+        comparables = row.get("comparables") or []
+        if comparables:
+            lines.append("  most comparable past titles:")
+            for item in comparables:
+                lines.append(
+                    f"    {item['title_id']:<14} released {item['release_date']}  "
+                    f"similarity {item['similarity']:.2f}  actual {_number(item['actual'], target)}"
+                )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

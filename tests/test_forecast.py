@@ -1,0 +1,318 @@
+"""The demand forecaster (slatehouse.forecast), on a synthetic history with known effects.
+
+The generator below is deliberately NOT the model's functional form: genres act through
+the maximum of their effects plus a thriller-and-crime interaction, the cast adds up as a
+sum (cast size varies), film runtime has a quadratic optimum, December and summer are
+steps, and 4% of titles get a heavy-tailed shock. Pure pandas/numpy; no Spark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from slatehouse import forecast
+from slatehouse.forecast import ForecastInputError, Hyperparameters
+
+ROOT = Path(__file__).resolve().parents[1]
+GENRES = ["drama", "comedy", "thriller", "documentary", "animation", "horror", "romance", "scifi", "crime", "family"]
+LANGUAGES = {"en": ("US", 0.3), "es": ("ES", 0.0), "ko": ("KR", 0.2), "fr": ("FR", -0.2), "de": ("DE", -0.3)}
+ROLE_WEIGHT = {"director": 1.0, "actor": 0.6, "writer": 0.5}  # true per-title lift = weight * quality
+NOISE = float(__import__("os").environ.get("NOISE", 0.3))
+POOL_SIZE = {"director": 300, "actor": 900, "writer": 300}
+
+
+def make_history(n_titles: int = 1000, seed: int = 7, years: float = 5.0):
+    """Released titles with views_28d and completion_rate, and the true talent effects."""
+    rng = np.random.default_rng(seed)
+    quality = {role: rng.standard_t(5, size=n) * 0.45 for role, n in POOL_SIZE.items()}
+    # Zipf-like popularity: most talent gets 1-2 titles, a few get many.
+    popularity = {role: 1.0 / np.arange(1, n + 1) ** 0.9 for role, n in POOL_SIZE.items()}
+    genre_effect = dict(zip(GENRES, rng.normal(0, 0.5, len(GENRES))))
+    start = pd.Timestamp("2019-01-01")
+    days = np.sort(rng.uniform(0, years * 365.25, n_titles))
+    rows = []
+    for i in range(n_titles):
+        release = start + pd.Timedelta(days=int(days[i]))
+        is_series = rng.random() < 0.35
+        genres = [str(g) for g in rng.choice(GENRES, size=rng.integers(1, 4), replace=False)]
+        credits = []
+        for role, k in (("director", 1), ("actor", int(rng.integers(2, 6))), ("writer", 1)):
+            p = popularity[role] / popularity[role].sum()
+            for j in rng.choice(POOL_SIZE[role], size=k, replace=False, p=p):
+                credits.append((f"{role[0]}-{j:04d}", role, quality[role][j]))
+        runtime = float(rng.normal(50, 8) if is_series else rng.normal(105, 18))
+        episodes = int(rng.integers(4, 13)) if is_series else 1
+        language = str(rng.choice(list(LANGUAGES), p=[0.5, 0.15, 0.1, 0.15, 0.1]))
+        country, language_effect = LANGUAGES[language]
+
+        eta = 11.0 + max(genre_effect[g] for g in genres)
+        eta += 0.25 if {"thriller", "crime"} <= set(genres) else 0.0
+        eta += sum(ROLE_WEIGHT[role] * q for _, role, q in credits)
+        eta += (0.3 + 0.35 * np.log(episodes)) if is_series else -0.00015 * (runtime - 100) ** 2
+        eta += 0.3 if release.month == 12 else (0.15 if release.month in (6, 7) else 0.0)
+        eta += 0.08 * (release - start).days / 365.25 + language_effect
+        eta += rng.normal(0, NOISE) if rng.random() > 0.04 else rng.normal(0, 1.2)
+
+        director_quality = credits[0][2]
+        logit = 0.4 + 0.8 * director_quality + 0.3 * genre_effect[genres[0]] + rng.normal(0, 0.4)
+        logit -= 0.0 if is_series else 0.01 * (runtime - 100)
+        rows.append({
+            "title_id": f"tt-{i:05d}",
+            "release_date": release.date().isoformat(),
+            "format": "series" if is_series else "film",
+            "genres": genres,
+            "talent": [{"talent_id": t, "role": role} for t, role, _ in credits],
+            "runtime_minutes": round(runtime),
+            "episodes": episodes,
+            "original_language": language,
+            "origin_country": country,
+            "views_28d": int(rng.poisson(np.exp(eta))),
+            "completion_rate": float(1 / (1 + np.exp(-logit))),
+        })
+    truth = {
+        f"{role[0]}-{j:04d}": ROLE_WEIGHT[role] * quality[role][j]
+        for role in POOL_SIZE for j in range(POOL_SIZE[role])
+    }
+    return pd.DataFrame(rows), truth
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return make_history()
+
+
+@pytest.fixture(scope="module")
+def history(synthetic):
+    return synthetic[0]
+
+
+@pytest.fixture(scope="module")
+def model(history):
+    return forecast.fit(history, "views_28d")
+
+
+def pitch(**fields):
+    base = {
+        "title_id": "p-1",
+        "format": "film",
+        "genres": ["drama"],
+        "talent": [{"talent_id": "d-0000", "role": "director"}],
+        "runtime_minutes": 100,
+        "episodes": 1,
+        "original_language": "en",
+        "origin_country": "US",
+        "release_date": "2024-03-01",
+    }
+    base.update(fields)
+    return pd.DataFrame([base])
+
+
+# --- shapes and basic guarantees ------------------------------------------------------------
+
+def test_predict_returns_one_row_per_pitch_with_the_documented_columns(model, history):
+    pitches = history.tail(7).drop(columns=["views_28d", "completion_rate"])
+    result = model.predict(pitches)
+    assert list(result.columns) == forecast.PREDICTION_COLUMNS
+    assert len(result) == 7
+    assert result["title_id"].tolist() == pitches["title_id"].tolist()
+    assert (result["target"] == "views_28d").all()
+    for comparables in result["comparables"]:
+        assert len(comparables) == 5
+        assert set(comparables[0]) == {"title_id", "release_date", "similarity", "actual"}
+        known = set(history["title_id"])
+        assert all(c["title_id"] in known for c in comparables)
+
+
+def test_interval_brackets_the_point_forecast(model, history):
+    result = model.predict(history.sample(200, random_state=1), n_comparables=0)
+    assert (result["p10"] <= result["point"]).all()
+    assert (result["point"] <= result["p90"]).all()
+    assert (result["p10"] >= 0).all()
+    assert (result["p90"] > result["p10"]).all()
+
+
+def test_unseen_talent_unseen_genre_empty_lists_and_missing_fields_all_forecast(model, history):
+    pitches = pd.concat([
+        pitch(title_id="new-talent", talent=[{"talent_id": "nobody-1", "role": "director"},
+                                             {"talent_id": "nobody-2", "role": "gaffer"}]),
+        pitch(title_id="new-genre", genres=["telenovela-noir"]),
+        pitch(title_id="empty", genres=[], talent=[]),
+        pitch(title_id="series", format="series", runtime_minutes=None, episodes=None),
+        pitch(title_id="undated", release_date=None, original_language=None, origin_country="ZZ"),
+    ], ignore_index=True)
+    result = model.predict(pitches)
+    assert result["point"].notna().all() and np.isfinite(result["point"]).all()
+    assert result.loc[result["title_id"] == "new-talent", "n_known_talent"].item() == 0
+    # Pitches with only optional columns missing work too.
+    minimal = model.predict(pd.DataFrame([{"format": "film"}]))
+    assert minimal["title_id"].item() == "pitch-1" and np.isfinite(minimal["point"].item())
+    # A new director gets no wild forecast: the talent term is exactly the prior (0).
+    explanation = model.explain(pitches.iloc[0])
+    assert "talent" not in set(explanation["component"])
+    views = history["views_28d"]
+    assert views.quantile(0.05) < result.loc[0, "point"] < views.quantile(0.95)
+
+
+def test_history_without_the_optional_budget_and_with_it_both_fit(history):
+    small = history.head(300).copy()
+    assert "budget" not in small.columns
+    forecast.fit(small, hyperparameters=Hyperparameters())
+    rng = np.random.default_rng(0)
+    small["budget"] = np.where(rng.random(len(small)) < 0.3, np.nan, rng.lognormal(16, 1, len(small)))
+    model = forecast.fit(small, hyperparameters=Hyperparameters())
+    assert "budget" in set(model.effects()["feature"].map(lambda f: str(f).split("_")[-1]))
+
+
+@pytest.mark.parametrize(
+    ("change", "column"),
+    [
+        (lambda h: h.drop(columns=["genres"]), "'genres'"),
+        (lambda h: h.drop(columns=["views_28d"]), "'views_28d'"),
+        (lambda h: h.assign(format=["film"] * (len(h) - 1) + ["musical"]), "'format'"),
+        (lambda h: h.assign(release_date=["2020-01-01"] * (len(h) - 1) + ["not a date"]), "'release_date'"),
+        (lambda h: h.assign(views_28d=[-1] + h["views_28d"].tolist()[1:]), "'views_28d'"),
+        (lambda h: h.assign(talent=[[{"role": "actor"}]] + h["talent"].tolist()[1:]), "'talent'"),
+        (lambda h: h.assign(runtime_minutes=["long"] + h["runtime_minutes"].tolist()[1:]), "'runtime_minutes'"),
+        (lambda h: h.assign(title_id="same"), "'title_id'"),
+    ],
+)
+def test_a_malformed_history_is_refused_with_the_column_named(history, change, column):
+    with pytest.raises(ForecastInputError, match=column):
+        forecast.fit(change(history.head(100).copy()))
+
+
+def test_completion_rate_is_forecast_on_the_logit_scale_and_stays_in_0_1(history):
+    model = forecast.fit(history, "completion_rate")
+    assert model.scale.kind == "logit"
+    result = model.predict(history.tail(100))
+    for column in ("point", "p10", "p90"):
+        assert result[column].between(0, 1).all()
+    assert (result["p10"] <= result["point"]).all() and (result["point"] <= result["p90"]).all()
+    scores = forecast.backtest(history, "completion_rate", ["2022-06-01"])
+    overall = scores[scores["scope"] == "overall"].set_index("model")
+    assert overall.loc["demand_model", "rmsle"] < overall.loc["global_median", "rmsle"]
+    with pytest.raises(ForecastInputError, match="'completion_rate'"):
+        forecast.fit(history.assign(completion_rate=history["completion_rate"] * 2), "completion_rate")
+
+
+# --- explanations and effects ---------------------------------------------------------------
+
+def test_explanation_is_additive_and_names_each_genre_and_talent(model, history):
+    row = history.iloc[[-1]]
+    explanation = model.explain(row)
+    predicted = model.predict(row, n_comparables=0)
+    assert explanation["contribution"].sum() == pytest.approx(predicted["point_model_scale"].item(), abs=1e-9)
+    credits = {f"{c['talent_id']} ({c['role']})" for c in row["talent"].item()}
+    assert credits <= set(explanation.loc[explanation["component"] == "talent", "feature"])
+    assert set(row["genres"].item()) <= set(explanation.loc[explanation["component"] == "genre", "feature"])
+    assert {"baseline", "format", "runtime", "season"} <= set(explanation["component"])
+
+
+def _raw_talent_residuals(model, history):
+    """For each talent with one title: that title's residual with the talent's own term
+    put back, i.e. the unshrunk estimate of what the talent added."""
+    effects = model.talent_effects()
+    single = effects[effects["n_titles"] == 1].set_index(["talent_id", "role"])
+    predicted = model.predict(history, n_comparables=0).set_index("title_id")
+    y = np.log1p(history.set_index("title_id")["views_28d"])
+    raw, shrunk = [], []
+    for title_id, credits in zip(history["title_id"], history["talent"]):
+        residual = y[title_id] - predicted.at[title_id, "point_model_scale"]
+        for credit in credits:
+            key = (credit["talent_id"], credit["role"])
+            if key in single.index:
+                contribution = single.at[key, "effect"]
+                raw.append(residual + contribution)
+                shrunk.append(contribution)
+    return np.abs(np.array(raw)), np.abs(np.array(shrunk))
+
+
+def test_a_talent_with_one_title_is_shrunk_towards_zero(model, history):
+    raw, shrunk = _raw_talent_residuals(model, history)
+    assert len(raw) > 100
+    assert (shrunk < raw).mean() > 0.95
+    assert shrunk.mean() < 0.5 * raw.mean()
+
+
+def test_talent_effects_recover_the_true_ranking_for_talent_with_three_titles(model, synthetic):
+    _, truth = synthetic
+    effects = model.talent_effects()
+    assert list(effects.columns) == ["talent_id", "role", "effect", "coefficient", "n_titles"]
+    established = effects[effects["n_titles"] >= 3]
+    assert len(established) > 100
+    rho = spearmanr(established["effect"], established["talent_id"].map(truth)).statistic
+    assert rho >= 0.7, rho
+
+
+# --- time: leakage and backtest -------------------------------------------------------------
+
+def test_predictions_after_the_cutoff_ignore_post_cutoff_outcomes(history):
+    small = history.head(500)
+    cutoff = pd.Timestamp(small["release_date"].iloc[350])
+    altered = small.copy()
+    after = pd.to_datetime(altered["release_date"]) >= cutoff
+    altered.loc[after, "views_28d"] = altered.loc[after, "views_28d"] * 50 + 7
+
+    def model_rows(frame):
+        p = forecast.backtest_predictions(frame, "views_28d", [cutoff])
+        return p[p["model"] == "demand_model"].set_index("title_id")
+
+    original, changed = model_rows(small), model_rows(altered)
+    # A title released on the cutoff day is scored, not trained on.
+    assert set(original.index) == set(small.loc[after, "title_id"])
+    assert (original["n_train"] == (~after).sum()).all()
+    pd.testing.assert_frame_equal(original[["point", "p10", "p90"]], changed[["point", "p10", "p90"]])
+    assert not np.allclose(original["actual"], changed["actual"])
+
+
+def test_backtest_beats_the_genre_median_by_30_percent_with_calibrated_intervals(history):
+    scores = forecast.backtest(history, "views_28d", ["2021-09-01", "2022-09-01"])
+    assert list(scores.columns) == forecast.BACKTEST_COLUMNS
+    assert len(scores) == 3 * 2 + 3  # cutoffs x models, plus one overall row per model
+    assert set(scores["model"]) == {"demand_model", "global_median", "genre_median"}
+    overall = scores[scores["scope"] == "overall"].set_index("model")
+    assert overall.loc["demand_model", "rmsle"] <= 0.7 * overall.loc["genre_median", "rmsle"]
+    assert overall.loc["demand_model", "mdape"] < overall.loc["genre_median", "mdape"]
+    assert 0.72 <= overall.loc["demand_model", "coverage_80"] <= 0.88
+    model_rows = scores[(scores["scope"] == "cutoff") & (scores["model"] == "demand_model")]
+    assert model_rows["coverage_80"].between(0.65, 0.92).all()
+
+
+# --- files and terminal output --------------------------------------------------------------
+
+def test_example_pitch_and_slate_load_and_format(model):
+    one = forecast.load_pitch(ROOT / "docs/examples/pitch.yaml")
+    slate = forecast.load_slate(ROOT / "docs/examples/slate.csv")
+    assert len(one) == 1 and len(slate) == 3
+    assert slate.loc[0, "talent"] == ["t-0001:showrunner", "t-0042:actor", "t-0107:actor"]
+    assert slate.loc[2, "talent"] == [] and slate.loc[0, "genres"] == ["drama", "crime"]
+    result = model.predict(pd.concat([one, slate], ignore_index=True))
+    assert result["title_id"].tolist()[:2] == ["pitch-harbour-lights", "pitch-harbour-lights"]
+    text = forecast.format_forecast(result)
+    assert text.count("views_28d forecast") == 4
+    assert "80% interval" in text and "most comparable past titles" in text and "baseline" in text
+
+
+def test_slate_reader_names_the_line_of_a_bad_number(tmp_path):
+    path = tmp_path / "slate.csv"
+    path.write_text("title_id,format,runtime_minutes\na,film,90\nb,film,ninety\n")
+    with pytest.raises(ForecastInputError, match=r"line 3.*'runtime_minutes'"):
+        forecast.load_slate(path)
+
+
+def test_the_closest_comparable_shares_talent_and_genre(model, history):
+    source = history.iloc[-1]
+    result = model.predict(pitch(
+        title_id="remake", format=source["format"], genres=source["genres"], talent=source["talent"],
+        runtime_minutes=source["runtime_minutes"], original_language=source["original_language"],
+        origin_country=source["origin_country"],
+    ))
+    top = result["comparables"].item()[0]
+    assert top["title_id"] == source["title_id"]
+    assert top["similarity"] == pytest.approx(1.0)
+    assert top["actual"] == source["views_28d"]
