@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('silver', 'catalog_credits') }}
+
+),
+
+renamed as (
+
+    select
+        title_id,
+        talent_id,
+        role,
+        billing_order,
+        valid_from,
+        valid_to,
+        is_current
+
+    from source
+
+)
+
+select * from renamed

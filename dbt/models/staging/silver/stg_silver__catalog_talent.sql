@@ -1,0 +1,22 @@
+with
+
+source as (
+
+    select * from {{ source('silver', 'catalog_talent') }}
+
+),
+
+renamed as (
+
+    select
+        talent_id,
+        name as talent_name,
+        valid_from,
+        valid_to,
+        is_current
+
+    from source
+
+)
+
+select * from renamed

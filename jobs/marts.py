@@ -1,0 +1,252 @@
+"""Build the dbt marts in-process on the pipeline's Spark session.
+
+Inputs:  the silver Delta tables (`silver.playback_sessions`, `silver.catalog_*`).
+Outputs: `staging.*` views, `intermediate.*` and `marts.*` Delta tables (see dbt/ and
+docs/metrics.md), plus dbt's artefacts under `<home>/dbt/target` and `<home>/dbt/logs`.
+
+dbt-spark's `session` method calls `SparkSession.builder.getOrCreate()`, which returns
+the session `slatehouse.spark.get_spark` already built, so dbt runs in the same JVM as the
+ingest jobs. Call `get_spark(settings)` first and pass the session in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from slatehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+MART_SCHEMAS = ("staging", "intermediate", "marts")
+
+
+class MartsBuildError(RuntimeError):
+    """dbt failed: the message names every failed model and test and what dbt said."""
+
+    def __init__(self, message: str, result: "MartsResult | None" = None):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str  # e.g. model.slatehouse.fct_title_daily
+    resource_type: str  # model | test | unit_test | seed
+    name: str
+    status: str  # success | error | fail | warn | skipped | pass
+    execution_time_s: float
+    relation: str | None = None  # schema.table for models
+    rows: int | None = None  # row count after the build, for `marts.*` tables
+    message: str | None = None
+
+
+@dataclass
+class MartsResult:
+    success: bool
+    command: str
+    start: date | None
+    end: date | None
+    full_refresh: bool
+    elapsed_s: float
+    models: int = 0  # models built
+    passed: int = 0  # data tests and unit tests passed
+    failed: int = 0  # models, tests and unit tests that errored or failed
+    nodes: list[NodeResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.models = sum(1 for n in self.model_nodes if n.status == "success")
+        self.passed = sum(1 for n in self.test_nodes if n.status == "pass")
+        self.failed = len(self.failures)
+
+    @property
+    def model_nodes(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type == "model"]
+
+    @property
+    def test_nodes(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type in ("test", "unit_test")]
+
+    @property
+    def failures(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+    def to_dict(self) -> dict:
+        return {
+            "success": self.success,
+            "command": self.command,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "full_refresh": self.full_refresh,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "nodes": [n.__dict__ for n in self.nodes],
+        }
+
+
+def mart_tables(spark) -> list[str]:
+    """The `marts.*` tables that exist now (e.g. to note their Delta versions before a build)."""
+    if not spark.catalog.databaseExists("marts"):
+        return []
+    return sorted(f"marts.{t.name}" for t in spark.catalog.listTables("marts") if not t.isTemporary
+                  and t.tableType != "VIEW")
+
+
+def dbt_paths(settings: Settings) -> tuple[Path, Path]:
+    """dbt's target and log folders: under the settings home, never in the repo."""
+    root = settings.home / "dbt"
+    return root / "target", root / "logs"
+
+
+def dbt_vars(settings: Settings, start: date | None, end: date | None, **extra) -> dict:
+    values: dict = {"lookback_days": settings.mart_lookback_days}
+    if start is not None:
+        values["start_date"] = start.isoformat()
+    if end is not None:
+        values["end_date"] = end.isoformat()
+    values.update(extra)
+    return values
+
+
+def _invoke(settings: Settings, args: list[str]):
+    from dbt.cli.main import dbtRunner
+
+    target_path, log_path = dbt_paths(settings)
+    target_path.mkdir(parents=True, exist_ok=True)
+    log_path.mkdir(parents=True, exist_ok=True)
+    # The session target is the embedded path; SLATEHOUSE_DBT_TARGET selects another.
+    os.environ.setdefault("SLATEHOUSE_DBT_TARGET", "session")
+    full_args = args + [
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(target_path),
+        "--log-path", str(log_path),
+        "--log-level", "warn",
+        "--log-level-file", "info",
+    ]
+    log.debug("dbt %s", " ".join(full_args))
+    return dbtRunner().invoke(full_args)
+
+
+def _ensure_schemas(spark) -> None:
+    for schema in MART_SCHEMAS:
+        spark.sql(f"create database if not exists {schema}")
+
+
+def _node_results(spark, run_result, count_rows: bool) -> list[NodeResult]:
+    nodes: list[NodeResult] = []
+    for r in getattr(run_result, "results", None) or []:
+        node = r.node
+        resource_type = str(getattr(node, "resource_type", "")).split(".")[-1].lower()
+        relation = None
+        rows = None
+        if resource_type == "model":
+            relation = f"{node.schema}.{node.alias}"
+            status = str(r.status).split(".")[-1].lower()
+            materialized = node.config.materialized
+            if (count_rows and status == "success" and node.schema == "marts"
+                    and materialized in ("table", "incremental")):
+                rows = spark.table(relation).count()
+        nodes.append(NodeResult(
+            unique_id=node.unique_id,
+            resource_type=resource_type,
+            name=node.name,
+            status=str(r.status).split(".")[-1].lower(),
+            execution_time_s=round(float(r.execution_time or 0.0), 3),
+            relation=relation,
+            rows=rows,
+            message=(r.message if r.message and str(r.status).lower() not in ("success", "pass",
+                     "runstatus.success", "teststatus.pass") else None),
+        ))
+    return nodes
+
+
+def _raise_on_failure(result: MartsResult, exception: BaseException | None) -> None:
+    if result.success:
+        return
+    lines = [f"dbt {result.command} failed ({len(result.failures)} failed nodes)."]
+    for n in result.failures:
+        lines.append(f"  {n.resource_type} {n.name}: {n.status}: {(n.message or '').strip()[:600]}")
+    skipped = [n.name for n in result.nodes if n.status == "skipped"]
+    if skipped:
+        lines.append(f"  skipped because of the failures: {', '.join(skipped)}")
+    if exception is not None:
+        lines.append(f"  dbt raised: {type(exception).__name__}: {exception}")
+    lines.append(
+        "Read the full log under the settings home (dbt/logs/dbt.log); rerun with "
+        "select=<model> to iterate on one model."
+    )
+    raise MartsBuildError("\n".join(lines), result)
+
+
+def build_marts(
+    spark,
+    settings: Settings,
+    start: date | None = None,
+    end: date | None = None,
+    full_refresh: bool = False,
+    select: str | None = None,
+    count_rows: bool = True,
+    with_tests: bool = True,
+) -> MartsResult:
+    """`dbt build` (models, unit tests, data tests) for the event dates [start, end].
+
+    Incremental marts recompute [start - mart_lookback_days, end]; `full_refresh=True`
+    rebuilds everything from silver. `with_tests=False` runs the models only (`dbt run`).
+    Raises MartsBuildError naming the failed models and tests.
+    """
+    if (start is None) != (end is None):
+        raise ValueError("build_marts needs both start and end, or neither")
+    if start is not None and end < start:
+        raise ValueError(f"build_marts: end {end} is before start {start}")
+    _ensure_schemas(spark)
+    command = "build" if with_tests else "run"
+    args = [command, "--vars", json.dumps(dbt_vars(settings, start, end))]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
+    began = time.perf_counter()
+    res = _invoke(settings, args)
+    elapsed = time.perf_counter() - began
+    result = MartsResult(
+        success=bool(res.success),
+        command=command,
+        start=start,
+        end=end,
+        full_refresh=full_refresh,
+        elapsed_s=elapsed,
+        nodes=_node_results(spark, res.result, count_rows) if res.result is not None else [],
+    )
+    log.info(
+        "dbt %s %s..%s%s: %d models, %d tests passed, %d failed in %.1fs",
+        command, start, end, " (full refresh)" if full_refresh else "", result.models,
+        result.passed, result.failed, elapsed,
+    )
+    for n in result.model_nodes:
+        log.info("  %s %s rows=%s %.2fs", n.relation, n.status, n.rows, n.execution_time_s)
+    _raise_on_failure(result, res.exception)
+    return result
+
+
+def generate_docs(spark, settings: Settings, static: bool = False) -> Path:
+    """`dbt docs generate`; returns the folder holding index.html, manifest and catalog."""
+    _ensure_schemas(spark)
+    args = ["docs", "generate"]
+    if static:
+        args.append("--static")
+    began = time.perf_counter()
+    res = _invoke(settings, args)
+    target_path, _ = dbt_paths(settings)
+    if not res.success:
+        raise MartsBuildError(
+            f"dbt docs generate failed: {res.exception!r}. Build the marts first "
+            f"(build_marts) and read {dbt_paths(settings)[1] / 'dbt.log'}."
+        )
+    log.info("dbt docs generated in %s (%.1fs)", target_path, time.perf_counter() - began)
+    return target_path
