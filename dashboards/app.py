@@ -1,0 +1,121 @@
+"""The Dash app: a nav bar and six pages over the marts, read through `MartReader`.
+
+    slatehouse dashboard            # 127.0.0.1:8050 by default (Settings.dashboard_host/port)
+
+`create_app(settings)` builds the app; `run_dashboard(settings, host, port)` serves it;
+`BackgroundServer` serves it from a thread (tests and the benchmark).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import parse_qs
+
+from dash import Dash, Input, Output, dcc, html
+from werkzeug.serving import make_server
+
+from slatehouse.settings import Settings
+
+from . import theme
+from .data import MartReader, MissingTableError
+from .pages import PAGES
+
+log = logging.getLogger(__name__)
+
+INDEX = """<!DOCTYPE html>
+<html>
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+        <style>""" + theme.CSS + """</style>
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>{%config%}{%scripts%}{%renderer%}</footer>
+    </body>
+</html>"""
+
+
+def _nav(pathname: str, status: str) -> list:
+    links = [dcc.Link(page.NAME, href=page.PATH,
+                      className="nav-link active" if pathname == page.PATH else "nav-link")
+             for page in PAGES]
+    return [dcc.Link("Slatehouse", href="/", className="brand"), *links,
+            html.Div(className="spacer"), html.Span(status, className="status", id="nav-status")]
+
+
+def _status(reader: MartReader) -> str:
+    try:
+        daily = reader.read("marts.fct_title_daily")
+    except MissingTableError:
+        return "no marts yet"
+    through = daily["event_date"].max()
+    through = "no viewing yet" if daily.empty else f"data through {through:%d %b %Y}"
+    return f"{through} · cells under {reader.k} profiles suppressed"
+
+
+def create_app(settings: Settings, reader: MartReader | None = None) -> Dash:
+    """The app over the settings' warehouse. Nothing is read until a page is requested."""
+    reader = reader or MartReader(settings)
+    app = Dash(__name__, title="Slatehouse", suppress_callback_exceptions=True,
+               serve_locally=True, update_title=None)
+    app.index_string = INDEX
+    app.layout = html.Div([
+        dcc.Location(id="url"),
+        html.Nav(id="navbar", className="navbar"),
+        html.Main(id="page", className="page"),
+    ])
+    by_path = {page.PATH: page for page in PAGES}
+
+    @app.callback(Output("navbar", "children"), Output("page", "children"),
+                  Input("url", "pathname"), Input("url", "search"))
+    def _route(pathname, search):
+        pathname = (pathname or "/").rstrip("/") or "/"
+        page = by_path.get(pathname)
+        query = {key: values[0] for key, values in parse_qs((search or "").lstrip("?")).items()}
+        if page is None:
+            body = html.Div([html.H1("Not found"), html.P(f"No page at {pathname}."), dcc.Link("Top 10", href="/")])
+        else:
+            try:
+                body = page.layout(reader, query)
+            except MissingTableError as exc:
+                body = html.Div([html.H1(page.NAME), html.Div(str(exc), className="callout")])
+        return _nav(pathname, _status(reader)), body
+
+    for page in PAGES:
+        page.register(app, reader)
+    app.reader = reader  # for tests and the benchmark
+    return app
+
+
+def run_dashboard(settings: Settings, host: str | None = None, port: int | None = None, debug: bool = False) -> None:
+    """Serve the dashboards until interrupted (the `slatehouse dashboard` command)."""
+    host = host or settings.dashboard_host
+    port = port or settings.dashboard_port
+    app = create_app(settings)
+    log.info("dashboard on http://%s:%d (warehouse %s)", host, port, settings.warehouse_dir)
+    app.run(host=host, port=port, debug=debug)
+
+
+class BackgroundServer:
+    """The app served by werkzeug from a daemon thread; `port=0` picks a free port.
+
+        with BackgroundServer(create_app(settings)) as server:
+            page.goto(server.url + "/title")
+    """
+
+    def __init__(self, app: Dash, host: str = "127.0.0.1", port: int = 0):
+        self._server = make_server(host, port, app.server, threaded=True)
+        self.url = f"http://{host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
+
+    def __enter__(self) -> "BackgroundServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)

@@ -1,0 +1,162 @@
+"""The Greenlight page's forecasts: the demand model, its latest backtest, the scored slate.
+
+Inputs:  marts.fct_title_training (the model's history), marts.fct_title_release_windows
+         (profiles behind each comparable's actual), and, when the pipeline has written
+         them, marts.fct_forecast_backtest and marts.fct_slate_forecasts.
+Outputs: forecasts for one pitch; backtest scores; the slate as a frame.
+
+The model is fitted in-process from fct_title_training (about a second) and cached until
+that table's Delta version changes. When the pipeline's backtest table is missing, one
+out-of-time backtest is run here, cached the same way, and labelled as such.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from slatehouse import forecast
+
+from .data import MartReader
+from .privacy import suppress
+
+log = logging.getLogger(__name__)
+
+TARGET = "views_28d"
+TRAINING = "marts.fct_title_training"
+WINDOWS = "marts.fct_title_release_windows"
+BACKTEST = "marts.fct_forecast_backtest"
+SLATE = "marts.fct_slate_forecasts"
+ROLES = ("director", "writer", "showrunner", "producer", "actor")
+
+
+def training_history(training: pd.DataFrame) -> pd.DataFrame:
+    """fct_title_training as the forecaster's history: programmes with a complete 28-day
+    window, `title_id` = programme_id, runtime per episode (the forecaster's unit; the mart
+    holds the season's total)."""
+    rows = training[training["is_window_complete"].fillna(False).astype(bool) & training[TARGET].notna()]
+    episodes = rows["episodes"].fillna(1).clip(lower=1).astype(float)
+    return pd.DataFrame({
+        "title_id": rows["programme_id"].astype(str),
+        "release_date": rows["release_date"],
+        "format": rows["format"],
+        "genres": rows["genres"].map(lambda g: [] if g is None else list(g)),
+        "talent": rows["talent"].map(lambda t: [] if t is None else [dict(c) for c in t]),
+        "runtime_minutes": rows["runtime_minutes"].astype(float) / episodes,
+        "episodes": episodes,
+        "original_language": rows["original_language"],
+        "origin_country": rows["origin_country"],
+        TARGET: rows[TARGET].astype(float),
+    }).reset_index(drop=True)
+
+
+def demand_model(reader: MartReader) -> forecast.DemandModel:
+    """The fitted model, refitted only when fct_title_training changes."""
+    return reader.derived("demand_model", [TRAINING], lambda training: forecast.fit(training_history(training), TARGET))
+
+
+@dataclass(frozen=True)
+class Pitch:
+    format: str
+    genres: tuple[str, ...] = ()
+    talent: tuple[tuple[str, str], ...] = ()  # (talent_id, role)
+    episodes: int | None = None
+    runtime_minutes: float | None = None  # per episode for a series
+    original_language: str | None = None
+    origin_country: str | None = None
+    release_date: date | None = None
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{
+            "title_id": "pitch",
+            "format": self.format,
+            "genres": list(self.genres),
+            "talent": [{"talent_id": t, "role": r} for t, r in self.talent],
+            "episodes": 1 if self.format == "film" else self.episodes,
+            "runtime_minutes": self.runtime_minutes,
+            "original_language": self.original_language or None,
+            "origin_country": self.origin_country or None,
+            "release_date": pd.Timestamp(self.release_date) if self.release_date else None,
+        }])
+
+
+def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.DataFrame,
+                   windows: pd.DataFrame, k: int) -> dict:
+    """Point forecast, 80% interval, comparables (named; an actual resting on fewer than k
+    profiles is suppressed) and the explanation, for one pitch."""
+    result = model.predict(pitch.frame()).iloc[0]
+    comparables = pd.DataFrame(result["comparables"])
+    if not comparables.empty:
+        names = programmes.set_index("programme_id")["programme_name"]
+        profiles = windows.loc[windows["window_days"] == 28].set_index("programme_id")["unique_profiles"]
+        comparables["programme_name"] = comparables["title_id"].map(names).fillna(comparables["title_id"])
+        comparables["unique_profiles"] = comparables["title_id"].map(profiles)
+        comparables = suppress(comparables, k, {"unique_profiles": ["actual"]})
+    return {
+        "point": float(result["point"]),
+        "p10": float(result["p10"]),
+        "p90": float(result["p90"]),
+        "n_known_talent": int(result["n_known_talent"]),
+        "n_talent": int(result["n_talent"]),
+        "comparables": comparables,
+        "explanation": pd.DataFrame(result["explanation"]),
+    }
+
+
+def _in_process_backtest(training: pd.DataFrame) -> pd.DataFrame:
+    history = training_history(training)
+    dates = pd.to_datetime(history["release_date"]).sort_values()
+    # One cutoff with three quarters of the history before it: enough to train on, and
+    # the latest quarter scored out of time.
+    cutoff = dates.iloc[int(len(dates) * 0.75)]
+    scores = forecast.backtest(history, TARGET, [cutoff])
+    return scores.assign(source="computed by the dashboard (no marts.fct_forecast_backtest yet)")
+
+
+def latest_backtest(reader: MartReader) -> pd.DataFrame:
+    """Backtest scores for views_28d, one row per model: the latest cutoff's row when the
+    pipeline's table has them, else the in-process backtest."""
+    if reader.exists(BACKTEST):
+        scores = reader.read(BACKTEST)
+        scores = scores[scores["target"] == TARGET] if "target" in scores.columns else scores
+        source = "marts.fct_forecast_backtest"
+    else:
+        scores = reader.derived("dashboard_backtest", [TRAINING], _in_process_backtest)
+        source = str(scores["source"].iloc[0]) if len(scores) else ""
+    if scores.empty:
+        return scores
+    per_cutoff = scores[scores["scope"] == "cutoff"] if "scope" in scores.columns else scores
+    if "cutoff" in per_cutoff.columns and per_cutoff["cutoff"].notna().any():
+        latest = pd.to_datetime(per_cutoff["cutoff"]).max()
+        rows = per_cutoff[pd.to_datetime(per_cutoff["cutoff"]) == latest]
+    else:
+        rows = per_cutoff
+    return rows.assign(source=source).reset_index(drop=True)
+
+
+def slate(reader: MartReader) -> pd.DataFrame | None:
+    """The scored slate (marts.fct_slate_forecasts), or None before the pipeline writes it."""
+    if not reader.exists(SLATE):
+        return None
+    return reader.read(SLATE)
+
+
+def form_options(training: pd.DataFrame, talent: pd.DataFrame, genres: pd.DataFrame) -> dict:
+    """Choices for the Greenlight form, from the catalogue."""
+    credited = talent[talent["programmes_credited"] > 0].sort_values("talent_name")
+    by_role = {role: [{"label": name, "value": tid}
+                      for tid, name, roles in zip(credited["talent_id"], credited["talent_name"], credited["roles"])
+                      if roles is not None and role in list(roles)]
+               for role in ROLES}
+    return {
+        "genres": sorted(genres["genre"].dropna().unique()),
+        "talent": by_role,
+        "languages": sorted(training["original_language"].dropna().unique()),
+        "countries": sorted(training["origin_country"].dropna().unique()),
+        "runtime_film": float(np.nanmedian(training.loc[training["format"] == "film", "runtime_minutes"].astype(float)))
+        if (training["format"] == "film").any() else 100.0,
+    }

@@ -1,0 +1,83 @@
+"""Top 10: the four weekly lists, globally or per country, with week-on-week movement."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import Input, Output, State, dcc, html
+
+from .. import components as c
+from .. import figures, queries
+from ..data import MartReader
+
+PATH = "/"
+NAME = "Top 10"
+TABLES = ("marts.fct_top10_weekly", "marts.dim_programme", "marts.fct_title_daily")
+
+
+def bounds(reader: MartReader) -> pd.DataFrame:
+    return reader.derived("top10_bounds", ["marts.fct_title_daily"], queries.top10_profile_bounds)
+
+
+def lists(reader: MartReader, market: str, week: str) -> pd.DataFrame:
+    return queries.top10_lists(reader.read("marts.fct_top10_weekly"), reader.read("marts.dim_programme"),
+                               bounds(reader), market, pd.Timestamp(week), reader.k)
+
+
+def list_tables(frame: pd.DataFrame) -> html.Div:
+    cards = []
+    for name, label in queries.LISTS.items():
+        rows = frame[frame["list_name"] == name]
+        rows = rows.assign(title_link=[dcc.Link(n, href=f"/title?programme={p}")
+                                       for n, p in zip(rows["programme_name"], rows["programme_id"])])
+        cards.append(c.card(label, c.table(rows, [
+            ("week_rank", "#", c.INT),
+            ("movement", "", lambda m: c.movement(m)),
+            ("title_link", "Title", lambda link: link),
+            ("views", "Views", c.ONE),
+            ("hours_viewed", "Hours", c.INT),
+            ("weeks_in_top10", "Weeks", c.INT),
+        ], empty="No titles in this list.")))
+    return html.Div(cards, className="grid two")
+
+
+def layout(reader: MartReader, query: dict) -> html.Div:
+    top10 = reader.read("marts.fct_top10_weekly")
+    markets = queries.top10_markets(top10)
+    market = query.get("market", queries.GLOBAL)
+    weeks = queries.top10_weeks(top10, market if market in markets else queries.GLOBAL)
+    week_options = [{"label": f"{w:%d %b %Y} – {w + pd.Timedelta(days=6):%d %b}", "value": w.strftime("%Y-%m-%d")}
+                    for w in weeks]
+    return html.Div([
+        *c.header("Top 10", "The weekly lists (Monday–Sunday), ranked by views, with movement against "
+                            "the week before."),
+        html.Div([
+            c.control("Market", dcc.Dropdown(id="top10-market", options=[{"label": "Global" if m == queries.GLOBAL else m, "value": m} for m in markets],
+                                             value=market if market in markets else queries.GLOBAL, clearable=False)),
+            c.control("Week", dcc.Dropdown(id="top10-week", options=week_options,
+                                           value=week_options[0]["value"] if week_options else None, clearable=False)),
+        ], className="controls"),
+        dcc.Loading(html.Div(id="top10-content"), type="dot"),
+    ])
+
+
+def content(reader: MartReader, market: str, week: str | None) -> list:
+    if not week:
+        return [c.empty("No Top 10 weeks in the warehouse yet.")]
+    frame = lists(reader, market, week)
+    return [c.card(None, c.graph(figures.top10_figure(frame, reader.k), id="top10-graph")),
+            html.Div(style={"height": "16px"}), list_tables(frame)]
+
+
+def register(app, reader: MartReader) -> None:
+    @app.callback(Output("top10-week", "options"), Output("top10-week", "value"),
+                  Input("top10-market", "value"), State("top10-week", "value"), prevent_initial_call=True)
+    def _weeks(market, current):
+        weeks = queries.top10_weeks(reader.read("marts.fct_top10_weekly"), market)
+        options = [{"label": f"{w:%d %b %Y} – {w + pd.Timedelta(days=6):%d %b}", "value": w.strftime("%Y-%m-%d")}
+                   for w in weeks]
+        values = [o["value"] for o in options]
+        return options, current if current in values else (values[0] if values else None)
+
+    @app.callback(Output("top10-content", "children"), Input("top10-market", "value"), Input("top10-week", "value"))
+    def _content(market, week):
+        return content(reader, market, week)

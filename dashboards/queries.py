@@ -1,0 +1,302 @@
+"""The pages' data functions: marts in, display-ready frames out. Plain pandas, no I/O.
+
+Every function takes the mart frames it needs (as `MartReader.read` returns them: dates as
+datetime64) and the suppression threshold `k`, and returns frames whose small cells are
+already blanked and flagged by `privacy.suppress`. Metrics come from the marts; the only
+arithmetic here is rolling cells up (sums of additive columns, the profile lower bound)
+and comparing (ranks between weeks, medians over programmes).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from .privacy import profiles_at_least, suppress
+
+LISTS = {
+    "films_english": "Films (English)",
+    "films_non_english": "Films (Non-English)",
+    "tv_english": "TV (English)",
+    "tv_non_english": "TV (Non-English)",
+}
+WINDOWS = (1, 7, 28, 91)
+GLOBAL = "GLOBAL"
+ORIGIN_GROUPS = ("domestic", "other_european", "us", "rest_of_world")
+FORMATS = ("film", "series")
+
+
+def _week_start(days: pd.Series) -> pd.Series:
+    days = pd.to_datetime(days)
+    return days - pd.to_timedelta(days.dt.weekday, unit="D")
+
+
+def _with_profiles(rows: pd.DataFrame, bounds: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Attach `profiles_at_least`: the mart's own distinct-profile count when it has one
+    (`unique_profiles`), else the lower bound from fct_title_daily in `bounds`."""
+    if "unique_profiles" in rows.columns:
+        return rows.assign(profiles_at_least=rows["unique_profiles"])
+    return rows.merge(bounds, on=keys, how="left")
+
+
+def programme_names(programmes: pd.DataFrame) -> pd.Series:
+    return programmes.set_index("programme_id")["programme_name"]
+
+
+# --- Top 10 ----------------------------------------------------------------------------------
+
+def top10_profile_bounds(daily: pd.DataFrame) -> pd.DataFrame:
+    """Per week, market (GLOBAL and each country) and programme: the profile lower bound
+    from fct_title_daily, since fct_top10_weekly carries no profile count."""
+    cells = daily[["programme_id", "country", "event_date", "unique_profiles"]].copy()
+    cells["week_start_date"] = _week_start(cells["event_date"])
+    per_country = profiles_at_least(cells, ["week_start_date", "country", "programme_id"])
+    per_country = per_country.rename(columns={"country": "market"})
+    worldwide = profiles_at_least(cells, ["week_start_date", "programme_id"]).assign(market=GLOBAL)
+    return pd.concat([per_country, worldwide], ignore_index=True)
+
+
+def top10_weeks(top10: pd.DataFrame, market: str = GLOBAL) -> list[pd.Timestamp]:
+    """Weeks with a list for the market, latest first."""
+    weeks = top10.loc[top10["market"] == market, "week_start_date"].drop_duplicates()
+    return sorted(pd.to_datetime(weeks), reverse=True)
+
+
+def top10_markets(top10: pd.DataFrame) -> list[str]:
+    return [GLOBAL] + sorted(m for m in top10["market"].unique() if m != GLOBAL)
+
+
+def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, bounds: pd.DataFrame,
+                market: str, week_start: pd.Timestamp, k: int) -> pd.DataFrame:
+    """The four lists for one market and week with week-on-week movement.
+
+    `movement`: "new" (not in last week's list), "up n", "down n" or "same";
+    empty when the data has no previous week. `weeks_in_top10` counts the weeks up to this
+    one in which the programme made this market's list.
+    """
+    week_start = pd.Timestamp(week_start)
+    in_market = top10[top10["market"] == market]
+    current = in_market[in_market["week_start_date"] == week_start].copy()
+    previous_week = week_start - timedelta(days=7)
+    previous = in_market[in_market["week_start_date"] == previous_week]
+    has_previous = not previous.empty
+    current = current.merge(
+        previous[["list_name", "programme_id", "week_rank"]].rename(columns={"week_rank": "previous_rank"}),
+        on=["list_name", "programme_id"], how="left")
+    history = in_market[in_market["week_start_date"] <= week_start]
+    weeks_in = history.groupby(["list_name", "programme_id"])["week_start_date"].nunique().rename("weeks_in_top10")
+    current = current.join(weeks_in, on=["list_name", "programme_id"])
+
+    def movement(row) -> str:
+        if not has_previous:
+            return ""
+        if pd.isna(row["previous_rank"]):
+            return "new"
+        change = int(row["previous_rank"]) - int(row["week_rank"])
+        return "same" if change == 0 else (f"up {change}" if change > 0 else f"down {-change}")
+
+    current["movement"] = current.apply(movement, axis=1) if len(current) else pd.Series(dtype=str)
+    current["programme_name"] = current["programme_id"].map(programme_names(programmes)).fillna(current["programme_id"])
+    current = _with_profiles(current, bounds, ["week_start_date", "market", "programme_id"])
+    current = suppress(current, k, {"profiles_at_least": ["hours_viewed", "views"]})
+    current["list_order"] = current["list_name"].map({name: i for i, name in enumerate(LISTS)})
+    return current.sort_values(["list_order", "week_rank"]).drop(columns="list_order").reset_index(drop=True)
+
+
+# --- Title -----------------------------------------------------------------------------------
+
+def programme_options(programmes: pd.DataFrame) -> list[dict]:
+    ordered = programmes.sort_values(["programme_name", "programme_id"])
+    return [{"label": f"{name} ({'film' if kind == 'film' else 'season'})", "value": pid}
+            for pid, name, kind in zip(ordered["programme_id"], ordered["programme_name"], ordered["programme_type"])]
+
+
+def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
+    """Daily hours and views of a programme over all countries and devices, by days since
+    release. Views are the programme's: hours ÷ its runtime in hours (a season's total
+    runtime for a season, as in fct_top10_weekly and fct_title_release_windows)."""
+    programme = programmes.set_index("programme_id").loc[programme_id]
+    cells = daily[daily["programme_id"] == programme_id]
+    if cells.empty:
+        return pd.DataFrame(columns=["event_date", "days_since_release", "hours_viewed", "views",
+                                     "plays", "profiles_at_least"])
+    out = cells.groupby("event_date").agg(hours_viewed=("hours_viewed", "sum"), plays=("plays", "sum"))
+    out = out.join(profiles_at_least(cells, ["event_date"]).set_index("event_date")).reset_index()
+    out["views"] = out["hours_viewed"] / (programme["runtime_s"] / 3600.0)
+    out["days_since_release"] = (out["event_date"] - pd.Timestamp(programme["release_date"])).dt.days + 1
+    out = out.sort_values("event_date").reset_index(drop=True)
+    return suppress(out, k, {"profiles_at_least": ["hours_viewed", "views", "plays"]})
+
+
+def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
+    """The 1/7/28/91-day windows of a programme. Volumes are suppressed on the window's
+    profiles, rates on its starters, and any profile count below k on itself."""
+    rows = windows[windows["programme_id"] == programme_id].sort_values("window_days").reset_index(drop=True)
+    return suppress(rows, k, {
+        "unique_profiles": ["hours_viewed", "views", "plays"],
+        "starters": ["completion_rate", "avg_share_watched"],
+        "watchers": [],
+        "completers": [],
+    })
+
+
+def retention_curves(retention: pd.DataFrame, titles: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
+    """Retention curves of the programme's titles (the film, or each episode), with a 0%
+    point at 100% so the curve starts where every starter is."""
+    members = titles.loc[titles["programme_id"] == programme_id, ["title_id", "title_name", "episode_number"]]
+    curves = retention.merge(members, on="title_id")
+    curves = suppress(curves, k, {"starters": ["share_reached", "starters_reached"]})
+    return curves.sort_values(["episode_number", "title_id", "progress_pct"], na_position="first").reset_index(drop=True)
+
+
+def season_funnel(funnel: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
+    rows = funnel[funnel["season_id"] == programme_id].sort_values("episode_number").reset_index(drop=True)
+    return suppress(rows, k, {
+        "episode_1_starters": ["share_started", "share_completed", "episode_starters", "episode_completers"],
+        "season_completers": ["binge_rate", "median_days_to_complete"],
+    })
+
+
+def biggest_drop(funnel_rows: pd.DataFrame) -> dict | None:
+    """Where the season loses the most people: the episode with the largest fall in the
+    share of episode-1 starters who start it, against the episode before."""
+    shares = funnel_rows.set_index("episode_number")["share_started"].astype(float)
+    drops = -shares.diff()
+    if drops.dropna().empty or drops.max() <= 0:
+        return None
+    episode = int(drops.idxmax())
+    return {"episode_number": episode, "drop": float(drops.max()),
+            "share_before": float(shares.loc[:episode].iloc[-2]), "share_after": float(shares.loc[episode])}
+
+
+# --- Genre -----------------------------------------------------------------------------------
+
+def genre_profile_bounds(daily: pd.DataFrame, titles: pd.DataFrame) -> pd.DataFrame:
+    cells = daily[["title_id", "event_date", "unique_profiles"]].merge(
+        titles[["title_id", "genres"]], on="title_id").explode("genres").rename(columns={"genres": "genre"})
+    cells["week_start_date"] = _week_start(cells["event_date"])
+    return profiles_at_least(cells.dropna(subset=["genre"]), ["genre", "week_start_date"])
+
+
+def genre_weekly(genres: pd.DataFrame, bounds: pd.DataFrame, k: int) -> pd.DataFrame:
+    rows = _with_profiles(genres, bounds, ["genre", "week_start_date"])
+    rows = suppress(rows, k, {
+        "profiles_at_least": ["hours_viewed", "views", "share_of_hours"],
+        "starters": ["completion_rate", "completers"],
+    })
+    return rows.sort_values(["week_start_date", "genre"]).reset_index(drop=True)
+
+
+# --- Talent ----------------------------------------------------------------------------------
+
+def talent_options(talent: pd.DataFrame) -> list[dict]:
+    credited = talent[talent["programmes_credited"] > 0].sort_values(["talent_name", "talent_id"])
+    return [{"label": f"{name} ({', '.join(roles)})", "value": tid}
+            for tid, name, roles in zip(credited["talent_id"], credited["talent_name"], credited["roles"])]
+
+
+def _window_28(windows: pd.DataFrame) -> pd.DataFrame:
+    return windows.loc[windows["window_days"] == 28, ["programme_id", "unique_profiles"]]
+
+
+def genre_medians(training: pd.DataFrame, windows: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Median 28-day views per genre over programmes with a complete 28-day window."""
+    complete = training[training["is_window_complete"].fillna(False).astype(bool)]
+    rows = complete[["programme_id", "genres", "views_28d"]].merge(_window_28(windows), on="programme_id", how="left")
+    rows = rows.explode("genres").rename(columns={"genres": "genre"}).dropna(subset=["genre"])
+    medians = rows.groupby("genre").agg(genre_median_views_28d=("views_28d", "median"),
+                                        genre_programmes=("programme_id", "nunique"),
+                                        profiles_at_least=("unique_profiles", "max")).reset_index()
+    return suppress(medians, k, {"profiles_at_least": ["genre_median_views_28d"]})
+
+
+def talent_programmes(training: pd.DataFrame, windows: pd.DataFrame, medians: pd.DataFrame,
+                      talent_id: str, k: int) -> pd.DataFrame:
+    """One row per programme and role the person is credited on, with the 28-day views and
+    the median of the programme's primary genre."""
+    rows = []
+    for record in training.itertuples(index=False):
+        for credit in record.talent if record.talent is not None else []:
+            if credit["talent_id"] == talent_id:
+                genres = list(record.genres) if record.genres is not None else []
+                rows.append({"programme_id": record.programme_id, "programme_name": record.programme_name,
+                             "role": credit["role"], "release_date": record.release_date,
+                             "primary_genre": genres[0] if genres else None,
+                             "views_28d": record.views_28d,
+                             "is_window_complete": bool(record.is_window_complete)})
+    columns = ["programme_id", "programme_name", "role", "release_date", "primary_genre", "views_28d",
+               "is_window_complete", "unique_profiles", "genre_median_views_28d"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame(rows).merge(_window_28(windows), on="programme_id", how="left")
+    out = out.merge(medians[["genre", "genre_median_views_28d", "genre_median_views_28d__suppressed"]]
+                    .rename(columns={"genre": "primary_genre"}), on="primary_genre", how="left")
+    out = suppress(out, k, {"unique_profiles": ["views_28d"]})
+    return out.sort_values(["release_date", "programme_id"]).reset_index(drop=True)
+
+
+def talent_summary(track: pd.DataFrame, programmes: pd.DataFrame, medians: pd.DataFrame,
+                   talent_id: str, k: int) -> pd.DataFrame:
+    """fct_talent_track_record for one person (a row per role) against the median 28-day
+    views of their most frequent genre. The role's figures are suppressed unless one of its
+    complete programmes alone had k profiles."""
+    rows = track[track["talent_id"] == talent_id].copy()
+    if rows.empty:
+        return rows
+    complete = programmes[programmes["is_window_complete"]]
+    bound = complete.groupby("role")["unique_profiles"].max() if not complete.empty else pd.Series(dtype=float)
+    rows["profiles_at_least"] = rows["role"].map(bound)
+    rows["main_genre"] = rows["genre_mix"].map(lambda mix: mix[0]["genre"] if mix is not None and len(mix) else None)
+    rows = rows.merge(medians[["genre", "genre_median_views_28d", "genre_median_views_28d__suppressed"]]
+                      .rename(columns={"genre": "main_genre"}), on="main_genre", how="left")
+    rows = suppress(rows, k, {"profiles_at_least": ["median_views_28d", "mean_views_28d", "completion_rate_28d"]})
+    return rows.sort_values("programmes", ascending=False).reset_index(drop=True)
+
+
+# --- Markets ---------------------------------------------------------------------------------
+
+def market_profile_bounds(daily: pd.DataFrame, titles: pd.DataFrame) -> pd.DataFrame:
+    """Per country, month, breakdown and group: the profile lower bound from fct_title_daily.
+    Groups follow fct_market_offer_vs_demand: origin relative to the market (domestic,
+    other European work, US, rest of world) and format."""
+    cells = daily[["title_id", "country", "event_date", "unique_profiles"]].merge(
+        titles[["title_id", "format", "origin_country", "is_european_work"]], on="title_id")
+    cells["month_start_date"] = pd.to_datetime(cells["event_date"]).dt.to_period("M").dt.to_timestamp()
+    cells["origin_group"] = np.select(
+        [cells["origin_country"] == cells["country"], cells["is_european_work"].fillna(False).astype(bool),
+         cells["origin_country"] == "US"],
+        ["domestic", "other_european", "us"], "rest_of_world")
+    keys = ["country", "month_start_date"]
+    by_origin = profiles_at_least(cells, [*keys, "origin_group"]).rename(columns={"origin_group": "group_value"})
+    by_format = profiles_at_least(cells, [*keys, "format"]).rename(columns={"format": "group_value"})
+    return pd.concat([by_origin.assign(breakdown="origin_group"), by_format.assign(breakdown="format")],
+                     ignore_index=True)
+
+
+def market_months(market: pd.DataFrame) -> list[pd.Timestamp]:
+    return sorted(pd.to_datetime(market["month_start_date"].drop_duplicates()), reverse=True)
+
+
+def market_shares(market: pd.DataFrame, bounds: pd.DataFrame, country: str, month: pd.Timestamp,
+                  breakdown: str, k: int) -> pd.DataFrame:
+    """Catalogue share against demand share for one country, month and breakdown. Catalogue
+    shares describe the offer and are never suppressed; demand shares are."""
+    month = pd.Timestamp(month)
+    rows = market[(market["country"] == country) & (market["month_start_date"] == month)
+                  & (market["breakdown"] == breakdown)]
+    rows = _with_profiles(rows, bounds, ["country", "month_start_date", "breakdown", "group_value"])
+    order = ORIGIN_GROUPS if breakdown == "origin_group" else FORMATS
+    rows = rows.assign(order=rows["group_value"].map({g: i for i, g in enumerate(order)}))
+    rows = rows.sort_values("order").drop(columns="order").reset_index(drop=True)
+    return suppress(rows, k, {"profiles_at_least": ["hours_viewed", "demand_share", "demand_minus_offer_share"]})
+
+
+def european_works(market: pd.DataFrame, month: pd.Timestamp) -> pd.DataFrame:
+    """Per country: the European-works share of the catalogue in the month (a catalogue fact)."""
+    rows = market[market["month_start_date"] == pd.Timestamp(month)]
+    rows = rows.groupby("country", as_index=False).agg(
+        european_works_programme_share=("european_works_programme_share", "first"),
+        meets_avmsd_european_quota=("meets_avmsd_european_quota", "first"))
+    return rows.sort_values("european_works_programme_share", ascending=False).reset_index(drop=True)
