@@ -95,6 +95,7 @@ def generate(
     members: int = typer.Option(2000, help="Number of member accounts."),
     titles: int = typer.Option(200, help="Number of films and series."),
     seed: int = typer.Option(42, help="Random seed; the same arguments give the same files."),
+    history_days: int = typer.Option(0, help="Days of catalogue history (premieres) before --start-date."),
     clean: bool = typer.Option(False, "--clean", help="Inject no faults."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -106,9 +107,11 @@ def generate(
     target = out or Path(settings.landing_dir)
     result = run_generate(
         target, start_date=date.fromisoformat(start_date), days=days, members=members,
-        titles=titles, seed=seed, faults=FaultRates.none() if clean else None,
+        titles=titles, seed=seed, faults=FaultRates.clean() if clean else None,
+        history_days=history_days,
     )
-    _emit(result, as_json, f"wrote {target}")
+    _emit(result.as_dict(), as_json,
+          f"wrote {result.lines} event lines ({result.sessions} sessions, {result.titles} titles) to {target}")
 
 
 @app.command()

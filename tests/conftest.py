@@ -45,3 +45,18 @@ def empty_warehouse(spark):
     for db in WAREHOUSE_DATABASES:
         spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
     yield spark
+
+
+SMALL_DATASET = dict(start_date="2026-03-02", days=2, members=120, titles=25, seed=11, history_days=20)
+
+
+@pytest.fixture(scope="session")
+def landing(settings):
+    """A small generated landing folder with every kind of fault (ground truth beside it)."""
+    from datetime import date
+
+    from slatehouse.generate import generate
+
+    args = dict(SMALL_DATASET, start_date=date.fromisoformat(SMALL_DATASET["start_date"]))
+    result = generate(Path(settings.landing_dir), **args)
+    return result
