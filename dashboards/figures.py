@@ -306,7 +306,7 @@ def slate_figure(slate: pd.DataFrame, name_column: str) -> go.Figure:
 
 
 def backtest_figure(scores: pd.DataFrame) -> go.Figure:
-    """RMSLE and 80% coverage of the model against the baselines (latest cutoff)."""
+    """RMSLE and 80% coverage of the model against the baselines (pooled over the cutoffs)."""
     title = "Backtest: error (RMSLE, lower is better) and 80% interval coverage"
     if scores is None or scores.empty:
         return _empty(title, "No backtest.")

@@ -29,16 +29,22 @@ log = logging.getLogger(__name__)
 TARGET = "views_28d"
 TRAINING = "marts.fct_title_training"
 WINDOWS = "marts.fct_title_release_windows"
+DAILY = "marts.fct_title_daily"
 BACKTEST = "marts.fct_forecast_backtest"
 SLATE = "marts.fct_slate_forecasts"
 ROLES = ("director", "writer", "showrunner", "producer", "actor")
 
 
-def training_history(training: pd.DataFrame) -> pd.DataFrame:
-    """fct_title_training as the forecaster's history: programmes with a complete 28-day
-    window, `title_id` = programme_id, runtime per episode (the forecaster's unit; the mart
-    holds the season's total)."""
-    rows = training[training["is_window_complete"].fillna(False).astype(bool) & training[TARGET].notna()]
+def training_history(training: pd.DataFrame, data_from: pd.Timestamp | None = None) -> pd.DataFrame:
+    """fct_title_training as the forecaster's history, by the pipeline's rules
+    (slatehouse.forecast_job.training_history, which needs Spark): programmes with a
+    complete 28-day window released on or after `data_from` (the first event date; an
+    older title's first days were never observed), `title_id` = programme_id, runtime per
+    episode (the forecaster's unit; the mart holds the season's total)."""
+    keep = training["is_window_complete"].fillna(False).astype(bool) & training[TARGET].notna()
+    if data_from is not None and not pd.isna(data_from):
+        keep &= pd.to_datetime(training["release_date"]) >= pd.Timestamp(data_from)
+    rows = training[keep]
     episodes = rows["episodes"].fillna(1).clip(lower=1).astype(float)
     return pd.DataFrame({
         "title_id": rows["programme_id"].astype(str),
@@ -54,9 +60,14 @@ def training_history(training: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
+def history(reader: MartReader) -> pd.DataFrame:
+    return reader.derived("forecast_history", [TRAINING, DAILY],
+                          lambda training, daily: training_history(training, daily["event_date"].min()))
+
+
 def demand_model(reader: MartReader) -> forecast.DemandModel:
-    """The fitted model, refitted only when fct_title_training changes."""
-    return reader.derived("demand_model", [TRAINING], lambda training: forecast.fit(training_history(training), TARGET))
+    """The fitted model, refitted only when fct_title_training (or the data's start) changes."""
+    return reader.derived("demand_model", [TRAINING, DAILY], lambda *_: forecast.fit(history(reader), TARGET))
 
 
 @dataclass(frozen=True)
@@ -107,35 +118,34 @@ def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.Dat
     }
 
 
-def _in_process_backtest(training: pd.DataFrame) -> pd.DataFrame:
-    history = training_history(training)
-    dates = pd.to_datetime(history["release_date"]).sort_values()
+def _in_process_backtest(titles: pd.DataFrame) -> pd.DataFrame:
+    dates = pd.to_datetime(titles["release_date"]).sort_values()
     # One cutoff with three quarters of the history before it: enough to train on, and
     # the latest quarter scored out of time.
     cutoff = dates.iloc[int(len(dates) * 0.75)]
-    scores = forecast.backtest(history, TARGET, [cutoff])
-    return scores.assign(source="computed by the dashboard (no marts.fct_forecast_backtest yet)")
+    return forecast.backtest(titles, TARGET, [cutoff])
 
 
 def latest_backtest(reader: MartReader) -> pd.DataFrame:
-    """Backtest scores for views_28d, one row per model: the latest cutoff's row when the
-    pipeline's table has them, else the in-process backtest."""
+    """The latest backtest of views_28d, one row per model (`scope == "overall"`, pooled
+    over the cutoffs), with `cutoffs` (the dates) and `source`. Read from
+    marts.fct_forecast_backtest (replaced on every pipeline run); before the pipeline has
+    written it, one cutoff is backtested here and cached."""
     if reader.exists(BACKTEST):
         scores = reader.read(BACKTEST)
-        scores = scores[scores["target"] == TARGET] if "target" in scores.columns else scores
         source = "marts.fct_forecast_backtest"
+        if "run_at" in scores.columns and scores["run_at"].notna().any():
+            scores = scores[scores["run_at"] == scores["run_at"].max()]
+            source += f", run {pd.Timestamp(scores['run_at'].iloc[0]):%Y-%m-%d %H:%M} UTC"
     else:
-        scores = reader.derived("dashboard_backtest", [TRAINING], _in_process_backtest)
-        source = str(scores["source"].iloc[0]) if len(scores) else ""
+        scores = reader.derived("dashboard_backtest", [TRAINING, DAILY], lambda *_: _in_process_backtest(history(reader)))
+        source = "computed by the dashboard: no marts.fct_forecast_backtest yet"
+    scores = scores[scores["target"] == TARGET]
     if scores.empty:
         return scores
-    per_cutoff = scores[scores["scope"] == "cutoff"] if "scope" in scores.columns else scores
-    if "cutoff" in per_cutoff.columns and per_cutoff["cutoff"].notna().any():
-        latest = pd.to_datetime(per_cutoff["cutoff"]).max()
-        rows = per_cutoff[pd.to_datetime(per_cutoff["cutoff"]) == latest]
-    else:
-        rows = per_cutoff
-    return rows.assign(source=source).reset_index(drop=True)
+    cutoffs = sorted(pd.to_datetime(scores["cutoff"].dropna().unique()))
+    overall = scores[scores["scope"] == "overall"]
+    return overall.assign(cutoffs=[cutoffs] * len(overall), source=source).reset_index(drop=True)
 
 
 def slate(reader: MartReader) -> pd.DataFrame | None:

@@ -171,8 +171,9 @@ def _slate_report(reader: MartReader, out: Path, report_date: date) -> Path:
         scores = pd.DataFrame()
         doc.paragraph(f"No backtest: {exc}", "callout")
     if not scores.empty:
-        doc.heading("Backtest accuracy (latest cutoff)")
-        doc.table(scores, [("model", "Model", "text"), ("cutoff", "Cutoff", "date"), ("n_train", "Trained on", "{:,.0f}"),
+        doc.heading("Backtest accuracy (latest run, pooled over its cutoffs)")
+        doc.paragraph("Cutoffs: " + ", ".join(f"{c:%Y-%m-%d}" for c in scores["cutoffs"].iloc[0]) + ".")
+        doc.table(scores, [("model", "Model", "text"),
                            ("n_test", "Scored", "{:,.0f}"), ("rmsle", "RMSLE", "{:.3f}"), ("mdape", "Median % error", "{:.0%}"),
                            ("coverage_80", "80% coverage", "{:.0%}")])
         doc.paragraph(f"Source: {scores['source'].iloc[0]}.")

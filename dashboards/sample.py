@@ -2,7 +2,7 @@
 
 For the dashboard tests (a few dozen programmes, one of them watched by only three
 profiles) and for the dashboard benchmark when no demo warehouse has been built (demo
-scale: ~400 programmes, ~13k profiles, 30 days). The Arrow schemas are those Spark writes
+scale: ~400 programmes, ~13k profiles, 90 days). The Arrow schemas are those Spark writes
 for the dbt marts (checked against a real build: column order, types, decimals included);
 tests/test_dashboards_data.py checks the names against dbt/models/marts/**/_*__models.yml.
 
@@ -108,10 +108,10 @@ TINY_PROGRAMME = "F-TINY"  # a film watched by only three profiles (small-cell s
 
 @dataclass(frozen=True)
 class SampleSpec:
-    programmes: int = 40  # films and seasons, besides the tiny film
-    profiles: int = 400
-    sessions: int = 6000
-    days: int = 21
+    programmes: int = 80  # films and seasons, besides the tiny film
+    profiles: int = 600
+    sessions: int = 12_000
+    days: int = 120
     last_date: date = date(2024, 3, 31)
     countries: tuple[str, ...] = ("US", "GB", "FR", "DE", "ES", "KR")
     history_years: float = 2.0  # release dates spread this far before the first event date
@@ -119,7 +119,9 @@ class SampleSpec:
 
 
 TEST_SPEC = SampleSpec()
-DEMO_SPEC = SampleSpec(programmes=400, profiles=13_000, sessions=200_000, days=30,
+# The demo's generator scale (bench/results/generate.json: 400 titles, ~13k profiles, ~200k
+# sessions a month), over three months so that the forecaster has complete 28-day windows.
+DEMO_SPEC = SampleSpec(programmes=400, profiles=13_000, sessions=600_000, days=90,
                        countries=("US", "BR", "GB", "FR", "DE", "MX", "ES", "IT", "JP", "KR",
                                   "CA", "IN", "NL", "SE"), history_years=4.0)
 
@@ -142,9 +144,12 @@ def _catalogue(spec: SampleSpec, rng: np.random.Generator):
         tiny = i == spec.programmes
         is_film = tiny or rng.random() < 0.55
         lang, origin, _ = ORIGINS[0 if tiny else rng.choice(len(ORIGINS), p=origin_p)]
-        # A quarter of the catalogue premieres during the event window, the rest before.
-        offset = int(rng.integers(-span, 0)) if rng.random() < 0.75 else int(rng.integers(0, spec.days))
+        # A third of the catalogue is library (premiered before the event window), the rest
+        # premieres during it: those are the titles the forecaster can learn from.
+        offset = int(rng.integers(-span, 0)) if rng.random() < 0.35 else int(rng.integers(0, spec.days))
         release = first_event + timedelta(days=offset)
+        if tiny:
+            release = spec.last_date - timedelta(days=10)
         genres = sorted(set(rng.choice(GENRES, size=int(rng.integers(1, 3)), replace=False)))
         name = " ".join(rng.choice(WORDS, size=2, replace=False))
         base = dict(original_language=lang, origin_country=origin,

@@ -80,17 +80,16 @@ def backtest_card(reader: MartReader) -> html.Div:
     by_model = scores.set_index("model")
     model = by_model.loc["demand_model"] if "demand_model" in by_model.index else scores.iloc[0]
     baseline = by_model.loc["genre_median"] if "genre_median" in by_model.index else None
-    cutoff = model.get("cutoff")
+    cutoffs = model["cutoffs"]
     lines = [
         html.Div([c.kpi("RMSLE", f"{model['rmsle']:.2f}",
                         f"genre median: {baseline['rmsle']:.2f}" if baseline is not None else None),
                   c.kpi("Median % error", f"{model['mdape']:.0%}"),
                   c.kpi("80% interval coverage", f"{model['coverage_80']:.0%}", "should be near 80%")],
                  className="kpis"),
-        html.Div(f"Out of time: trained on {int(model['n_train'])} programmes released before "
-                 f"{pd.Timestamp(cutoff):%d %b %Y}, scored on {int(model['n_test'])} released after."
-                 if cutoff is not None and not pd.isna(cutoff) else
-                 f"Scored on {int(model['n_test'])} programmes.", className="note"),
+        html.Div(f"Out of time: at each cutoff ({', '.join(f'{c:%d %b %Y}' for c in cutoffs)}) the model was "
+                 f"trained only on programmes released before it and scored on those released after; "
+                 f"{int(model['n_test'])} programmes scored in all.", className="note"),
         html.Div(f"Source: {model.get('source', '')}.", className="note"),
         html.Div(f"Typical error is a factor of about {math.exp(model['rmsle']):.1f}× either way: "
                  "treat the forecast as a range, not a number.", className="callout"),
@@ -131,7 +130,8 @@ def slate_section(reader: MartReader) -> html.Div:
                                               "marts.fct_slate_forecasts after a run."), id="greenlight-slate")
     name = next((col for col in SLATE_NAMES if col in slate.columns), slate.columns[0])
     columns = [(name, "Pitch", "text")] + [(col, label, fmt) for col, label, fmt in (
-        ("format", "Format", "text"), ("point", "Forecast", c.INT), ("p10", "p10", c.INT), ("p90", "p90", c.INT),
+        ("format", "Format", "text"), ("genres", "Genres", lambda g: ", ".join(g) if g is not None else "–"),
+        ("point", "Forecast", c.INT), ("p10", "p10", c.INT), ("p90", "p90", c.INT),
         ("n_known_talent", "Known talent", c.INT)) if col in slate.columns]
     return c.card("Scored slate",
                   c.graph(figures.slate_figure(slate, name), id="greenlight-slate-graph"),

@@ -1,0 +1,294 @@
+"""The dashboards' data layer without a browser: the suppression rule, the pages' data
+functions (plain pandas over hand-made frames), the Delta reader's cache, the column names
+against the dbt models, and the offline reports."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import yaml
+from deltalake import write_deltalake
+
+from slatehouse.dashboards import forecasting, queries, write_reports
+from slatehouse.dashboards.data import MART_COLUMNS, MartReader, table_uri
+from slatehouse.dashboards.pages import greenlight
+from slatehouse.dashboards.privacy import SUPPRESSED_TEXT, is_suppressed, profiles_at_least, suppress
+from slatehouse.dashboards.sample import SCHEMAS, TINY_PROGRAMME, write_sample_warehouse
+from slatehouse.settings import Settings
+
+K = 10
+D = pd.Timestamp
+MARTS_DIR = Path(__file__).resolve().parent.parent / "dbt" / "models" / "marts"
+
+
+# --- the one suppression rule ------------------------------------------------------------------
+
+def test_suppress_blanks_small_and_unknown_counts_and_flags_them():
+    frame = pd.DataFrame({"unique_profiles": [3, 10, None, 250], "hours_viewed": [1.5, 2.0, 3.0, 4.0],
+                          "plays": [4, 12, 5, 300]})
+    out = suppress(frame, K, {"unique_profiles": ["hours_viewed", "plays"]})
+    assert out["hours_viewed"].isna().tolist() == [True, False, True, False]
+    assert out["plays"].isna().tolist() == [True, False, True, False]
+    # The count itself is a number resting on too few profiles.
+    assert out["unique_profiles"].isna().tolist() == [True, False, True, False]
+    assert is_suppressed(out, "hours_viewed").tolist() == [True, False, True, False]
+    assert out.loc[1, "hours_viewed"] == 2.0 and out.loc[3, "plays"] == 300
+    assert frame["hours_viewed"].notna().all(), "the input frame is not modified"
+    again = suppress(out, K, {"unique_profiles": ["hours_viewed", "plays"]})
+    pd.testing.assert_frame_equal(again, out)
+
+
+def test_suppress_keeps_rates_apart_from_volumes():
+    windows = pd.DataFrame({"programme_id": ["P"] * 2, "window_days": [1, 7], "unique_profiles": [40, 60],
+                            "starters": [6, 30], "watchers": [4, 20], "completers": [2, 12],
+                            "hours_viewed": [10.0, 30.0], "views": [5.0, 15.0], "plays": [50, 90],
+                            "completion_rate": [2 / 6, 0.4], "avg_share_watched": [0.5, 0.6]})
+    out = queries.release_windows(windows, "P", K)
+    first = out.iloc[0]
+    assert first["hours_viewed"] == 10.0 and first["views"] == 5.0  # 40 profiles: shown
+    assert np.isnan(first["completion_rate"]) and np.isnan(first["starters"])  # 6 starters: not
+    assert np.isnan(first["completers"])
+    assert out.iloc[1]["completion_rate"] == 0.4
+
+
+def test_profiles_at_least_is_the_largest_cell_of_a_group():
+    cells = pd.DataFrame({"k": ["a", "a", "b"], "unique_profiles": [6, 7, 30]})
+    bound = profiles_at_least(cells, ["k"]).set_index("k")["profiles_at_least"]
+    assert bound.to_dict() == {"a": 7, "b": 30}
+
+
+# --- page data functions -----------------------------------------------------------------------
+
+def _programmes():
+    return pd.DataFrame({
+        "programme_id": ["A", "B", "C", "S-S1"], "programme_name": ["Alpha", "Beta", "Gamma", "Show: Season 1"],
+        "programme_type": ["film", "film", "film", "season"], "format": ["film", "film", "film", "series"],
+        "runtime_s": [7200, 3600, 5400, 3 * 1800], "release_date": [D("2024-01-01")] * 4,
+    })
+
+
+def test_top10_lists_movement_weeks_and_suppression():
+    def row(week, rank, pid, hours, market="GLOBAL", list_name="films_english"):
+        return dict(market=market, list_name=list_name, week_rank=rank, programme_id=pid, hours_viewed=hours,
+                    views=hours / 2, week_start_date=D(week), week_end_date=D(week) + pd.Timedelta(days=6))
+
+    top10 = pd.DataFrame([
+        row("2024-01-01", 1, "A", 100), row("2024-01-01", 2, "B", 50),
+        row("2024-01-08", 1, "B", 80), row("2024-01-08", 2, "A", 60), row("2024-01-08", 3, "C", 5),
+        row("2024-01-15", 1, "B", 70), row("2024-01-15", 2, "A", 50),
+    ])
+    bounds = pd.DataFrame({"week_start_date": [D("2024-01-08")] * 3, "market": ["GLOBAL"] * 3,
+                           "programme_id": ["A", "B", "C"], "profiles_at_least": [40, 90, 3]})
+    week2 = queries.top10_lists(top10, _programmes(), bounds, "GLOBAL", D("2024-01-08"), K).set_index("programme_id")
+    assert week2["movement"].to_dict() == {"B": "up 1", "A": "down 1", "C": "new"}
+    assert week2["weeks_in_top10"].to_dict() == {"A": 2, "B": 2, "C": 1}
+    assert week2.loc["C", "programme_name"] == "Gamma"
+    assert np.isnan(week2.loc["C", "hours_viewed"]) and bool(week2.loc["C", "hours_viewed__suppressed"])
+    assert week2.loc["A", "hours_viewed"] == 60
+    week3 = queries.top10_lists(top10, _programmes(), bounds, "GLOBAL", D("2024-01-15"), K).set_index("programme_id")
+    assert week3["movement"].to_dict() == {"B": "same", "A": "same"}
+    # No bound for week 3 (no daily cells): unknown counts are suppressed.
+    assert week3["hours_viewed"].isna().all()
+    first = queries.top10_lists(top10, _programmes(), bounds, "GLOBAL", D("2024-01-01"), K)
+    assert set(first["movement"]) == {""}, "no previous week in the data: no movement shown"
+
+
+def test_top10_uses_the_marts_own_profile_count_when_it_has_one():
+    top10 = pd.DataFrame([dict(market="GLOBAL", list_name="films_english", week_rank=1, programme_id="A",
+                               hours_viewed=10.0, views=5.0, unique_profiles=12, week_start_date=D("2024-01-01"),
+                               week_end_date=D("2024-01-07"))])
+    empty_bounds = pd.DataFrame(columns=["week_start_date", "market", "programme_id", "profiles_at_least"])
+    out = queries.top10_lists(top10, _programmes(), empty_bounds, "GLOBAL", D("2024-01-01"), K)
+    assert out.loc[0, "hours_viewed"] == 10.0
+
+
+def test_top10_profile_bounds_per_country_and_worldwide():
+    daily = pd.DataFrame({"programme_id": ["A", "A", "A"], "country": ["GB", "FR", "GB"],
+                          "event_date": [D("2024-01-01"), D("2024-01-02"), D("2024-01-08")],
+                          "unique_profiles": [4, 9, 20]})
+    bounds = queries.top10_profile_bounds(daily).set_index(["market", "week_start_date"])["profiles_at_least"]
+    assert bounds[("GB", D("2024-01-01"))] == 4
+    assert bounds[("GLOBAL", D("2024-01-01"))] == 9
+    assert bounds[("GLOBAL", D("2024-01-08"))] == 20
+
+
+def test_title_daily_sums_cells_and_suppresses_on_the_largest_cell():
+    daily = pd.DataFrame({
+        "programme_id": ["A"] * 4, "event_date": [D("2024-01-01")] * 2 + [D("2024-01-02")] * 2,
+        "hours_viewed": [6.0, 4.0, 1.0, 1.0], "plays": [5, 4, 3, 3], "unique_profiles": [12, 3, 6, 6],
+    })
+    out = queries.title_daily(daily, _programmes(), "A", K)
+    assert out["days_since_release"].tolist() == [1, 2]
+    assert out.loc[0, "hours_viewed"] == 10.0
+    assert out.loc[0, "views"] == pytest.approx(5.0)  # 10 hours / a 2-hour runtime
+    # Day 2: two cells of 6 profiles could be the same 6 people, so the day is held back.
+    assert np.isnan(out.loc[1, "hours_viewed"]) and bool(out.loc[1, "views__suppressed"])
+
+
+def test_season_funnel_and_where_people_drop():
+    funnel = pd.DataFrame({"season_id": ["S-S1"] * 4, "episode_number": [1, 2, 3, 4], "title_id": list("wxyz"),
+                           "episode_1_starters": [50] * 4, "episode_starters": [50, 45, 25, 22],
+                           "episode_completers": [40, 35, 20, 18], "share_started": [1.0, 0.9, 0.5, 0.44],
+                           "share_completed": [0.8, 0.7, 0.4, 0.36], "season_completers": [8] * 4,
+                           "binge_rate": [0.5] * 4, "median_days_to_complete": [3.0] * 4})
+    out = queries.season_funnel(funnel, "S-S1", K)
+    assert queries.biggest_drop(out) == {"episode_number": 3, "drop": pytest.approx(0.4),
+                                         "share_before": 0.9, "share_after": 0.5}
+    assert out["share_started"].notna().all()
+    assert out["binge_rate"].isna().all(), "8 season completers: binge rate suppressed"
+
+
+def test_market_bounds_group_origins_relative_to_the_market():
+    titles = pd.DataFrame({"title_id": ["fr", "de", "us", "kr"], "format": ["film", "film", "series", "film"],
+                           "origin_country": ["FR", "DE", "US", "KR"], "is_european_work": [True, True, False, False]})
+    daily = pd.DataFrame({"title_id": ["fr", "de", "us", "kr"], "country": ["FR"] * 4,
+                          "event_date": [D("2024-01-03")] * 4, "unique_profiles": [11, 12, 13, 14]})
+    bounds = queries.market_profile_bounds(daily, titles).set_index(["breakdown", "group_value"])["profiles_at_least"]
+    assert bounds[("origin_group", "domestic")] == 11
+    assert bounds[("origin_group", "other_european")] == 12
+    assert bounds[("origin_group", "us")] == 13
+    assert bounds[("origin_group", "rest_of_world")] == 14
+    assert bounds[("format", "film")] == 14 and bounds[("format", "series")] == 13
+
+
+def test_talent_record_against_the_genre_median():
+    training = pd.DataFrame({
+        "programme_id": ["A", "B", "C", "D"], "programme_name": ["Alpha", "Beta", "Gamma", "Delta"],
+        "release_date": [D("2024-01-01"), D("2024-02-01"), D("2024-03-01"), D("2024-03-02")],
+        "genres": [["drama"], ["drama", "crime"], ["drama"], ["comedy"]],
+        "talent": [[{"talent_id": "T1", "role": "director"}], [{"talent_id": "T1", "role": "director"}],
+                   [{"talent_id": "T2", "role": "actor"}], [{"talent_id": "T1", "role": "actor"}]],
+        "views_28d": [10.0, 30.0, 50.0, 7.0], "is_window_complete": [True, True, True, False],
+    })
+    windows = pd.DataFrame({"programme_id": list("ABCD"), "window_days": [28] * 4,
+                            "unique_profiles": [40, 80, 120, 5]})
+    medians = queries.genre_medians(training, windows, K).set_index("genre")
+    assert medians.loc["drama", "genre_median_views_28d"] == 30.0
+    programmes = queries.talent_programmes(training, windows, medians.reset_index(), "T1", K)
+    assert programmes["programme_id"].tolist() == ["A", "B", "D"]
+    assert programmes["genre_median_views_28d"].tolist()[:2] == [30.0, 30.0]
+    assert np.isnan(programmes.loc[2, "views_28d"]), "5 profiles: suppressed"
+    track = pd.DataFrame({"talent_id": ["T1", "T1"], "talent_name": ["Ada", "Ada"], "role": ["director", "actor"],
+                          "programmes": [2, 1], "programmes_with_complete_28d": [2, 0],
+                          "median_views_28d": [20.0, None], "mean_views_28d": [20.0, None],
+                          "completion_rate_28d": [0.4, None],
+                          "genre_mix": [[{"genre": "drama", "programmes": 2}], [{"genre": "comedy", "programmes": 1}]]})
+    summary = queries.talent_summary(track, programmes, medians.reset_index(), "T1", K).set_index("role")
+    assert summary.loc["director", "median_views_28d"] == 20.0
+    assert summary.loc["director", "genre_median_views_28d"] == 30.0
+    assert bool(summary.loc["actor", "median_views_28d__suppressed"])
+
+
+def test_training_history_follows_the_pipelines_rules():
+    training = pd.DataFrame({
+        "programme_id": ["old", "film", "season", "open"], "format": ["film", "film", "series", "film"],
+        "release_date": [D("2023-06-01"), D("2024-01-02"), D("2024-01-03"), D("2024-03-01")],
+        "genres": [["drama"]] * 4, "talent": [[{"talent_id": "T1", "role": "director"}]] * 4,
+        "runtime_minutes": [90.0, 100.0, 400.0, 90.0], "episodes": [1, 1, 8, 1],
+        "original_language": ["en"] * 4, "origin_country": ["US"] * 4,
+        "views_28d": [5.0, 6.0, 7.0, 8.0], "is_window_complete": [True, True, True, False],
+    })
+    history = forecasting.training_history(training, data_from=D("2024-01-01"))
+    assert history["title_id"].tolist() == ["film", "season"]
+    assert history["runtime_minutes"].tolist() == [100.0, 50.0]  # per episode, as pitches give it
+
+
+# --- the warehouse: layout, cache, names ---------------------------------------------------------
+
+def test_table_uri_is_sparks_managed_table_layout(tmp_path):
+    settings = Settings(home=tmp_path, warehouse_dir=str(tmp_path / "warehouse"))
+    assert table_uri(settings, "marts.fct_title_daily") == f"{tmp_path}/warehouse/marts.db/fct_title_daily"
+
+
+def test_reader_caches_until_the_delta_version_changes(tmp_path):
+    settings = Settings(home=tmp_path, warehouse_dir=str(tmp_path / "warehouse"))
+    path = table_uri(settings, "marts.dim_genre")
+    write_deltalake(path, pa.table({"genre": ["drama"], "titles": [3], "programmes": [2]}))
+    reader = MartReader(settings)
+    first = reader.read("marts.dim_genre")
+    assert reader.read("marts.dim_genre") is first, "unchanged table: served from the cache"
+    built = []
+    derived = reader.derived("n", ["marts.dim_genre"], lambda g: built.append(1) or len(g))
+    write_deltalake(path, pa.table({"genre": ["comedy"], "titles": [1], "programmes": [1]}), mode="append")
+    second = reader.read("marts.dim_genre")
+    assert sorted(second["genre"]) == ["comedy", "drama"]
+    assert derived == 1 and reader.derived("n", ["marts.dim_genre"], lambda g: built.append(1) or len(g)) == 2
+    assert len(built) == 2
+    assert not reader.exists("marts.fct_missing")
+
+
+def _dbt_columns() -> dict[str, list[str]]:
+    columns = {}
+    for path in MARTS_DIR.rglob("_*__models.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            columns[model["name"]] = [c["name"] for c in model.get("columns", [])]
+    return columns
+
+
+def test_dashboard_columns_exist_in_the_dbt_models():
+    documented = _dbt_columns()
+    for table, columns in MART_COLUMNS.items():
+        name = table.split(".")[1]
+        assert name in documented, f"{table}: no dbt model documents it"
+        missing = [c for c in columns if c not in documented[name]]
+        assert not missing, f"{table}: the dashboards read {missing}, which the dbt model does not document"
+
+
+def test_sample_warehouse_has_the_dbt_models_columns():
+    documented = _dbt_columns()
+    for name, schema in SCHEMAS.items():
+        assert set(schema.names) == set(documented[name]), f"{name}: sample {schema.names} vs dbt {documented[name]}"
+
+
+# --- over a sample warehouse: forecasts and reports ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dash-data")
+    write_sample_warehouse(root / "warehouse")
+    settings = Settings(home=root, warehouse_dir=str(root / "warehouse"), min_audience=K)
+    return settings, MartReader(settings)
+
+
+def test_a_pitch_gets_a_forecast_with_interval_comparables_and_explanation(sample):
+    settings, reader = sample
+    pitch = greenlight.pitch_from_form("series", ["drama", "crime"], 6, 45, "en", "GB", "2024-09-01",
+                                       {"director": ["T00001"], "actor": ["T00002", "T00003"]})
+    result = forecasting.forecast_pitch(forecasting.demand_model(reader), pitch, reader.read("marts.dim_programme"),
+                                        reader.read("marts.fct_title_release_windows"), K)
+    assert 0 < result["p10"] <= result["point"] <= result["p90"]
+    assert len(result["comparables"]) == 5 and result["comparables"]["programme_name"].notna().all()
+    assert result["explanation"]["contribution"].sum() == pytest.approx(np.log1p(result["point"]), rel=1e-6)
+    assert forecasting.demand_model(reader) is forecasting.demand_model(reader), "fitted once, then cached"
+
+
+def test_reports_are_self_contained_and_suppress_small_cells(sample):
+    settings, reader = sample
+    paths = write_reports(settings, date(2024, 3, 31))
+    assert [p.name for p in paths] == ["top10_weekly.html", "title_performance.html", "slate_forecast.html"]
+    assert all(p.parent == settings.reports_dir / "2024-03-31" for p in paths)
+    for path in paths:
+        text = path.read_text()
+        assert "plotly.js v" in text, f"{path.name}: plotly.js is not embedded"
+        assert not re.search(r"<script[^>]+src=['\"]?https?:", text), f"{path.name}: loads a script from the network"
+    top10 = paths[0].read_text()
+    lists = queries.top10_lists(reader.read("marts.fct_top10_weekly"), reader.read("marts.dim_programme"),
+                                queries.top10_profile_bounds(reader.read("marts.fct_title_daily")), "GLOBAL",
+                                D("2024-03-25"), K)
+    expected = int(lists["views__suppressed"].sum() + lists["hours_viewed__suppressed"].sum())
+    assert expected > 0, "the sample's week should have small cells"
+    assert top10.count(f">{SUPPRESSED_TEXT}</td>") == expected
+
+
+def test_the_tiny_title_is_never_shown_as_a_number(sample):
+    settings, reader = sample
+    windows = queries.release_windows(reader.read("marts.fct_title_release_windows"), TINY_PROGRAMME, K)
+    assert len(windows) == 4
+    shown = windows[["hours_viewed", "views", "unique_profiles", "starters", "completion_rate"]]
+    assert shown.isna().all().all()
