@@ -59,7 +59,7 @@ demand_titles as (
         trunc(sessions.event_date, 'MM') as month_start_date,
         titles.format,
         titles.programme_origin_country as origin_country,
-        sum(sessions.play_time_s) / 3600.0 as hours_viewed
+        sum(sessions.play_time_s) / 3600.0d as hours_viewed
     from sessions
     inner join titles
         on sessions.title_id = titles.title_id
@@ -93,7 +93,7 @@ offer_grouped as (
         'origin_group' as breakdown,
         {{ origin_group('origin_country', 'country') }} as group_value,
         count(distinct programme_id) as programmes_available,
-        sum(runtime_s) / 3600.0 as runtime_hours_available
+        sum(runtime_s) / 3600.0d as runtime_hours_available
     from offer_titles
     group by 1, 2, 3, 4
 
@@ -105,7 +105,7 @@ offer_grouped as (
         'format' as breakdown,
         format as group_value,
         count(distinct programme_id) as programmes_available,
-        sum(runtime_s) / 3600.0 as runtime_hours_available
+        sum(runtime_s) / 3600.0d as runtime_hours_available
     from offer_titles
     group by 1, 2, 3, 4
 

@@ -52,7 +52,7 @@ final as (
         programmes.release_date,
         programmes.genres,
         coalesce(talent.talent, array()) as talent,
-        programmes.runtime_s / 60.0 as runtime_minutes,
+        programmes.runtime_s / 60.0d as runtime_minutes,
         coalesce(programmes.episode_count, 1) as episodes,
         programmes.original_language,
         programmes.origin_country,

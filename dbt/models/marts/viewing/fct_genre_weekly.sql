@@ -51,7 +51,7 @@ programme_weeks as (
     select
         {{ week_start('sessions.event_date') }} as week_start_date,
         titles.programme_id,
-        sum(sessions.play_time_s) / 3600.0 as hours_viewed
+        sum(sessions.play_time_s) / 3600.0d as hours_viewed
     from sessions
     inner join titles
         on sessions.title_id = titles.title_id
@@ -107,7 +107,7 @@ genre_weeks as (
         programme_genres.genre,
         count(*) as programmes_viewed,
         sum(programme_weeks.hours_viewed) as hours_viewed,
-        sum(programme_weeks.hours_viewed / (programmes.runtime_s / 3600.0)) as views,
+        sum(programme_weeks.hours_viewed / (programmes.runtime_s / 3600.0d)) as views,
         sum(coalesce(programme_tiers.starters, 0)) as starters,
         sum(coalesce(programme_tiers.completers, 0)) as completers
     from programme_weeks

@@ -6,6 +6,8 @@
         on_schema_change='fail',
     )
 }}
+-- (3600.0d is a double literal: Spark reads 3600.0 as a decimal, and runtime_s / 3600.0
+-- would be rounded to 6 decimal places.)
 -- Title x event date x country x device type. Tiers count the profiles active in the cell
 -- that day whose progress through the title (since their first play, on any device) had
 -- reached the tier by the end of the day.
@@ -39,7 +41,7 @@ cells as (
         sessions.country,
         sessions.device_type,
         count(*) as plays,
-        sum(sessions.play_time_s) / 3600.0 as hours_viewed,
+        sum(sessions.play_time_s) / 3600.0d as hours_viewed,
         count(distinct sessions.profile_id) as unique_profiles,
         count(distinct sessions.account_id) as unique_accounts,
         count(distinct case when progress.is_starter then sessions.profile_id end) as starters,
@@ -63,7 +65,7 @@ final as (
         cells.device_type,
         cells.plays,
         cells.hours_viewed,
-        cells.hours_viewed / (titles.runtime_s / 3600.0) as views,
+        cells.hours_viewed / (titles.runtime_s / 3600.0d) as views,
         cells.unique_profiles,
         cells.unique_accounts,
         cells.starters,

@@ -57,7 +57,7 @@ viewing as (
     select
         windows.programme_id,
         windows.window_days,
-        sum(sessions.play_time_s) / 3600.0 as hours_viewed,
+        sum(sessions.play_time_s) / 3600.0d as hours_viewed,
         count(*) as plays,
         count(distinct sessions.profile_id) as unique_profiles,
         count(distinct sessions.account_id) as unique_accounts
@@ -119,7 +119,7 @@ final as (
         windows.is_window_complete,
         windows.runtime_s,
         coalesce(viewing.hours_viewed, 0.0) as hours_viewed,
-        coalesce(viewing.hours_viewed, 0.0) / (windows.runtime_s / 3600.0) as views,
+        coalesce(viewing.hours_viewed, 0.0) / (windows.runtime_s / 3600.0d) as views,
         coalesce(viewing.plays, 0) as plays,
         coalesce(viewing.unique_profiles, 0) as unique_profiles,
         coalesce(viewing.unique_accounts, 0) as unique_accounts,

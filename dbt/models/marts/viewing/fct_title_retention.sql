@@ -36,7 +36,7 @@ curve as (
         starters.title_id,
         progress_pct,
         count(*) as starters,
-        count_if(starters.contiguous_progress_s >= progress_pct / 100.0 * starters.runtime_s) as starters_reached
+        count_if(starters.contiguous_progress_s >= progress_pct / 100.0d * starters.runtime_s) as starters_reached
     from starters
     lateral view explode(sequence(10, 100, 10)) pcts as progress_pct
     group by starters.title_id, progress_pct

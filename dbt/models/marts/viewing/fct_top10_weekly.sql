@@ -49,7 +49,7 @@ by_market as (
         week_start_date,
         'GLOBAL' as market,
         programme_id,
-        sum(play_time_s) / 3600.0 as hours_viewed
+        sum(play_time_s) / 3600.0d as hours_viewed
     from weekly
     group by week_start_date, programme_id
 
@@ -59,7 +59,7 @@ by_market as (
         week_start_date,
         country as market,
         programme_id,
-        sum(play_time_s) / 3600.0 as hours_viewed
+        sum(play_time_s) / 3600.0d as hours_viewed
     from weekly
     group by week_start_date, country, programme_id
 
@@ -78,7 +78,7 @@ listed as (
         by_market.programme_id,
         programmes.programme_type,
         by_market.hours_viewed,
-        by_market.hours_viewed / (programmes.runtime_s / 3600.0) as views,
+        by_market.hours_viewed / (programmes.runtime_s / 3600.0d) as views,
         programmes.runtime_s
     from by_market
     inner join programmes
