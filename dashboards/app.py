@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, dcc, html
@@ -96,8 +97,28 @@ def run_dashboard(settings: Settings, host: str | None = None, port: int | None 
     host = host or settings.dashboard_host
     port = port or settings.dashboard_port
     app = create_app(settings)
+    threading.Thread(target=warm_up, args=(app.reader,), name="dashboard-warm-up", daemon=True).start()
     log.info("dashboard on http://%s:%d (warehouse %s)", host, port, settings.warehouse_dir)
     app.run(host=host, port=port, debug=debug)
+
+
+def warm_up(reader: MartReader) -> None:
+    """Read the marts and fit the forecast model before the first visitor needs them (the
+    fit and the in-process backtest are the slow first-visit steps: seconds, not ms)."""
+    from . import forecasting
+    from .pages import genre, markets, top10
+
+    started = time.perf_counter()
+    try:
+        top10.bounds(reader)
+        genre.weekly(reader)
+        markets.bounds(reader)
+        forecasting.demand_model(reader)
+        forecasting.latest_backtest(reader)
+    except Exception as exc:  # a missing mart or too little history: the pages say so
+        log.warning("dashboard warm-up stopped: %s", exc)
+        return
+    log.info("dashboard warm-up done in %.1f s", time.perf_counter() - started)
 
 
 class BackgroundServer:

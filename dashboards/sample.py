@@ -3,7 +3,8 @@
 For the dashboard tests (a few dozen programmes, one of them watched by only three
 profiles) and for the dashboard benchmark when no demo warehouse has been built (demo
 scale: ~400 programmes, ~13k profiles, 90 days). The Arrow schemas are those Spark writes
-for the dbt marts (checked against a real build: column order, types, decimals included);
+for the dbt marts (checked against a real build: column order and types, after the marts' switch to double
+literals in daab911);
 tests/test_dashboards_data.py checks the names against dbt/models/marts/**/_*__models.yml.
 
 Numbers are simulated per session and aggregated, so counts such as `unique_profiles`
@@ -74,8 +75,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("latest_release_date", _D)]),
     "fct_market_offer_vs_demand": pa.schema([
         ("country", _S), ("month_start_date", _D), ("breakdown", _S), ("group_value", _S),
-        ("programmes_available", _I64), ("runtime_hours_available", pa.decimal128(27, 6)),
-        ("hours_viewed", _F), ("programme_share", _F), ("runtime_share", pa.decimal128(38, 11)),
+        ("programmes_available", _I64), ("runtime_hours_available", _F),
+        ("hours_viewed", _F), ("programme_share", _F), ("runtime_share", _F),
         ("demand_share", _F), ("demand_minus_offer_share", _F),
         ("european_works_programme_share", _F), ("european_works_runtime_share", _F),
         ("meets_avmsd_european_quota", _B)]),
@@ -83,7 +84,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("programme_id", _S), ("programme_type", _S), ("format", _S), ("programme_name", _S),
         ("release_date", _D), ("genres", _STRS),
         ("talent", pa.list_(pa.field("element", pa.struct([("talent_id", _S), ("role", _S)])))),
-        ("runtime_minutes", pa.decimal128(27, 6)), ("episodes", _I64), ("original_language", _S),
+        ("runtime_minutes", _F), ("episodes", _I64), ("original_language", _S),
         ("origin_country", _S), ("hours_viewed_28d", _F), ("views_28d", _F), ("starters_28d", _I64),
         ("completion_rate_28d", _F), ("window_end_date", _D), ("is_window_complete", _B)]),
 }

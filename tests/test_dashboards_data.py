@@ -292,3 +292,13 @@ def test_the_tiny_title_is_never_shown_as_a_number(sample):
     assert len(windows) == 4
     shown = windows[["hours_viewed", "views", "unique_profiles", "starters", "completion_rate"]]
     assert shown.isna().all().all()
+
+
+def test_reader_turns_spark_decimals_into_floats(tmp_path):
+    settings = Settings(home=tmp_path, warehouse_dir=str(tmp_path / "warehouse"))
+    from decimal import Decimal
+
+    write_deltalake(table_uri(settings, "marts.t"),
+                    pa.table({"runtime_share": pa.array([Decimal("0.27272724793")], pa.decimal128(38, 11))}))
+    frame = MartReader(settings).read("marts.t")
+    assert frame["runtime_share"].dtype == np.float64
