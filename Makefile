@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.slatehouse-installed
 DEMO_ARGS ?=
 
-.PHONY: setup demo test bench clean-demo
+.PHONY: setup test-deps demo test bench clean-demo
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Slatehouse needs Python 3.11, found " + sys.version' 
@@ -22,7 +22,14 @@ setup: $(STAMP)
 demo: setup
 	SLATEHOUSE_MODE=demo $(BIN)/python -m slatehouse.demo $(DEMO_ARGS)
 
-test: setup
+# What only the tests need: a real browser for the dashboards, PostgreSQL for the shared
+# metastore, and Airflow in a virtual environment of its own.
+test-deps:
+	bash .ci/install-chromium.sh
+	bash .ci/setup-postgres.sh
+	bash .ci/airflow-venv.sh
+
+test: setup test-deps
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -180,6 +180,204 @@ def sql(
         _fail(f"--format must be table, csv or json, not {fmt!r}", EXIT_FAILED)
 
 
+def _payload(result: Any) -> Any:
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
+    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+
+
+@app.command()
+def run(
+    day: str = typer.Option(..., "--date", help="Received date to process (YYYY-MM-DD)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The daily run for one received date: catalogue, events, sessions, gates, dbt, gates,
+    forecasts and reports, in one Spark session.
+
+    Exit codes: 0 succeeded, 1 failed, 2 a quality gate failed, 3 input missing, 4 locked."""
+    _run_pipeline([date.fromisoformat(day)], "run", as_json)
+
+
+@app.command()
+def backfill(
+    start: str = typer.Option(..., "--start", help="First received date."),
+    end: str = typer.Option(..., "--end", help="Last received date."),
+    resume: bool = typer.Option(False, "--resume", help="Skip dates the last backfill already ingested."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Process a range of received dates in bulk passes within one session: ingest every
+    date, gate, then one dbt build over all affected event dates."""
+    dates = _dates(None, start, end)
+    _run_pipeline(dates, "backfill", as_json, resume=resume)
+
+
+def _run_pipeline(dates: list[date], command: str, as_json: bool, resume: bool = False) -> None:
+    _setup_logging(as_json)
+    from slatehouse import pipeline
+    from slatehouse.io import InputMissingError
+    from slatehouse.spark import get_spark
+
+    settings = _settings()
+    try:
+        settings.require_pseudonym_key()
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    spark = get_spark(settings, f"slatehouse-{command}")
+    if resume:
+        dates = pipeline.dates_to_resume(spark, dates)
+        log.info("resuming: %d date(s) left", len(dates))
+    progress = (lambda m: log.info(m)) if as_json else typer.echo
+    report = None
+    try:
+        report = pipeline.run(spark, settings, dates, command=command, progress=progress)
+        code = EXIT_OK
+    except pipeline.LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    except pipeline.GateFailedError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        code = EXIT_GATE
+    except InputMissingError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        code = EXIT_INPUT_MISSING
+    except Exception as exc:
+        typer.secho(f"error: {type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
+        code = EXIT_FAILED
+    report = report or pipeline.last_report()
+    if report is not None:
+        _emit(dataclasses.asdict(report), as_json,
+              f"run {report.run_id} {report.status} in {report.duration_s:.0f}s")
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(limit: int = typer.Option(10, help="How many runs to show."), as_json: bool = JsonOpt) -> None:
+    """The last runs from the ledger, and how fresh each layer's data is."""
+    _setup_logging(as_json)
+    from slatehouse import pipeline
+    from slatehouse.spark import get_spark
+
+    settings = _settings()
+    result = pipeline.status(get_spark(settings, "slatehouse-status"), limit)
+    if as_json:
+        _emit(result, True)
+        return
+    typer.echo("Last runs:")
+    for r in result["runs"]:
+        typer.echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<8} {r['first_date']}..{r['last_date']}"
+                   f"  {r['status']:<13} {r['duration_s']:.0f}s")
+    typer.echo("Freshness:")
+    for table, latest in result["freshness"].items():
+        typer.echo(f"  {table:<34} {latest}")
+
+
+@app.command()
+def maintain(
+    retention_hours: float = typer.Option(168.0, help="VACUUM keeps files newer than this."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Delta OPTIMIZE and VACUUM on every warehouse table; records what it did."""
+    _setup_logging(as_json)
+    from slatehouse import pipeline
+    from slatehouse.spark import get_spark
+
+    settings = _settings()
+    spark = get_spark(settings, "slatehouse-maintain")
+    try:
+        result = pipeline.maintain(spark, settings, retention_hours)
+    except pipeline.LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    _emit(result, as_json, f"maintained {len(result['tables'])} tables")
+
+
+@app.command()
+def validate(
+    layer: str = typer.Option(..., help="bronze, silver or marts."),
+    day: str = typer.Option(..., "--date", help="Received date (bronze) or event date (silver, marts)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run one layer's quality gate by hand."""
+    _setup_logging(as_json)
+    from slatehouse import quality
+
+    settings = _settings()
+    try:
+        result = quality.validate(settings, layer, date.fromisoformat(day))
+    except quality.GateFailed as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_GATE)
+    _emit(_payload(result), as_json, f"{layer} gate passed for {day}")
+
+
+@app.command()
+def docs(as_json: bool = JsonOpt) -> None:
+    """Generate the dbt docs (the data dictionary) and print where they are."""
+    _setup_logging(as_json)
+    from slatehouse.marts import generate_docs
+    from slatehouse.spark import get_spark
+
+    settings = _settings()
+    target = generate_docs(get_spark(settings, "slatehouse-docs"), settings, static=True)
+    _emit({"docs": str(target)}, as_json, f"dbt docs: {target}/static_index.html")
+
+
+@app.command()
+def forecast(
+    pitch: Optional[Path] = typer.Option(None, help="A YAML pitch (see docs/examples/pitch.yaml)."),
+    slate: Optional[Path] = typer.Option(None, help="A slate CSV; scored into marts.fct_slate_forecasts."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Forecast demand for a prospective production, or score a slate of them."""
+    _setup_logging(as_json)
+    from slatehouse import forecast_job
+    from slatehouse.spark import get_spark
+
+    if (pitch is None) == (slate is None):
+        _fail("give exactly one of --pitch or --slate", EXIT_FAILED)
+    settings = _settings()
+    spark = get_spark(settings, "slatehouse-forecast")
+    if pitch is not None:
+        result = forecast_job.forecast_pitch(spark, settings, pitch)
+        _emit(_payload(result), as_json, result.text)
+    else:
+        result = forecast_job.score_slate(spark, settings, slate)
+        _emit(_payload(result), as_json, f"scored {slate} into marts.fct_slate_forecasts")
+
+
+@app.command()
+def dashboard(
+    host: Optional[str] = typer.Option(None, help="Bind address (default 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default 8050)."),
+    debug: bool = typer.Option(False, help="Dash debug mode."),
+) -> None:
+    """Serve the commissioning dashboards (reads the marts with delta-rs; no JVM)."""
+    _setup_logging(False)
+    from slatehouse.dashboards.app import run_dashboard
+
+    run_dashboard(_settings(), host, port, debug)
+
+
+@app.command()
+def report(
+    day: str = typer.Option(..., "--date", help="Report date (YYYY-MM-DD)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write the offline HTML reports (plotly.js embedded) for a date."""
+    _setup_logging(as_json)
+    from slatehouse.dashboards.reports import write_reports
+
+    paths = write_reports(_settings(), date.fromisoformat(day))
+    _emit({"reports": [str(p) for p in paths]}, as_json, "\n".join(str(p) for p in paths))
+
+
+@app.command("serve-sql")
+def serve_sql() -> None:
+    """Serve the warehouse over the HiveServer2 protocol (JDBC/ODBC, beeline, PyHive)."""
+    _setup_logging(False)
+    from slatehouse.sqlserver import serve
+
+    raise typer.Exit(serve(_settings()))
+
+
 def main() -> None:  # pragma: no cover
     app()
 

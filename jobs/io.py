@@ -319,13 +319,22 @@ def scd2_apply(
     current = read_table(spark, name).where("is_current").select(*snapshot.columns)
     key_match = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     same = " AND ".join(f"(t.`{a}` <=> s.`{a}`)" for a in attrs) or "true"
-    # Rows to open, fixed before the close so that the comparison sees the old state.
-    opening = rows.alias("s").join(current.alias("t"), F.expr(f"{key_match} AND {same}"), "left_anti")
-    gone = current.alias("t").join(snapshot.alias("s"), F.expr(f"{key_match} AND {same}"), "left_anti")
-    opening = opening.localCheckpoint()
-    opened, closing = opening.count(), gone.count()
+    # One pass counts what would open (new or changed) and close (changed or gone).
+    both = (
+        snapshot.withColumn("_s", F.lit(True)).alias("s")
+        .join(current.withColumn("_t", F.lit(True)).alias("t"), F.expr(key_match), "full_outer")
+        .withColumn("_same", F.coalesce(F.expr(same), F.lit(False)))
+    )
+    counts = both.agg(
+        F.count(F.when(F.col("_s").isNotNull() & ~(F.col("_t").isNotNull() & F.col("_same")), 1)).alias("o"),
+        F.count(F.when(F.col("_t").isNotNull() & ~(F.col("_s").isNotNull() & F.col("_same")), 1)).alias("c"),
+    ).first()
+    opened, closing = counts["o"], counts["c"]
     if opened == 0 and closing == 0:
         return WriteResult(name, current_version(spark, name), 0, 0, 0)
+    # Rows to open, fixed before the close so that they are compared with the old state.
+    opening = rows.alias("s").join(current.alias("t"), F.expr(f"{key_match} AND {same}"), "left_anti")
+    opening = opening.localCheckpoint()
     if closing:
         close = {"valid_to": d, "is_current": F.lit(False)}
         (

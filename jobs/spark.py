@@ -114,6 +114,9 @@ def spark_conf(settings: Settings, app_name: str = "slatehouse") -> dict[str, st
         "spark.sql.warehouse.dir": settings.warehouse_dir,
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        # Delta rebuilds table state with this many tasks (50 by default): on small and
+        # medium tables that is mostly scheduling overhead.
+        "spark.databricks.delta.snapshotPartitions": str(max(1, settings.shuffle_partitions)),
         "spark.sql.adaptive.enabled": "true",
         "spark.ui.enabled": "false",
         "spark.sql.debug.maxToStringFields": "500",
@@ -136,6 +139,10 @@ def spark_conf(settings: Settings, app_name: str = "slatehouse") -> dict[str, st
                 if settings.metastore_jdbc_password else ""
             ),
         })
+        # The driver jar on the JVM classpath and eager schema creation: see there.
+        from slatehouse.metastore import external_metastore_conf  # here: import cycle
+
+        conf.update(external_metastore_conf(settings))
     else:
         # Derby keeps metastore_db/ and derby.log out of the current directory.
         conf["spark.hadoop.javax.jdo.option.ConnectionURL"] = (

@@ -39,11 +39,20 @@ def spark(settings):
 WAREHOUSE_DATABASES = ("bronze", "silver", "staging", "intermediate", "marts", "ops")
 
 
+_INGESTED: dict = {}
+
+
+def reset_warehouse(spark) -> None:
+    """Drop every Slatehouse database (and forget the shared ingested state)."""
+    _INGESTED.clear()
+    for db in WAREHOUSE_DATABASES:
+        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+
+
 @pytest.fixture
 def empty_warehouse(spark):
     """Drop every Slatehouse database so the test starts from nothing."""
-    for db in WAREHOUSE_DATABASES:
-        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
+    reset_warehouse(spark)
     yield spark
 
 
@@ -60,3 +69,19 @@ def landing(settings):
     args = dict(SMALL_DATASET, start_date=date.fromisoformat(SMALL_DATASET["start_date"]))
     result = generate(Path(settings.landing_dir), **args)
     return result
+
+
+@pytest.fixture
+def ingested(spark, settings, landing):
+    """The small landing dataset ingested (every received date), shared by the modules that
+    only read it; rebuilt if a test emptied the warehouse since."""
+    from slatehouse.ingest import ingest_day
+
+    import oracle
+
+    if not _INGESTED:
+        reset_warehouse(spark)
+        days = oracle.received_dates(Path(settings.landing_dir))
+        _INGESTED["days"] = days
+        _INGESTED["results"] = [ingest_day(spark, settings, d) for d in days]
+    return spark, _INGESTED["days"], _INGESTED["results"]

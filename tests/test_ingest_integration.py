@@ -20,23 +20,6 @@ from slatehouse.ingest import ingest_day
 
 
 @pytest.fixture(scope="module")
-def ingested(empty_warehouse_module, settings, landing):
-    spark = empty_warehouse_module
-    days = oracle.received_dates(Path(settings.landing_dir))
-    results = [ingest_day(spark, settings, d) for d in days]
-    return spark, days, results
-
-
-@pytest.fixture(scope="module")
-def empty_warehouse_module(spark):
-    from conftest import WAREHOUSE_DATABASES
-
-    for db in WAREHOUSE_DATABASES:
-        spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
-    return spark
-
-
-@pytest.fixture(scope="module")
 def expected(settings, landing):
     key = settings.require_pseudonym_key()
     lnd = Path(settings.landing_dir)
@@ -113,9 +96,9 @@ def _snapshot(spark):
 def test_rerunning_days_leaves_every_table_as_it_was(ingested, settings):
     spark, days, results = ingested
     before = _snapshot(spark)
-    again = [ingest_day(spark, settings, d) for d in (days[0], days[1])]
+    again = [ingest_day(spark, settings, d) for d in (days[0], days[-1])]
     assert _snapshot(spark) == before
-    for first, second in zip(results, again):
+    for first, second in zip((results[0], results[-1]), again):
         assert (second.events.lines_read, second.events.accepted, second.events.quarantined,
                 second.events.duplicates) == (first.events.lines_read, first.events.accepted,
                                               first.events.quarantined, first.events.duplicates)

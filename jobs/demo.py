@@ -1,0 +1,103 @@
+"""`make demo`: the main job end to end on the embedded default, under ./var/.
+
+1. generate a realistic, seeded event log with faults (`slatehouse generate`);
+2. backfill the history in bulk passes, then the daily run for the last day
+   (`slatehouse backfill`, `slatehouse run`): bronze, silver, gates, dbt marts, gates,
+   the forecast's backtest and slate, and the offline HTML reports;
+3. print where everything is and how to open the dashboards.
+
+    python -m slatehouse.demo [--members N] [--days N] [--titles N] [--big]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from slatehouse.settings import Settings
+
+log = logging.getLogger("slatehouse.demo")
+
+DEFAULT = dict(days=60, members=500, titles=240, history_days=0)
+BIG = dict(days=150, members=2500, titles=400, history_days=0)
+START = date(2026, 1, 5)
+EXAMPLE_SLATE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "slate.csv"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int)
+    parser.add_argument("--members", type=int)
+    parser.add_argument("--titles", type=int)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--big", action="store_true", help="a larger run: more days and members")
+    parser.add_argument("--keep", action="store_true", help="keep an existing ./var warehouse")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    size = dict(BIG if args.big else DEFAULT)
+    for k in ("days", "members", "titles"):
+        if getattr(args, k):
+            size[k] = getattr(args, k)
+
+    settings = Settings(mode="demo")
+    t0 = time.perf_counter()
+    if not args.keep:
+        for sub in ("landing", "warehouse", "metastore", "reports", "dbt", "gx", "run.lock"):
+            target = settings.home / sub
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+
+    from slatehouse.generate import generate
+
+    gen = generate(Path(settings.landing_dir), start_date=START, seed=args.seed, **size)
+    log.info("generated %d event lines, %d sessions, %d titles", gen.lines, gen.sessions, gen.titles)
+    if EXAMPLE_SLATE.exists():  # the slate the pipeline scores into marts.fct_slate_forecasts
+        shutil.copy(EXAMPLE_SLATE, settings.home / "slate.csv")
+
+    from slatehouse import pipeline
+    from slatehouse.spark import get_spark
+
+    spark = get_spark(settings, "slatehouse-demo")
+    received = sorted(date.fromisoformat(p.name.split("=", 1)[1])
+                      for p in (Path(settings.landing_dir) / "events").glob("received_date=*"))
+    history, today = received[:-1], received[-1]
+    backfill = pipeline.run(spark, settings, history, command="backfill", with_outputs=False)
+    daily = pipeline.run(spark, settings, [today], command="run")
+    spark.stop()
+
+    summary = {
+        "generated": {"event_lines": gen.lines, "sessions": gen.sessions, "titles": gen.titles,
+                      "days": size["days"], "members": size["members"]},
+        "backfill": {"run_id": backfill.run_id, "dates": f"{history[0]}..{history[-1]}",
+                     "duration_s": backfill.duration_s},
+        "daily_run": {"run_id": daily.run_id, "date": str(today), "duration_s": daily.duration_s,
+                      "steps": {s.step: s.status for s in daily.steps}},
+        "counts": {**backfill.counts(), **daily.counts()},
+        "reports": str(settings.reports_dir),
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+    }
+    totals = {k: sum(c[k] for c in summary["counts"].values()) for k in ("lines_read", "accepted", "quarantined", "duplicates")}
+    (settings.home / "demo-summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(f"""
+Slatehouse demo finished in {summary['elapsed_s']:.0f} s.
+  event lines read {totals['lines_read']} = accepted {totals['accepted']} + quarantined {totals['quarantined']} + duplicates {totals['duplicates']}
+  warehouse        {settings.warehouse_dir}
+  reports          {settings.reports_dir}
+  run summary      {settings.home / 'demo-summary.json'}
+Next:
+  .venv/bin/slatehouse status
+  .venv/bin/slatehouse sql "select * from marts.fct_top10_weekly where market = 'global' order by week_start_date desc, list_name, week_rank limit 20"
+  .venv/bin/slatehouse forecast --pitch docs/examples/pitch.yaml
+  .venv/bin/slatehouse dashboard     # http://127.0.0.1:8050
+""")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The scheduled pipeline: `slatehouse run` (one received date) and `slatehouse backfill`.
+
+Inputs:  the landing folder (catalogue snapshots, event logs)
+Outputs: every bronze, silver and marts table; ops.runs and ops.run_steps (the ledger);
+         ops.validation_results; reports under <home>/reports.
+
+One run is one Spark session (one JVM): ingest, the quality gates, dbt (in-process, on the
+same session) and the forecast all share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from pyspark.sql import SparkSession
+
+from slatehouse import io
+from slatehouse.contract import schema as S
+from slatehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RUNS_TABLE = "ops.runs"
+STEPS_TABLE = "ops.run_steps"
+
+
+class LockedError(RuntimeError):
+    """Another run holds the pipeline lock."""
+
+
+class GateFailedError(RuntimeError):
+    """A critical quality gate failed; nothing was promoted."""
+
+
+@dataclass
+class StepReport:
+    step: str
+    status: str = "running"
+    started_at: str = ""
+    duration_s: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    command: str
+    dates: list[str]
+    status: str = "running"
+    started_at: str = ""
+    duration_s: float = 0.0
+    steps: list[StepReport] = field(default_factory=list)
+    error: str | None = None
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Lines read, accepted, quarantined and duplicates per received date."""
+        out = {}
+        for s in self.steps:
+            if s.step.startswith("events:") and s.status == "succeeded":
+                d = s.detail
+                out[d["received_date"]] = {k: d[k] for k in ("lines_read", "accepted", "quarantined", "duplicates")}
+        return out
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- The lock ---------------------------------------------------------------------------------
+@contextmanager
+def pipeline_lock(settings: Settings, run_id: str) -> Iterator[None]:
+    """One run at a time. The OS drops the lock when its holder dies, so a lock file left
+    by a crashed run is recognised as stale and taken over."""
+    path = settings.home / "run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise LockedError(
+            f"another Slatehouse run holds the lock {path} ({holder}). Wait for it to finish; "
+            "if that process is gone the lock is released automatically."
+        ) from None
+    handle.seek(0)
+    previous = handle.read().strip()
+    if previous:
+        log.warning("stale lock from a run that did not finish cleanly (%s); taking it over", previous)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps({"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
+                             "started_at": _now().isoformat()}))
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+# --- The ledger -------------------------------------------------------------------------------
+def _record_run(spark: SparkSession, report: RunReport) -> None:
+    row = {
+        "run_id": report.run_id, "command": report.command,
+        "first_date": date.fromisoformat(min(report.dates)), "last_date": date.fromisoformat(max(report.dates)),
+        "status": report.status, "started_at": datetime.fromisoformat(report.started_at),
+        "duration_s": float(report.duration_s), "error": report.error,
+        "report_json": json.dumps(dataclasses.asdict(report), default=str),
+    }
+    schema = ("run_id string, command string, first_date date, last_date date, status string, "
+              "started_at timestamp, duration_s double, error string, report_json string")
+    df = spark.createDataFrame([row], schema)
+    io.merge_replace(spark, RUNS_TABLE, df, keys=["run_id"], preserve=())
+
+
+def _record_step(spark: SparkSession, run_id: str, step: StepReport) -> None:
+    schema = ("run_id string, step string, status string, started_at timestamp, duration_s double, "
+              "detail_json string, message string")
+    row = (run_id, step.step, step.status, datetime.fromisoformat(step.started_at), float(step.duration_s),
+           json.dumps(step.detail, default=str), step.message)
+    io.append(spark, STEPS_TABLE, spark.createDataFrame([row], schema))
+
+
+class _Runner:
+    def __init__(self, spark: SparkSession, settings: Settings, report: RunReport, progress: Callable[[str], None]):
+        self.spark, self.settings, self.report, self.progress = spark, settings, report, progress
+
+    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        step = StepReport(step=name, started_at=_now().isoformat())
+        self.report.steps.append(step)
+        t0 = time.perf_counter()
+        self.progress(f"[{len(self.report.steps)}] {name} ...")
+        try:
+            result = fn()
+        except Exception as exc:
+            step.status = "failed"
+            step.message = str(exc)
+            step.duration_s = round(time.perf_counter() - t0, 3)
+            _record_step(self.spark, self.report.run_id, step)
+            raise
+        step.status = "succeeded"
+        step.duration_s = round(time.perf_counter() - t0, 3)
+        step.detail = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else (result or {})
+        _record_step(self.spark, self.report.run_id, step)
+        self.progress(f"    {name}: done in {step.duration_s:.1f}s {_summary(step.detail)}")
+        return result
+
+
+def _summary(detail: dict) -> str:
+    keys = ("lines_read", "accepted", "quarantined", "duplicates", "sessions_written", "models", "passed")
+    parts = [f"{k}={detail[k]}" for k in keys if k in detail and not isinstance(detail[k], (dict, list))]
+    return " ".join(parts)
+
+
+def _versions(spark: SparkSession, tables: list[str]) -> dict[str, int | None]:
+    return {t: io.current_version(spark, t) for t in tables}
+
+
+_LAST: dict[str, RunReport] = {}
+
+
+def last_report() -> RunReport | None:
+    """The report of this process's latest run, also when it raised."""
+    return _LAST.get("report")
+
+
+BRONZE_SILVER_TABLES = [S.BRONZE_EVENTS, S.BRONZE_QUARANTINE, S.SILVER_SESSIONS]
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    dates: list[date],
+    command: str = "run",
+    progress: Callable[[str], None] = lambda m: log.info(m),
+    with_outputs: bool = True,
+) -> RunReport:
+    """Process received dates in bulk passes: ingest each date, gate, one dbt build, gate,
+    forecasts and reports. Raises after recording the failure in the ledger."""
+    from slatehouse.ingest import build_sessions, ingest_catalog, ingest_events
+
+    report = RunReport(run_id=uuid.uuid4().hex[:12], command=command,
+                       dates=[d.isoformat() for d in dates], started_at=_now().isoformat())
+    _LAST["report"] = report
+    t0 = time.perf_counter()
+    with pipeline_lock(settings, report.run_id):
+        for db in ("bronze", "silver", "marts", "ops"):
+            io.ensure_database(spark, db)
+        _record_run(spark, report)
+        r = _Runner(spark, settings, report, progress)
+        try:
+            before = _versions(spark, BRONZE_SILVER_TABLES)
+            event_dates: set[str] = set()
+            for d in dates:
+                r.step(f"catalog:{d}", lambda d=d: ingest_catalog(spark, settings, d))
+                r.step(f"events:{d}", lambda d=d: ingest_events(spark, settings, d))
+                sessions = r.step(f"sessions:{d}", lambda d=d: build_sessions(spark, settings, d))
+                event_dates.update(sessions.event_dates)
+            sorted_event_dates = [date.fromisoformat(d) for d in sorted(event_dates)]
+            _run_gates(r, "bronze", dates, restore=before)
+            if sorted_event_dates:
+                _run_gates(r, "silver", sorted_event_dates, restore=before)
+                _build_marts(r, sorted_event_dates[0], sorted_event_dates[-1])
+            if with_outputs:
+                _outputs(r, dates)
+            report.status = "succeeded"
+        except GateFailedError as exc:
+            report.status, report.error = "gate_failed", str(exc)
+            raise
+        except io.InputMissingError as exc:
+            report.status, report.error = "input_missing", str(exc)
+            raise
+        except Exception as exc:
+            report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            report.duration_s = round(time.perf_counter() - t0, 3)
+            _record_run(spark, report)
+    return report
+
+
+def _run_gates(r: _Runner, layer: str, dates: list[date], restore: dict[str, int | None]) -> None:
+    """Run one layer's suites; a failed critical suite restores `restore` and stops the run."""
+    from slatehouse import quality
+
+    try:
+        r.step(f"gate:{layer}", lambda: quality.run_gate(
+            r.spark, r.settings, layer, dates, r.report.run_id, restore=restore))
+    except quality.GateFailed as exc:
+        raise GateFailedError(str(exc)) from exc
+
+
+def _build_marts(r: _Runner, first: date, last: date) -> None:
+    """dbt over the event dates the run touched (dbt adds the lookback), then the marts gate.
+    A failed marts gate puts every mart back to its version before the run."""
+    from slatehouse import marts
+
+    before = _versions(r.spark, marts.mart_tables(r.spark))
+    r.step("dbt", lambda: marts.build_marts(r.spark, r.settings, first, last))
+    start = first - timedelta(days=r.settings.mart_lookback_days)
+    days = [start + timedelta(days=i) for i in range((last - start).days + 1)]
+    _run_gates(r, "marts", days, restore=before)
+
+
+def _outputs(r: _Runner, dates: list[date]) -> None:
+    """The forecast's backtest and slate, then the offline reports."""
+    from slatehouse.dashboards.reports import write_reports
+    from slatehouse.forecast_job import refresh_forecasts
+
+    r.step("forecast", lambda: refresh_forecasts(r.spark, r.settings))
+    r.step("reports", lambda: {"reports": [str(p) for p in write_reports(r.settings, max(dates))]})
+
+
+# --- Resume, status, maintenance ----------------------------------------------------------------
+def dates_to_resume(spark: SparkSession, dates: list[date]) -> list[date]:
+    """The dates of a range whose sessions step has not succeeded in the latest backfill."""
+    if not io.table_exists(spark, STEPS_TABLE) or not io.table_exists(spark, RUNS_TABLE):
+        return dates
+    last = (io.read_table(spark, RUNS_TABLE).where("command = 'backfill'")
+            .orderBy("started_at", ascending=False).select("run_id").first())
+    if last is None:
+        return dates
+    done = {
+        r["step"].split(":", 1)[1]
+        for r in io.read_table(spark, STEPS_TABLE)
+        .where(f"run_id = '{last['run_id']}' and status = 'succeeded' and step like 'sessions:%'")
+        .select("step").collect()
+    }
+    return [d for d in dates if d.isoformat() not in done]
+
+
+FRESHNESS = {
+    S.BRONZE_EVENTS: "max(received_date)",
+    S.SILVER_SESSIONS: "max(event_date)",
+    "marts.fct_title_daily": "max(event_date)",
+}
+
+
+def status(spark: SparkSession, limit: int = 10) -> dict:
+    runs = []
+    if io.table_exists(spark, RUNS_TABLE):
+        rows = (io.read_table(spark, RUNS_TABLE).orderBy("started_at", ascending=False).limit(limit)
+                .drop("report_json").collect())
+        runs = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.asDict().items()} for r in rows]
+    freshness = {}
+    for table, expr in FRESHNESS.items():
+        latest = io.read_table(spark, table).selectExpr(expr).first()[0] if io.table_exists(spark, table) else None
+        freshness[table] = latest.isoformat() if latest else None
+    return {"runs": runs, "freshness": freshness}
+
+
+def maintain(spark: SparkSession, settings: Settings, retention_hours: float = 168.0) -> dict:
+    """OPTIMIZE and VACUUM every Delta table in the warehouse's databases, under the lock."""
+    run_id = "maintain-" + uuid.uuid4().hex[:8]
+    done = []
+    with pipeline_lock(settings, run_id):
+        for db in ("bronze", "silver", "marts", "ops"):
+            if not spark.catalog.databaseExists(db):
+                continue
+            for t in spark.catalog.listTables(db):
+                name = f"{db}.{t.name}"
+                if t.tableType == "VIEW":
+                    continue
+                t0 = time.perf_counter()
+                metrics = io.optimize(spark, name)
+                io.vacuum(spark, name, retention_hours)
+                done.append({"table": name, "optimize": metrics.get("metrics", metrics),
+                             "duration_s": round(time.perf_counter() - t0, 2)})
+        step = StepReport(step="maintain", status="succeeded", started_at=_now().isoformat(),
+                          detail={"tables": [d["table"] for d in done], "retention_hours": retention_hours})
+        io.ensure_database(spark, "ops")
+        _record_step(spark, run_id, step)
+    return {"run_id": run_id, "retention_hours": retention_hours, "tables": done}
