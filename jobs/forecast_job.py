@@ -1,0 +1,442 @@
+"""Forecast job: the demand model's backtest and the slate's forecasts, from the marts.
+
+Inputs:  marts.fct_title_training (rows with a complete 28-day window only);
+         a slate of pitches, CSV, at `<settings.home>/slate.csv` when present (the
+         `slatehouse forecast --slate` path scores any file); a YAML pitch for
+         `slatehouse forecast --pitch`.
+Outputs: marts.fct_forecast_backtest - the latest backtest, replaced on every refresh;
+         marts.fct_slate_forecasts - the latest scored slate, replaced on every scoring.
+
+The model itself (`slatehouse.forecast`) is plain pandas; this module only reads the mart,
+turns it into the frame `forecast.fit` takes, and writes the results through `slatehouse.io`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from slatehouse import forecast, io
+from slatehouse.forecast.inputs import normalise_titles
+from slatehouse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TRAINING_TABLE = "marts.fct_title_training"
+DAILY_TABLE = "marts.fct_title_daily"  # its first event date is where viewing data begins
+BACKTEST_TABLE = "marts.fct_forecast_backtest"
+SLATE_TABLE = "marts.fct_slate_forecasts"
+SLATE_FILE = "slate.csv"  # under settings.home; `score_slate` takes any path
+
+# The forecast's targets, as the training mart names them. views_28d is the headline
+# (the slate is scored on it); completion rate is backtested alongside.
+TARGET = "views_28d"
+BACKTEST_TARGETS = ("views_28d", "completion_rate_28d")
+
+MIN_BACKTEST_TITLES = 50  # fewer complete titles: the backtest is skipped, with the reason
+N_CUTOFFS = 3
+FIRST_CUTOFF_AT = 0.6  # cutoffs cover the latest 40% of release dates, each title scored once
+
+BACKTEST_SCHEMA = StructType([
+    StructField("target", StringType(), False),
+    StructField("scope", StringType(), False),  # cutoff | overall
+    StructField("cutoff", DateType(), True),  # null on overall rows
+    StructField("horizon_days", IntegerType(), False),
+    StructField("model", StringType(), False),  # demand_model | genre_median | global_median
+    StructField("n_train", IntegerType(), False),
+    StructField("n_test", IntegerType(), False),
+    StructField("rmsle", DoubleType(), True),
+    StructField("mdape", DoubleType(), True),
+    StructField("coverage_80", DoubleType(), True),
+    StructField("median_interval_ratio", DoubleType(), True),
+    StructField("run_at", TimestampType(), False),
+])
+BACKTEST_KEYS = ("target", "scope", "cutoff", "model")
+
+_CREDIT = StructType([
+    StructField("talent_id", StringType(), False),
+    StructField("role", StringType(), False),
+])
+SLATE_SCHEMA = StructType([
+    StructField("pitch_id", StringType(), False),
+    StructField("format", StringType(), False),
+    StructField("genres", ArrayType(StringType(), False), False),
+    StructField("talent", ArrayType(_CREDIT, False), False),
+    StructField("runtime_minutes", DoubleType(), True),  # per episode for series
+    StructField("episodes", DoubleType(), True),
+    StructField("original_language", StringType(), True),
+    StructField("origin_country", StringType(), True),
+    StructField("budget", DoubleType(), True),
+    StructField("release_date", DateType(), True),
+    StructField("target", StringType(), False),
+    StructField("point", DoubleType(), False),
+    StructField("p10", DoubleType(), False),
+    StructField("p90", DoubleType(), False),
+    StructField("n_known_talent", IntegerType(), False),
+    StructField("n_talent", IntegerType(), False),
+    StructField("comparables", StringType(), False),  # JSON list of {title_id, release_date, similarity, actual}
+    StructField("explanation", StringType(), False),  # JSON list of {component, feature, contribution}
+    StructField("n_training_titles", IntegerType(), False),
+    StructField("slate_path", StringType(), False),
+    StructField("scored_at", TimestampType(), False),
+])
+
+
+class ForecastDataError(RuntimeError):
+    """The training mart is missing or holds too little to fit; the message says what to run."""
+
+
+# --- The training frame ------------------------------------------------------------------------
+def training_history(spark: SparkSession) -> pd.DataFrame:
+    """marts.fct_title_training's complete 28-day windows as the frame `forecast.fit` takes.
+
+    One row per film or series season: title_id (the programme id), release_date, format,
+    genres (list), talent (list of {talent_id, role}), runtime_minutes (per episode, as
+    pitches give it: the mart's season total divided by its episodes), episodes,
+    original_language, origin_country, views_28d, completion_rate_28d (NaN when nobody
+    started). Only `is_window_complete` rows; their outcome is read from the mart, never
+    recomputed.
+
+    Titles released before the first event date in the warehouse (library titles, older
+    seasons) are left out too: their window closed inside the data, so the mart marks it
+    complete, but its first days were never observed and its views are truncated.
+    """
+    if not io.table_exists(spark, TRAINING_TABLE):
+        raise ForecastDataError(
+            f"{TRAINING_TABLE} does not exist. Build the marts first (`slatehouse run`, or "
+            "`slatehouse.marts.build_marts`); the forecast trains on that table."
+        )
+    complete = io.read_table(spark, TRAINING_TABLE).where(F.col("is_window_complete"))
+    data_from = _first_event_date(spark)
+    if data_from is not None:
+        complete = complete.where(F.col("release_date") >= F.lit(data_from))
+    rows = (
+        complete
+        .select(
+            F.col("programme_id").alias("title_id"),
+            "release_date",
+            "format",
+            "genres",
+            "talent",
+            "runtime_minutes",
+            "episodes",
+            "original_language",
+            "origin_country",
+            "views_28d",
+            "completion_rate_28d",
+        )
+        .collect()
+    )
+    log.info(
+        "read %s: %d titles with a complete 28-day window released on or after %s",
+        TRAINING_TABLE, len(rows), data_from,
+    )
+    return _history_frame(rows)
+
+
+def _first_event_date(spark: SparkSession):
+    if not io.table_exists(spark, DAILY_TABLE):
+        return None
+    return io.read_table(spark, DAILY_TABLE).agg(F.min("event_date")).first()[0]
+
+
+def _history_frame(rows) -> pd.DataFrame:
+    records = []
+    for row in rows:
+        r = row.asDict(recursive=True)
+        episodes = float(r["episodes"]) if r["episodes"] is not None else None
+        runtime = float(r["runtime_minutes"]) if r["runtime_minutes"] is not None else None
+        # The mart gives a season's total runtime; the model (and a pitch) uses per episode.
+        if r["format"] == "series" and runtime is not None and episodes:
+            runtime = runtime / episodes
+        records.append({
+            "title_id": r["title_id"],
+            "release_date": r["release_date"],
+            "format": r["format"],
+            "genres": list(r["genres"] or []),
+            "talent": [{"talent_id": c["talent_id"], "role": c["role"]} for c in (r["talent"] or [])],
+            "runtime_minutes": runtime,
+            "episodes": episodes,
+            "original_language": r["original_language"],
+            "origin_country": r["origin_country"],
+            "views_28d": _float(r["views_28d"]),
+            "completion_rate_28d": _float(r["completion_rate_28d"]),
+        })
+    columns = [
+        "title_id", "release_date", "format", "genres", "talent", "runtime_minutes", "episodes",
+        "original_language", "origin_country", "views_28d", "completion_rate_28d",
+    ]
+    frame = pd.DataFrame(records, columns=columns)
+    frame["release_date"] = pd.to_datetime(frame["release_date"])
+    return frame.sort_values(["release_date", "title_id"], kind="mergesort").reset_index(drop=True)
+
+
+def _float(value) -> float:
+    return float(value) if value is not None else math.nan
+
+
+# --- Backtest -----------------------------------------------------------------------------------
+def backtest_cutoffs(release_dates: pd.Series, n_cutoffs: int = N_CUTOFFS) -> tuple[list[pd.Timestamp], int]:
+    """Evenly spaced cutoffs over the latest (1 - FIRST_CUTOFF_AT) of the release dates, and
+    the horizon that scores each later title exactly once (the gap between cutoffs; the last
+    cutoff's window runs to the end of the history)."""
+    dates = pd.Series(pd.to_datetime(release_dates)).sort_values().reset_index(drop=True)
+    first = dates.iloc[int(len(dates) * FIRST_CUTOFF_AT)]
+    last = dates.iloc[-1]
+    span_days = max((last - first).days, n_cutoffs)
+    step = int(math.ceil((span_days + 1) / n_cutoffs))
+    cutoffs = sorted({first + pd.Timedelta(days=k * step) for k in range(n_cutoffs)})
+    return cutoffs, step
+
+
+def run_backtest(history: pd.DataFrame, target: str) -> tuple[pd.DataFrame, list, int]:
+    """Backtest one target over the history's cutoffs: (tidy scores, cutoffs, horizon)."""
+    titles = history[history[target].notna()]
+    cutoffs, horizon = backtest_cutoffs(titles["release_date"])
+    scores = forecast.backtest(titles, target, cutoffs, horizon_days=horizon)
+    scores.insert(3, "horizon_days", horizon)
+    return scores, cutoffs, horizon
+
+
+@dataclass
+class ForecastRefreshResult:
+    titles_complete: int
+    backtest_ran: bool
+    backtest_skipped_reason: str | None = None
+    cutoffs: list[str] = field(default_factory=list)
+    horizon_days: int | None = None
+    backtest_rows: int = 0
+    backtest_version: int | None = None
+    # Overall (pooled) scores per target and model: {target: {model: {rmsle, mdape, coverage_80, n_test}}}
+    metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # 1 - RMSLE(model) / RMSLE(genre_median) for views_28d: the headline figure.
+    rmsle_improvement_vs_genre_median: float | None = None
+    slate_path: str | None = None
+    slate_scored: int = 0
+    slate_version: int | None = None
+    slate_skipped_reason: str | None = None
+    elapsed_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SlateScoreResult:
+    slate_path: str
+    pitches: int
+    n_training_titles: int
+    version: int | None
+    text: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PitchForecast:
+    pitch_path: str
+    n_training_titles: int
+    forecast: list[dict]  # one record per pitch: point, p10, p90, comparables, explanation
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefreshResult:
+    """Backtest the model on the mart, replace marts.fct_forecast_backtest, then fit on the
+    whole history and score `<home>/slate.csv` into marts.fct_slate_forecasts if it exists.
+
+    With fewer than MIN_BACKTEST_TITLES complete titles the backtest is skipped (and the
+    table left as it was), with the reason in the result; the slate is still scored if
+    the model can be fitted at all.
+    """
+    began = time.perf_counter()
+    history = training_history(spark)
+    result = ForecastRefreshResult(titles_complete=len(history), backtest_ran=False)
+    run_at = _now()
+
+    if len(history) < MIN_BACKTEST_TITLES:
+        result.backtest_skipped_reason = (
+            f"{len(history)} titles have a complete 28-day window; the backtest needs at least "
+            f"{MIN_BACKTEST_TITLES}"
+        )
+        log.warning("forecast backtest skipped: %s", result.backtest_skipped_reason)
+    else:
+        frames = []
+        for target in BACKTEST_TARGETS:
+            scores, cutoffs, horizon = run_backtest(history, target)
+            frames.append(scores)
+            overall = scores[scores["scope"] == "overall"].set_index("model")
+            result.metrics[target] = {
+                model: {k: _round(row[k]) for k in ("rmsle", "mdape", "coverage_80", "median_interval_ratio")}
+                | {"n_test": int(row["n_test"])}
+                for model, row in overall.iterrows()
+            }
+            if target == TARGET:
+                result.cutoffs = [c.date().isoformat() for c in cutoffs]
+                result.horizon_days = horizon
+                model_rmsle = overall.loc["demand_model", "rmsle"]
+                result.rmsle_improvement_vs_genre_median = _round(
+                    1 - model_rmsle / overall.loc["genre_median", "rmsle"]
+                )
+        scores = pd.concat(frames, ignore_index=True)
+        written = _replace_table(spark, BACKTEST_TABLE, _backtest_df(spark, scores, run_at), BACKTEST_KEYS)
+        result.backtest_ran = True
+        result.backtest_rows = len(scores)
+        result.backtest_version = written.version
+        log.info(
+            "forecast backtest: %d rows, views_28d RMSLE %.3f vs genre median %.3f (%s)",
+            len(scores), result.metrics[TARGET]["demand_model"]["rmsle"],
+            result.metrics[TARGET]["genre_median"]["rmsle"], ", ".join(result.cutoffs),
+        )
+
+    slate_path = settings.home / SLATE_FILE
+    if not slate_path.exists():
+        result.slate_skipped_reason = f"no slate at {slate_path}"
+    elif len(history) < forecast.model.MIN_TITLES:
+        result.slate_skipped_reason = (
+            f"{len(history)} titles have a complete 28-day window; fitting needs at least "
+            f"{forecast.model.MIN_TITLES}"
+        )
+    else:
+        model = forecast.fit(history, TARGET)
+        scored = _score_slate(spark, model, slate_path)
+        result.slate_path, result.slate_scored, result.slate_version = (
+            scored.slate_path, scored.pitches, scored.version,
+        )
+    if result.slate_skipped_reason:
+        log.info("slate not scored: %s", result.slate_skipped_reason)
+    result.elapsed_s = round(time.perf_counter() - began, 3)
+    return result
+
+
+def _round(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 4)
+
+
+def _backtest_df(spark: SparkSession, scores: pd.DataFrame, run_at: datetime) -> DataFrame:
+    rows = []
+    for r in scores.to_dict("records"):
+        cutoff = r["cutoff"]
+        rows.append((
+            r["target"], r["scope"], None if cutoff is None or pd.isna(cutoff) else pd.Timestamp(cutoff).date(),
+            int(r["horizon_days"]), r["model"], int(r["n_train"]), int(r["n_test"]),
+            _nullable(r["rmsle"]), _nullable(r["mdape"]), _nullable(r["coverage_80"]),
+            _nullable(r["median_interval_ratio"]), run_at,
+        ))
+    return spark.createDataFrame(rows, BACKTEST_SCHEMA)
+
+
+def _nullable(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _replace_table(spark: SparkSession, name: str, df: DataFrame, keys) -> io.WriteResult:
+    """Make the whole table equal to `df` (a merge scoped to every row: unchanged rows stay)."""
+    return io.merge_replace(spark, name, df, keys=list(keys), scope="true", preserve=())
+
+
+# --- Pitches and slates ----------------------------------------------------------------------
+def _fit_on_mart(spark: SparkSession) -> tuple[forecast.DemandModel, int]:
+    history = training_history(spark)
+    if len(history) < forecast.model.MIN_TITLES:
+        raise ForecastDataError(
+            f"{TRAINING_TABLE} has {len(history)} titles with a complete 28-day window; the "
+            f"forecast needs at least {forecast.model.MIN_TITLES}. Load more history first."
+        )
+    return forecast.fit(history, TARGET), len(history)
+
+
+def forecast_pitch(spark: SparkSession, settings: Settings, pitch_path: str | Path) -> PitchForecast:
+    """`slatehouse forecast --pitch pitch.yaml`: fit on the mart, forecast one pitch.
+
+    Returns the text to print (forecast, 80% interval, comparables, explanation) and the
+    same as JSON-ready records for `--json`. Writes nothing.
+    """
+    pitch = forecast.load_pitch(pitch_path)
+    model, n_titles = _fit_on_mart(spark)
+    predicted = model.predict(pitch)
+    return PitchForecast(
+        pitch_path=str(pitch_path),
+        n_training_titles=n_titles,
+        forecast=_records(predicted),
+        text=forecast.format_forecast(predicted),
+    )
+
+
+def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path) -> SlateScoreResult:
+    """`slatehouse forecast --slate slate.csv`: fit on the mart, forecast every pitch and
+    replace marts.fct_slate_forecasts with them."""
+    slate_path = Path(slate_path)
+    forecast.load_slate(slate_path)  # a malformed slate fails before the fit, naming the line
+    model, _ = _fit_on_mart(spark)
+    return _score_slate(spark, model, slate_path)
+
+
+def _score_slate(spark: SparkSession, model: forecast.DemandModel, slate_path: Path) -> SlateScoreResult:
+    raw = forecast.load_slate(slate_path)
+    pitches = normalise_titles(raw, who=str(slate_path), is_history=False)
+    duplicated = pitches["title_id"].duplicated()
+    if duplicated.any():
+        raise forecast.ForecastInputError(
+            f"{slate_path}: pitch id {pitches['title_id'][duplicated].iloc[0]!r} appears twice; "
+            "give every row its own title_id"
+        )
+    predicted = model.predict(raw)
+    scored_at = _now()
+    rows = []
+    for pitch, pred in zip(pitches.to_dict("records"), predicted.to_dict("records")):
+        rows.append((
+            pitch["title_id"], pitch["format"], list(pitch["genres"]),
+            [(talent_id, role) for talent_id, role in pitch["talent"]],
+            _nullable(pitch["runtime_minutes"]), _nullable(pitch["episodes"]),
+            pitch["original_language"], pitch["origin_country"], _nullable(pitch["budget"]),
+            None if pd.isna(pitch["release_date"]) else pitch["release_date"].date(),
+            pred["target"], float(pred["point"]), float(pred["p10"]), float(pred["p90"]),
+            int(pred["n_known_talent"]), int(pred["n_talent"]),
+            json.dumps(pred["comparables"]), json.dumps(pred["explanation"]),
+            len(model.history), str(slate_path), scored_at,
+        ))
+    df = spark.createDataFrame(rows, SLATE_SCHEMA)
+    written = _replace_table(spark, SLATE_TABLE, df, ("pitch_id",))
+    log.info("scored %d pitches from %s into %s v%s", len(rows), slate_path, SLATE_TABLE, written.version)
+    return SlateScoreResult(
+        slate_path=str(slate_path),
+        pitches=len(rows),
+        n_training_titles=len(model.history),
+        version=written.version,
+        text=forecast.format_forecast(predicted),
+    )
+
+
+def _records(predicted: pd.DataFrame) -> list[dict]:
+    return json.loads(predicted.to_json(orient="records"))

@@ -1,0 +1,210 @@
+"""The forecast job on real Spark + Delta: marts.fct_title_training in, backtest and slate out.
+
+The training table is written inline in the mart's schema (as dbt-spark builds it: the
+runtime a double, episodes a bigint, talent an array of {talent_id, role} structs),
+with views drawn from known talent and genre effects, so the backtest has something real
+to find.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.sql import types as T
+
+from slatehouse import forecast_job, io
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TRAINING_SCHEMA = T.StructType([
+    T.StructField("programme_id", T.StringType(), True),
+    T.StructField("programme_type", T.StringType(), True),
+    T.StructField("format", T.StringType(), True),
+    T.StructField("programme_name", T.StringType(), True),
+    T.StructField("release_date", T.DateType(), True),
+    T.StructField("genres", T.ArrayType(T.StringType(), True), True),
+    T.StructField("talent", T.ArrayType(T.StructType([
+        T.StructField("talent_id", T.StringType(), True),
+        T.StructField("role", T.StringType(), True),
+    ]), False), False),
+    T.StructField("runtime_minutes", T.DoubleType(), True),
+    T.StructField("episodes", T.LongType(), False),
+    T.StructField("original_language", T.StringType(), True),
+    T.StructField("origin_country", T.StringType(), True),
+    T.StructField("hours_viewed_28d", T.DoubleType(), True),
+    T.StructField("views_28d", T.DoubleType(), True),
+    T.StructField("starters_28d", T.LongType(), True),
+    T.StructField("completion_rate_28d", T.DoubleType(), True),
+    T.StructField("window_end_date", T.DateType(), True),
+    T.StructField("is_window_complete", T.BooleanType(), True),
+])
+
+GENRES = ["drama", "comedy", "thriller", "crime", "documentary", "scifi"]
+ORIGINS = [("en", "US"), ("en", "GB"), ("fr", "FR"), ("ko", "KR")]
+
+
+def training_rows(n_complete: int, n_open: int = 5, seed: int = 3) -> list[tuple]:
+    """Films and seasons released one every ~2 days; the last `n_open` windows are open."""
+    rng = np.random.default_rng(seed)
+    directors = {f"d-{i:03d}": rng.normal(0, 0.8) for i in range(25)}
+    actors = {f"a-{i:03d}": rng.normal(0, 0.5) for i in range(60)}
+    genre_effect = dict(zip(GENRES, rng.normal(0, 0.6, len(GENRES))))
+    start = date(2024, 1, 1)
+    rows = []
+    for i in range(n_complete + n_open):
+        is_series = i % 4 == 0
+        release = start + timedelta(days=2 * i)
+        genres = sorted(rng.choice(GENRES, size=int(rng.integers(1, 3)), replace=False).tolist())
+        director = f"d-{int(rng.integers(0, 25)):03d}"
+        cast = sorted({f"a-{int(rng.integers(0, 60)):03d}" for _ in range(3)})
+        talent = sorted([(director, "director")] + [(a, "actor") for a in cast])
+        language, country = ORIGINS[i % len(ORIGINS)]
+        episodes = 8 if is_series else 1
+        runtime_min = 50.0 * episodes if is_series else 100.0
+        log_views = (
+            5.0 - (1.5 if is_series else 0.0)
+            + np.mean([genre_effect[g] for g in genres])
+            + directors[director] + np.mean([actors[a] for a in cast])
+            + rng.normal(0, 0.25)
+        )
+        views = float(np.expm1(log_views))
+        is_complete = i < n_complete
+        rows.append((
+            f"P{i:04d}", "season" if is_series else "film", "series" if is_series else "film",
+            f"Programme {i}", release, genres,
+            [{"talent_id": t, "role": r} for t, r in talent],
+            runtime_min, episodes, language, country,
+            views * runtime_min / 60.0, views, int(views * 1.3),
+            float(1 / (1 + np.exp(-(0.3 * directors[director] + rng.normal(0, 0.2))))),
+            release + timedelta(days=27), is_complete,
+        ))
+    return rows
+
+
+def write_training(spark, rows) -> None:
+    spark.sql("DROP TABLE IF EXISTS marts.fct_title_training")
+    io.append(spark, "marts.fct_title_training", spark.createDataFrame(rows, TRAINING_SCHEMA))
+
+
+@pytest.fixture
+def slate_in_home(settings):
+    path = settings.home / forecast_job.SLATE_FILE
+    shutil.copy(ROOT / "docs" / "examples" / "slate.csv", path)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def test_training_history_keeps_complete_windows_in_the_models_shape(empty_warehouse):
+    spark = empty_warehouse
+    write_training(spark, training_rows(n_complete=12, n_open=3))
+    history = forecast_job.training_history(spark)
+
+    assert len(history) == 12  # the three open windows are left out
+    assert history["title_id"].tolist() == [f"P{i:04d}" for i in range(12)]
+    assert history["release_date"].is_monotonic_increasing
+    season = history[history["format"] == "series"].iloc[0]
+    assert season["episodes"] == 8
+    assert season["runtime_minutes"] == pytest.approx(50.0)  # per episode, not the season's 400
+    film = history[history["format"] == "film"].iloc[0]
+    assert film["runtime_minutes"] == pytest.approx(100.0)
+    assert isinstance(film["genres"], list)
+    assert {"talent_id", "role"} == set(film["talent"][0])
+    # The frame goes into the model as it is.
+    from slatehouse.forecast import normalise_titles
+
+    normalise_titles(history, target="views_28d")
+
+
+def test_training_history_leaves_out_titles_released_before_the_data_begins(empty_warehouse):
+    spark = empty_warehouse
+    write_training(spark, training_rows(n_complete=12, n_open=3))
+    # Viewing data starts on 2024-01-05: P0000 (01-01) and P0001 (01-03) were released
+    # before it, so their "complete" windows miss their first days.
+    io.append(spark, forecast_job.DAILY_TABLE, spark.createDataFrame(
+        [("P0002", date(2024, 1, 5)), ("P0003", date(2024, 1, 7))], "title_id string, event_date date"))
+
+    history = forecast_job.training_history(spark)
+
+    assert history["title_id"].tolist() == [f"P{i:04d}" for i in range(2, 12)]
+
+
+def test_refresh_forecasts_writes_the_backtest_and_the_slate(empty_warehouse, settings, slate_in_home):
+    spark = empty_warehouse
+    write_training(spark, training_rows(n_complete=120))
+
+    result = forecast_job.refresh_forecasts(spark, settings)
+
+    assert result.titles_complete == 120
+    assert result.backtest_ran and result.backtest_skipped_reason is None
+    assert len(result.cutoffs) == 3
+    backtest = spark.table(forecast_job.BACKTEST_TABLE).toPandas()
+    # 2 targets x 3 models x (3 cutoffs + overall)
+    assert len(backtest) == result.backtest_rows == 24
+    assert backtest["run_at"].nunique() == 1
+    views = backtest[(backtest["target"] == "views_28d") & (backtest["scope"] == "overall")].set_index("model")
+    # Each title after the first cutoff is scored once: 40% of 120.
+    assert views.loc["demand_model", "n_test"] == pytest.approx(48, abs=2)
+    # Talent and genre drive these views; the model must beat the per-genre median clearly.
+    assert views.loc["demand_model", "rmsle"] < 0.7 * views.loc["genre_median", "rmsle"]
+    assert result.rmsle_improvement_vs_genre_median > 0.3
+    assert result.metrics["views_28d"]["demand_model"]["rmsle"] == pytest.approx(
+        views.loc["demand_model", "rmsle"], abs=1e-4)
+
+    assert result.slate_scored == 3
+    slate = spark.table(forecast_job.SLATE_TABLE).toPandas().set_index("pitch_id")
+    assert sorted(slate.index) == ["pitch-harbour-lights", "pitch-last-orbit", "pitch-new-voices"]
+    assert ((slate["p10"] <= slate["point"]) & (slate["point"] <= slate["p90"])).all()
+    assert (slate["n_training_titles"] == 120).all()
+    harbour = slate.loc["pitch-harbour-lights"]
+    assert harbour["format"] == "series" and list(harbour["genres"]) == ["drama", "crime"]
+    assert len(json.loads(harbour["comparables"])) == 5
+    explanation = json.loads(harbour["explanation"])
+    assert explanation[0]["component"] == "baseline"
+    assert np.expm1(sum(e["contribution"] for e in explanation)) == pytest.approx(harbour["point"], rel=1e-6)
+
+    # A second refresh replaces both tables rather than adding to them.
+    again = forecast_job.refresh_forecasts(spark, settings)
+    assert spark.table(forecast_job.BACKTEST_TABLE).count() == 24
+    assert spark.table(forecast_job.BACKTEST_TABLE).select("run_at").distinct().count() == 1
+    assert spark.table(forecast_job.SLATE_TABLE).count() == 3
+    assert again.metrics == result.metrics
+
+
+def test_refresh_skips_the_backtest_on_a_short_history(empty_warehouse, settings):
+    spark = empty_warehouse
+    write_training(spark, training_rows(n_complete=30))
+
+    result = forecast_job.refresh_forecasts(spark, settings)
+
+    assert not result.backtest_ran
+    assert "30 titles" in result.backtest_skipped_reason
+    assert not io.table_exists(spark, forecast_job.BACKTEST_TABLE)
+    assert result.slate_scored == 0 and "no slate" in result.slate_skipped_reason
+
+
+def test_forecast_pitch_and_score_slate(empty_warehouse, settings, tmp_path):
+    spark = empty_warehouse
+    write_training(spark, training_rows(n_complete=60))
+
+    pitch = forecast_job.forecast_pitch(spark, settings, ROOT / "docs" / "examples" / "pitch.yaml")
+    assert pitch.n_training_titles == 60
+    assert "pitch-harbour-lights: views_28d forecast" in str(pitch)
+    assert "most comparable past titles" in pitch.text
+    assert pitch.forecast[0]["p10"] <= pitch.forecast[0]["point"] <= pitch.forecast[0]["p90"]
+
+    slate = tmp_path / "two.csv"
+    slate.write_text(
+        "title_id,format,genres,talent,runtime_minutes,episodes\n"
+        "a,film,drama,d-001:director;a-002:actor,100,1\n"
+        "b,series,comedy,,45,6\n"
+    )
+    scored = forecast_job.score_slate(spark, settings, slate)
+    assert scored.pitches == 2
+    table = spark.table(forecast_job.SLATE_TABLE).toPandas()
+    assert sorted(table["pitch_id"]) == ["a", "b"]
+    assert (table["slate_path"] == str(slate)).all()
