@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slatehouse.metastore import check_metastore
-from slatehouse.settings import Settings
+from slatehouse.settings import ConfigError, Settings
 from slatehouse.spark import _pyspark_home, check_java, spark_conf
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,13 @@ def start_thrift_server(settings: Settings, timeout_s: float = 300.0,
             f"{host}:{port} is already in use (another Thrift server?). Stop it, or set "
             "SLATEHOUSE_THRIFT_PORT to a free port."
         )
+    try:
+        import pyhive.hive  # noqa: F401  (the readiness check speaks HiveServer2 with it)
+    except ImportError as exc:
+        raise ConfigError(
+            "serve-sql checks the server with PyHive, which is not installed: "
+            "pip install 'pyhive[hive_pure_sasl]'"
+        ) from exc
     check_java()
     check_metastore(settings)
     settings.metastore_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +168,7 @@ def start_thrift_server(settings: Settings, timeout_s: float = 300.0,
     conf_dir = Path(tempfile.mkdtemp(prefix="slatehouse-thrift-"))
     properties = conf_dir / "spark.properties"
     properties.touch(mode=0o600)
-    properties.write_text(_java_properties(thrift_server_conf(settings)))
+    properties.write_text(_java_properties(thrift_server_conf(settings)), encoding="utf-8")
 
     env = dict(os.environ)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

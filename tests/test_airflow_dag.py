@@ -95,11 +95,12 @@ FAKE_CLI = """#!/bin/sh
 # Stands in for `slatehouse`: logs to stderr, prints a --json report, exits as told.
 echo "$@" >> "$(dirname "$0")/calls.txt"
 echo "INFO slatehouse: step log line" >&2
+# The reports have the shape of slatehouse.pipeline.RunReport.
 case "$FAKE_EXIT" in
-  0) echo '{"status": "ok", "date": "2026-03-01", "rows": 12}' ;;
-  2) echo '{"status": "gate_failed", "message": "silver__playback_sessions.critical: play_time_s < 0 in 3 rows"}' ;;
-  3) echo "ERROR landing/2026-03-01/events.jsonl not found" >&2 ;;
-  *) echo '{"status": "locked", "message": "warehouse locked by pid 123"}' ;;
+  0) printf '{\n  "run_id": "r1",\n  "status": "succeeded",\n  "dates": ["2026-03-01"]\n}\n' ;;
+  2) echo '{"run_id": "r2", "status": "gate_failed", "steps": [], "error": "silver__playback_sessions.critical: play_time_s < 0 in 3 rows"}' ;;
+  3) echo "error: landing/2026-03-01/events.jsonl not found" >&2 ;;
+  *) echo '{"run_id": "r4", "status": "failed", "error": null, "steps": [{"step": "dbt", "status": "failed", "message": "warehouse locked by pid 123"}]}' ;;
 esac
 exit "$FAKE_EXIT"
 """
@@ -131,7 +132,7 @@ def test_tasks_fail_fast_on_a_gate_and_retry_on_missing_input_or_lock(tmp_path):
         print(json.dumps(out))
     """, SLATEHOUSE_CLI=str(cli), SLATEHOUSE_ALERT_CMD=f"cat > {alerts}")
 
-    assert outcomes["0"] == {"report": {"status": "ok", "date": "2026-03-01", "rows": 12}}
+    assert outcomes["0"] == {"report": {"run_id": "r1", "status": "succeeded", "dates": ["2026-03-01"]}}
 
     gate = outcomes["2"]
     assert gate["fails_without_retry"] is True
@@ -149,7 +150,7 @@ def test_tasks_fail_fast_on_a_gate_and_retry_on_missing_input_or_lock(tmp_path):
 
     locked = outcomes["4"]
     assert locked["fails_without_retry"] is False
-    assert "warehouse locked by pid 123" in locked["message"]
+    assert "dbt: warehouse locked by pid 123" in locked["message"]  # from the failed step
 
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert calls == ["run --date 2026-03-01 --json"] * 4

@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import secrets
+import signal
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,11 @@ from pathlib import Path
 import pytest
 
 from slatehouse.settings import Settings
-from slatehouse.sqlserver import ThriftServerError, start_thrift_server, stop_thrift_server
+from slatehouse.sqlserver import (
+    ThriftServerError,
+    start_thrift_server,
+    stop_thrift_server,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES_ENV_FILE = REPO / ".cache" / "postgres" / "metastore.env"
@@ -65,10 +70,10 @@ def _spark_script(body: str) -> str:
     """) + textwrap.dedent(body)
 
 
-def _query(handle, sql: str) -> list[tuple]:
+def _query(port: int, sql: str) -> list[tuple]:
     from pyhive import hive
 
-    conn = hive.connect(host=handle.host, port=handle.port, username="analyst")
+    conn = hive.connect(host="127.0.0.1", port=port, username="analyst")
     try:
         cursor = conn.cursor()
         cursor.execute(sql)
@@ -97,7 +102,7 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_thrift_server_serves_a_delta_table_from_the_shared_catalogue(tmp_path):
+def test_serve_sql_answers_over_a_delta_table_and_stops_cleanly_on_sigterm(tmp_path):
     port = _free_port()
     env = _settings_env(tmp_path / "home", port)
     # A Delta table written by another process, which must exit first: the embedded Derby
@@ -113,23 +118,29 @@ def test_thrift_server_serves_a_delta_table_from_the_shared_catalogue(tmp_path):
     )
     assert created.returncode == 0, created.stderr[-3000:]
 
-    settings = _settings(env)
-    handle = start_thrift_server(settings)
+    serve_log = tmp_path / "serve.log"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "slatehouse"), "serve-sql"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=serve_log.open("w"), text=True,
+    )
     try:
-        assert handle.is_running
+        banner = server.stdout.readline()  # printed once `SELECT 1` works
+        assert f"jdbc:hive2://127.0.0.1:{port}/default" in banner, serve_log.read_text()[-3000:]
         assert _listening_addresses(port) == {"127.0.0.1"}  # loopback only by default
-        assert _query(handle, "SHOW TABLES IN marts") == [("marts", "smoke", False)]
-        rows = _query(handle, "SELECT title_id, play_time_s FROM marts.smoke ORDER BY title_id")
+        assert _query(port, "SHOW TABLES IN marts") == [("marts", "smoke", False)]
+        rows = _query(port, "SELECT title_id, play_time_s FROM marts.smoke ORDER BY title_id")
         assert rows == [("t1", 3600.0), ("t2", 1800.0), ("t3", 60.0)]
         # A second server on the same port is refused before anything starts.
         with pytest.raises(ThriftServerError, match="already in use"):
-            start_thrift_server(settings)
+            start_thrift_server(_settings(env))
+
+        server.send_signal(signal.SIGTERM)  # what systemd sends; Ctrl-C takes the same path
+        assert server.wait(timeout=120) == 0, serve_log.read_text()[-3000:]
+        assert not _listening_addresses(port)  # the JVM is gone, not orphaned
     finally:
-        exit_code = stop_thrift_server(handle)
-    assert not handle.is_running
-    assert exit_code in (0, 143)  # SIGTERM: a clean JVM shutdown reports 143
-    assert not _listening_addresses(port)
-    assert stop_thrift_server(handle) == exit_code  # a second stop is harmless
+        if server.poll() is None:
+            server.kill()
+            server.wait()
 
 
 # --- the shared PostgreSQL metastore -------------------------------------------------
@@ -253,8 +264,12 @@ def test_thrift_server_reads_consistent_snapshots_while_another_process_writes(
         order = [states.index(s) for s in seen]
         assert order == sorted(order), f"a query saw an older commit than the one before: {seen}"
         # After the writer is done the server sees its last commit and its new table.
-        assert _query(handle, "SELECT count(*), sum(value) FROM ops.counter") == [states[-1]]
-        assert _query(handle, "SELECT x FROM ops.late") == [(42,)]
+        assert _query(port, "SELECT count(*), sum(value) FROM ops.counter") == [states[-1]]
+        assert _query(port, "SELECT x FROM ops.late") == [(42,)]
+
+        assert stop_thrift_server(handle) in (0, 143)  # 143: the JVM's answer to SIGTERM
+        assert not handle.is_running and not _listening_addresses(port)
+        assert stop_thrift_server(handle) in (0, 143)  # a second stop is harmless
     finally:
         go_file.touch()
         stop_file.touch()

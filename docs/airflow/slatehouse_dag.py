@@ -82,15 +82,16 @@ def parse_report(stdout: str) -> dict:
 
 
 def failure_message(args: list[str], exit_code: int, report: dict, stderr: str) -> str:
-    """One readable message: the step, what the exit code means, and the CLI's own words
-    (the report's `message`, else the names of failed gates, else the end of stderr)."""
+    """One readable message: the step, what the exit code means, and the CLI's own words:
+    the run report's `error` (for a gate, which suite failed and how), else its failed
+    steps' messages, else the end of stderr."""
     step = "slatehouse " + " ".join(args)
     meaning = EXIT_MEANINGS.get(exit_code, f"exit code {exit_code}")
-    detail = report.get("message") or report.get("error")
+    detail = report.get("error") or report.get("message")
     if not detail:
-        failed = [g.get("name") or g.get("suite") for g in report.get("gates", [])
-                  if isinstance(g, dict) and g.get("passed", g.get("success", True)) is False]
-        detail = "failed gates: " + ", ".join(map(str, failed)) if failed else None
+        failed = [f"{s.get('step')}: {s.get('message')}" for s in report.get("steps", [])
+                  if isinstance(s, dict) and s.get("status") == "failed"]
+        detail = "; ".join(failed) or None
     if not detail:
         detail = "\n".join(stderr.strip().splitlines()[-15:]) or "(no output)"
     return f"{step}: {meaning}: {detail}"
