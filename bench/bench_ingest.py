@@ -61,7 +61,7 @@ def main() -> None:
         spark.sql(f"DROP TABLE IF EXISTS {S.BRONZE_EVENTS}")
         spark.sql(f"DROP TABLE IF EXISTS {S.BRONZE_QUARANTINE}")
         t0 = time.perf_counter()
-        result = ingest_events(spark, settings, day)
+        result = ingest_events(spark, settings, [day])[0]
         ingest_s.append(time.perf_counter() - t0)
         print(f"repeat {i + 1}: ceiling {ceiling_s[-1]:.1f}s, ingest {ingest_s[-1]:.1f}s")
 

@@ -123,7 +123,7 @@ def ingest(
 ) -> None:
     """Catalogue, events and sessions for one received date or a range (one Spark session)."""
     _setup_logging(as_json)
-    from slatehouse.ingest import ingest_day
+    from slatehouse.ingest import ingest as ingest_dates
     from slatehouse.io import InputMissingError
     from slatehouse.spark import get_spark
 
@@ -132,21 +132,16 @@ def ingest(
     try:
         settings.require_pseudonym_key()
         spark = get_spark(settings, "slatehouse-ingest")
-        results = []
-        for d in dates:
-            r = ingest_day(spark, settings, d)
-            results.append(r)
-            e = r.events
-            log.info(
-                "%s: %d lines = %d accepted + %d quarantined + %d duplicates; %d sessions",
-                d, e.lines_read, e.accepted, e.quarantined, e.duplicates, r.sessions.sessions_written,
-            )
+        result = ingest_dates(spark, settings, dates)
+        for e in result.events:
+            log.info("%s: %d lines = %d accepted + %d quarantined + %d duplicates",
+                     e.received_date, e.lines_read, e.accepted, e.quarantined, e.duplicates)
     except InputMissingError as exc:
         _fail(str(exc), EXIT_INPUT_MISSING)
     except ConfigError as exc:
         _fail(str(exc), EXIT_FAILED)
-    payload = [dataclasses.asdict(r) for r in results]
-    _emit(payload, as_json, f"ingested {len(dates)} day(s)")
+    _emit(dataclasses.asdict(result), as_json,
+          f"ingested {len(dates)} day(s); {result.sessions.sessions_written} sessions recomputed")
 
 
 @app.command()
@@ -202,16 +197,16 @@ def run(
 def backfill(
     start: str = typer.Option(..., "--start", help="First received date."),
     end: str = typer.Option(..., "--end", help="Last received date."),
-    resume: bool = typer.Option(False, "--resume", help="Skip dates the last backfill already ingested."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Process a range of received dates in bulk passes within one session: ingest every
-    date, gate, then one dbt build over all affected event dates."""
+    date in one pass, gate, then one dbt build over all affected event dates. Every step
+    is idempotent, so running a failed backfill again resumes it."""
     dates = _dates(None, start, end)
-    _run_pipeline(dates, "backfill", as_json, resume=resume)
+    _run_pipeline(dates, "backfill", as_json)
 
 
-def _run_pipeline(dates: list[date], command: str, as_json: bool, resume: bool = False) -> None:
+def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
     _setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.io import InputMissingError
@@ -223,9 +218,6 @@ def _run_pipeline(dates: list[date], command: str, as_json: bool, resume: bool =
     except ConfigError as exc:
         _fail(str(exc), EXIT_FAILED)
     spark = get_spark(settings, f"slatehouse-{command}")
-    if resume:
-        dates = pipeline.dates_to_resume(spark, dates)
-        log.info("resuming: %d date(s) left", len(dates))
     progress = (lambda m: log.info(m)) if as_json else typer.echo
     report = None
     try:

@@ -108,22 +108,26 @@ def event_landing_dir(settings: Settings, received_date: date) -> str:
     return f"{settings.landing_dir}/events/received_date={received_date.isoformat()}"
 
 
-def read_event_lines(spark: SparkSession, settings: Settings, received_date: date) -> DataFrame:
-    """Every line of the events received on one date, with its file and line number."""
-    folder = event_landing_dir(settings, received_date)
-    if not path_exists(spark, folder):
+def read_event_lines(spark: SparkSession, settings: Settings, received_dates: Sequence[date]) -> DataFrame:
+    """Every line of the events received on the given dates, with its file, line number
+    and `received_date` (from the folder)."""
+    folders = [event_landing_dir(settings, d) for d in received_dates]
+    missing = [f for f in folders if not path_exists(spark, f)]
+    if missing:
         raise InputMissingError(
-            f"No landing files for received date {received_date}: {folder} does not exist. "
-            "Check that the producers delivered, or run `slatehouse generate` for a demo."
+            f"No landing files for received date(s) {', '.join(m.rsplit('=', 1)[1] for m in missing)}: "
+            f"{missing[0]} does not exist. Check that the producers delivered, or run "
+            "`slatehouse generate` for a demo."
         )
     files = (
         spark.read.format("binaryFile")
         .option("recursiveFileLookup", "true")
         .option("pathGlobFilter", "*.jsonl*")
-        .load(folder)
+        .load(folders)
         .select("path", "content")
     )
-    return files.mapInArrow(_split_files, LINES_SCHEMA)
+    received = F.to_date(F.regexp_extract("_source_file", r"received_date=(\d{4}-\d{2}-\d{2})", 1))
+    return files.mapInArrow(_split_files, LINES_SCHEMA).withColumn("received_date", received)
 
 
 def path_exists(spark: SparkSession, path: str) -> bool:
@@ -155,15 +159,27 @@ def catalog_snapshot_dates(spark: SparkSession, settings: Settings) -> list[date
     return list_partition_dates(spark, f"{settings.landing_dir}/catalog", "snapshot_date")
 
 
-def read_catalog_snapshot(
-    spark: SparkSession, settings: Settings, snapshot_date: date, schema: StructType
+def read_catalog_snapshots(
+    spark: SparkSession, settings: Settings, snapshot_dates: Sequence[date], schema: StructType
 ) -> DataFrame:
-    path = f"{settings.landing_dir}/catalog/snapshot_date={snapshot_date.isoformat()}"
+    """The catalogue snapshots of the given dates, each row with its `snapshot_date`."""
+    paths = [f"{settings.landing_dir}/catalog/snapshot_date={d.isoformat()}" for d in snapshot_dates]
     return (
         spark.read.schema(schema).option("mode", "FAILFAST").option("dateFormat", "yyyy-MM-dd")
-        .json(path)
-        .withColumn("snapshot_date", F.lit(snapshot_date))
+        .json(paths)
+        .withColumn("snapshot_date", F.to_date(F.regexp_extract(
+            F.input_file_name(), r"snapshot_date=(\d{4}-\d{2}-\d{2})", 1)))
     )
+
+
+def overwrite(spark: SparkSession, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> WriteResult:
+    """Replace a derived table's contents (one Delta commit, so readers see old or new)."""
+    ensure_database(spark, name.split(".")[0])
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.saveAsTable(name)
+    return _last_write(spark, name)
 
 
 # --- Delta tables ----------------------------------------------------------------------------
@@ -291,64 +307,6 @@ def append(spark: SparkSession, name: str, df: DataFrame, partition_by: Sequence
     create_table(spark, name, df.schema, partition_by)
     df.write.format("delta").mode("append").saveAsTable(name)
     return _last_write(spark, name)
-
-
-def scd2_apply(
-    spark: SparkSession,
-    name: str,
-    snapshot: DataFrame,
-    keys: Sequence[str],
-    snapshot_date: date,
-) -> WriteResult:
-    """Slowly changing dimension, type 2: bring `name` in line with a full snapshot.
-
-    Current rows whose attributes changed, or whose key left the snapshot, are closed
-    (valid_to = snapshot date); new and changed rows open with valid_from = snapshot date.
-    A snapshot that changes nothing writes nothing, so applying it again is a no-op.
-    """
-    from delta.tables import DeltaTable
-
-    attrs = [c for c in snapshot.columns if c not in keys]
-    d = F.lit(snapshot_date)
-    rows = (
-        snapshot.withColumn("valid_from", d)
-        .withColumn("valid_to", F.lit(None).cast("date"))
-        .withColumn("is_current", F.lit(True))
-    )
-    create_table(spark, name, rows.schema)
-    current = read_table(spark, name).where("is_current").select(*snapshot.columns)
-    key_match = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    same = " AND ".join(f"(t.`{a}` <=> s.`{a}`)" for a in attrs) or "true"
-    # One pass counts what would open (new or changed) and close (changed or gone).
-    both = (
-        snapshot.withColumn("_s", F.lit(True)).alias("s")
-        .join(current.withColumn("_t", F.lit(True)).alias("t"), F.expr(key_match), "full_outer")
-        .withColumn("_same", F.coalesce(F.expr(same), F.lit(False)))
-    )
-    counts = both.agg(
-        F.count(F.when(F.col("_s").isNotNull() & ~(F.col("_t").isNotNull() & F.col("_same")), 1)).alias("o"),
-        F.count(F.when(F.col("_t").isNotNull() & ~(F.col("_s").isNotNull() & F.col("_same")), 1)).alias("c"),
-    ).first()
-    opened, closing = counts["o"], counts["c"]
-    if opened == 0 and closing == 0:
-        return WriteResult(name, current_version(spark, name), 0, 0, 0)
-    # Rows to open, fixed before the close so that they are compared with the old state.
-    opening = rows.alias("s").join(current.alias("t"), F.expr(f"{key_match} AND {same}"), "left_anti")
-    opening = opening.localCheckpoint()
-    if closing:
-        close = {"valid_to": d, "is_current": F.lit(False)}
-        (
-            DeltaTable.forName(spark, name).alias("t")
-            .merge(rows.alias("s"), f"({key_match}) AND t.is_current")
-            .whenMatchedUpdate(condition=_differs(attrs) if attrs else "false", set=close)
-            .whenNotMatchedBySourceUpdate(condition="t.is_current", set=close)
-            .execute()
-        )
-    if opened:
-        opening.write.format("delta").mode("append").saveAsTable(name)
-    version = current_version(spark, name)
-    log.info("scd2 %s v%s: %d opened, %d closed", name, version, opened, closing)
-    return WriteResult(name, version, opened, closing, 0)
 
 
 def optimize(spark: SparkSession, name: str) -> dict:

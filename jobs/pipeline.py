@@ -69,9 +69,9 @@ class RunReport:
         """Lines read, accepted, quarantined and duplicates per received date."""
         out = {}
         for s in self.steps:
-            if s.step.startswith("events:") and s.status == "succeeded":
-                d = s.detail
-                out[d["received_date"]] = {k: d[k] for k in ("lines_read", "accepted", "quarantined", "duplicates")}
+            if s.step == "events" and s.status == "succeeded":
+                for d in s.detail["per_date"]:
+                    out[d["received_date"]] = {k: d[k] for k in ("lines_read", "accepted", "quarantined", "duplicates")}
         return out
 
 
@@ -164,6 +164,12 @@ class _Runner:
         return result
 
 
+def _events_detail(results: list) -> dict:
+    keys = ("lines_read", "accepted", "quarantined", "duplicates")
+    totals = {k: sum(getattr(e, k) for e in results) for k in keys}
+    return {**totals, "per_date": [dataclasses.asdict(e) for e in results]}
+
+
 def _summary(detail: dict) -> str:
     keys = ("lines_read", "accepted", "quarantined", "duplicates", "sessions_written", "models", "passed")
     parts = [f"{k}={detail[k]}" for k in keys if k in detail and not isinstance(detail[k], (dict, list))]
@@ -208,13 +214,10 @@ def run(
         r = _Runner(spark, settings, report, progress)
         try:
             before = _versions(spark, BRONZE_SILVER_TABLES)
-            event_dates: set[str] = set()
-            for d in dates:
-                r.step(f"catalog:{d}", lambda d=d: ingest_catalog(spark, settings, d))
-                r.step(f"events:{d}", lambda d=d: ingest_events(spark, settings, d))
-                sessions = r.step(f"sessions:{d}", lambda d=d: build_sessions(spark, settings, d))
-                event_dates.update(sessions.event_dates)
-            sorted_event_dates = [date.fromisoformat(d) for d in sorted(event_dates)]
+            r.step("catalog", lambda: ingest_catalog(spark, settings, max(dates)))
+            r.step("events", lambda: _events_detail(ingest_events(spark, settings, dates)))
+            sessions = r.step("sessions", lambda: build_sessions(spark, settings, dates))
+            sorted_event_dates = [date.fromisoformat(d) for d in sessions.event_dates]
             _run_gates(r, "bronze", dates, restore=before)
             if sorted_event_dates:
                 _run_gates(r, "silver", sorted_event_dates, restore=before)
@@ -269,24 +272,7 @@ def _outputs(r: _Runner, dates: list[date]) -> None:
     r.step("reports", lambda: {"reports": [str(p) for p in write_reports(r.settings, max(dates))]})
 
 
-# --- Resume, status, maintenance ----------------------------------------------------------------
-def dates_to_resume(spark: SparkSession, dates: list[date]) -> list[date]:
-    """The dates of a range whose sessions step has not succeeded in the latest backfill."""
-    if not io.table_exists(spark, STEPS_TABLE) or not io.table_exists(spark, RUNS_TABLE):
-        return dates
-    last = (io.read_table(spark, RUNS_TABLE).where("command = 'backfill'")
-            .orderBy("started_at", ascending=False).select("run_id").first())
-    if last is None:
-        return dates
-    done = {
-        r["step"].split(":", 1)[1]
-        for r in io.read_table(spark, STEPS_TABLE)
-        .where(f"run_id = '{last['run_id']}' and status = 'succeeded' and step like 'sessions:%'")
-        .select("step").collect()
-    }
-    return [d for d in dates if d.isoformat() not in done]
-
-
+# --- Status and maintenance --------------------------------------------------------------------
 FRESHNESS = {
     S.BRONZE_EVENTS: "max(received_date)",
     S.SILVER_SESSIONS: "max(event_date)",

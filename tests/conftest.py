@@ -75,7 +75,7 @@ def landing(settings):
 def ingested(spark, settings, landing):
     """The small landing dataset ingested (every received date), shared by the modules that
     only read it; rebuilt if a test emptied the warehouse since."""
-    from slatehouse.ingest import ingest_day
+    from slatehouse.ingest import ingest
 
     import oracle
 
@@ -83,5 +83,5 @@ def ingested(spark, settings, landing):
         reset_warehouse(spark)
         days = oracle.received_dates(Path(settings.landing_dir))
         _INGESTED["days"] = days
-        _INGESTED["results"] = [ingest_day(spark, settings, d) for d in days]
+        _INGESTED["results"] = ingest(spark, settings, days)
     return spark, _INGESTED["days"], _INGESTED["results"]

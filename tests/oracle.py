@@ -216,7 +216,7 @@ def sessions(events: list[Event], runtimes: dict[str, int], heartbeat_s: int = 6
             "event_date": first.event_ts.date(),
             "play_time_s": play,
             "content_watched_s": sum(t - s for s, t in merged),
-            "contiguous_progress_s": merged[0][1] if merged and merged[0][0] <= 0 else 0.0,
+            "contiguous_progress_s": _contiguous(merged),
             "max_position_s": max(e.position_s for e in evs),
             "runtime_s": runtime, "event_count": len(evs),
             "has_play_stop": any(e.event_type == "play_stop" for e in evs),
@@ -224,6 +224,18 @@ def sessions(events: list[Event], runtimes: dict[str, int], heartbeat_s: int = 6
             "watched_segments": [tuple(m) for m in merged],
         }
     return out
+
+
+def _contiguous(merged: list[list[float]], tolerance_s: float = 1.0) -> float:
+    """How far from 0 the viewer got without a hole longer than the tolerance."""
+    if not merged or merged[0][0] > 0:
+        return 0.0
+    reach = 0.0
+    for start, end in merged:
+        if start > reach + tolerance_s:
+            break
+        reach = max(reach, end)
+    return reach
 
 
 def received_dates(landing: Path) -> list[date]:

@@ -28,9 +28,12 @@ GOOD = {
 }
 
 
-def lines_df(spark, *lines):
+RECEIVED = date(2026, 3, 1)
+
+
+def lines_df(spark, *lines, received=RECEIVED):
     rows = [("f.jsonl", i + 1, line, None) for i, line in enumerate(lines)]
-    return spark.createDataFrame(rows, LINES_SCHEMA)
+    return spark.createDataFrame(rows, LINES_SCHEMA).withColumn("received_date", F.lit(received))
 
 
 def with_(**changes):
@@ -89,14 +92,16 @@ def test_with_lateness_quarantines_too_late_and_future_events(spark):
 
 
 def test_flag_unknown_titles(spark):
-    known = spark.createDataFrame([("f1",)], "title_id string")
-    df = lines_df(spark, with_(), with_(title_id="nope")).transform(parse_events)
-    out = df.transform(flag_unknown_titles(known))
-    assert reasons(out) == [(1, None, None), (2, "unknown_title", "title_id=nope")]
+    catalog = spark.createDataFrame([("f1", RECEIVED), ("f2", date(2026, 3, 2))], "title_id string, first_listed date")
+    df = lines_df(spark, with_(), with_(title_id="nope"), with_(title_id="f2")).transform(parse_events)
+    out = df.transform(flag_unknown_titles(catalog))
+    # f2 is listed only from the next day's snapshot: unknown on this received date.
+    assert reasons(out) == [(1, None, None), (2, "unknown_title", "title_id=nope"), (3, "unknown_title", "title_id=f2")]
 
 
 def test_dedupe_keeps_first_delivery_and_drops_ids_seen_before(spark):
-    prior = spark.createDataFrame([("old",)], "event_id string")
+    prior = spark.createDataFrame([("old", date(2026, 2, 27)), ("older", date(2026, 2, 25))],
+                                  "event_id string, received_date date")
     df = lines_df(
         spark,
         with_(event_id="a", received_ts="2026-03-01T20:05:00Z"),
@@ -104,8 +109,24 @@ def test_dedupe_keeps_first_delivery_and_drops_ids_seen_before(spark):
         with_(event_id="old"),
         with_(event_id="b", position_s="bad"),
         with_(event_id="b"),  # the invalid copy does not make this one a duplicate
-    ).transform(parse_events).transform(dedupe_events(prior))
-    assert [r[1] for r in reasons(df)] == ["duplicate", None, "duplicate", "invalid_field", None]
+        with_(event_id="older"),  # accepted 4 days ago: outside the 3-day lookback
+    ).transform(parse_events).transform(dedupe_events(prior, 3))
+    assert [r[1] for r in reasons(df)] == ["duplicate", None, "duplicate", "invalid_field", None, None]
+
+
+def test_dedupe_across_received_dates_in_one_batch(spark):
+    day = lambda n: f"2026-03-0{n}T10:00:00Z"  # noqa: E731
+    lines = [
+        ("f1.jsonl", 1, with_(event_id="a", received_ts=day(1), event_ts=day(1)), None, date(2026, 3, 1)),
+        ("f2.jsonl", 1, with_(event_id="a", received_ts=day(3), event_ts=day(1)), None, date(2026, 3, 3)),
+        ("f3.jsonl", 1, with_(event_id="a", received_ts=day(6), event_ts=day(6)), None, date(2026, 3, 6)),
+    ]
+    df = spark.createDataFrame(lines, "_source_file string, _line_number long, line string, "
+                                      "line_error string, received_date date")
+    empty = spark.createDataFrame([], "event_id string, received_date date")
+    out = df.transform(parse_events).transform(dedupe_events(empty, 3)).orderBy("received_date").collect()
+    # Two days after the first delivery: a duplicate. Five days after: a new delivery.
+    assert [r["reason_code"] for r in out] == [None, "duplicate", None]
 
 
 def test_pseudonymise_is_keyed_hmac_sha256_and_redacts_raw_lines(spark):

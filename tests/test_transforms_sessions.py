@@ -75,3 +75,13 @@ def test_late_event_is_flagged_and_date_comes_from_the_start(spark):
     late = events(spark, [("play_start", 0, 0), ("heartbeat", 60, 60)], received=date(2026, 3, 3))
     s = late.transform(sessionize(titles(spark))).collect()[0]
     assert s["has_late_events"] and s["event_date"] == date(2026, 3, 1)
+
+
+def test_contiguous_progress_bridges_a_sub_second_hole_but_not_a_skip(spark):
+    s = one(spark, [
+        ("play_start", 0, 0), ("seek", 60, 60.5), ("heartbeat", 120, 120.5),  # 0.5 s hole: bridged
+        ("seek", 130, 400), ("play_stop", 160, 430),                        # skip ahead: not
+    ], runtime_s=1000)
+    assert s["watched_segments"] == [(0.0, 60.0), (60.5, 130.5), (400.0, 430.0)]
+    assert s["contiguous_progress_s"] == 130.5
+    assert s["content_watched_s"] == 60 + 70 + 30

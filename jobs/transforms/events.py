@@ -101,41 +101,53 @@ def with_lateness(lateness_days: int) -> Transform:
     return transform
 
 
-def flag_unknown_titles(known_titles: DataFrame) -> Transform:
-    """Quarantine events whose title_id is in no catalogue snapshot (`known_titles.title_id`)."""
+def flag_unknown_titles(catalog: DataFrame) -> Transform:
+    """Quarantine events whose title_id no catalogue snapshot up to their received date
+    lists (`catalog`: title_id, first_listed)."""
 
     def transform(df: DataFrame) -> DataFrame:
-        known = known_titles.select(F.col("title_id").alias("_known_title")).distinct()
+        known = catalog.select(F.col("title_id").alias("_known_title"), F.col("first_listed").alias("_first_listed"))
         joined = df.join(F.broadcast(known), df["title_id"] == known["_known_title"], "left")
-        unknown = F.col("reason_code").isNull() & F.col("_known_title").isNull()
+        unknown = F.col("reason_code").isNull() & (
+            F.col("_first_listed").isNull() | (F.col("_first_listed") > F.col("received_date"))
+        )
         return (
             joined.withColumn("reason_detail", F.when(unknown, F.concat(F.lit("title_id="), F.col("title_id"))).otherwise(F.col("reason_detail")))
             .withColumn("reason_code", F.when(unknown, "unknown_title").otherwise(F.col("reason_code")))
-            .drop("_known_title")
+            .drop("_known_title", "_first_listed")
         )
 
     return transform
 
 
-def dedupe_events(prior_event_ids: DataFrame) -> Transform:
-    """Mark repeated deliveries as `duplicate`.
+def dedupe_events(prior: DataFrame, lookback_days: int) -> Transform:
+    """Mark repeated deliveries of an event_id as `duplicate`.
 
-    The first delivery (by received_ts, file, line) of an event_id within the batch is
-    kept unless the id was already accepted earlier (`prior_event_ids.event_id`, the
-    lookback window). Only valid events take part; invalid ones keep their reason.
+    The first delivery (by received_ts, file, line) is kept; a later one is a duplicate
+    when it arrives within `lookback_days` of the first, or of a delivery accepted before
+    this batch (`prior`: event_id, received_date). Only valid events take part; invalid
+    ones keep their reason.
     """
 
     def transform(df: DataFrame) -> DataFrame:
-        prior = prior_event_ids.select(F.col("event_id").alias("_prior_id")).distinct()
+        earlier = prior.groupBy(F.col("event_id").alias("_prior_id")).agg(
+            F.max("received_date").alias("_prior_received"))
         valid = F.col("reason_code").isNull()
         order = Window.partitionBy("event_id", valid).orderBy("received_ts", "_source_file", "_line_number")
-        rank = F.when(valid, F.row_number().over(order))
-        marked = df.withColumn("_rank", rank).join(prior, F.col("event_id") == F.col("_prior_id"), "left")
-        dup = valid & ((F.col("_rank") > 1) | F.col("_prior_id").isNotNull())
+        marked = (
+            df.withColumn("_rank", F.when(valid, F.row_number().over(order)))
+            .withColumn("_first_received", F.when(valid, F.first("received_date").over(order)))
+            .join(earlier, F.col("event_id") == F.col("_prior_id"), "left")
+        )
+        within = lambda since: F.datediff("received_date", since) <= lookback_days  # noqa: E731
+        dup = valid & (
+            ((F.col("_rank") > 1) & within(F.col("_first_received")))
+            | (F.col("_prior_received").isNotNull() & within(F.col("_prior_received")))
+        )
         return (
             marked.withColumn("reason_detail", F.when(dup, F.concat(F.lit("event_id="), F.col("event_id"))).otherwise(F.col("reason_detail")))
             .withColumn("reason_code", F.when(dup, "duplicate").otherwise(F.col("reason_code")))
-            .drop("_rank", "_prior_id")
+            .drop("_rank", "_first_received", "_prior_id", "_prior_received")
         )
 
     return transform

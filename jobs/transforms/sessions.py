@@ -30,6 +30,24 @@ aggregate(
 """
 
 
+# Furthest progress from the start without a hole: stretches separated by less than
+# CONTIGUITY_TOLERANCE_S (player jitter, a rebuffer) still count as one run.
+CONTIGUITY_TOLERANCE_S = 1.0
+_CONTIGUOUS = f"""
+case when size(watched_segments) > 0 and watched_segments[0].start_s <= 0 then
+    aggregate(
+        watched_segments,
+        named_struct('end_s', 0D, 'open', true),
+        (acc, x) -> case
+            when acc.open and x.start_s <= acc.end_s + {CONTIGUITY_TOLERANCE_S}
+                then named_struct('end_s', greatest(acc.end_s, x.end_s), 'open', true)
+            else named_struct('end_s', acc.end_s, 'open', false)
+        end
+    ).end_s
+else 0D end
+"""
+
+
 def sessionize(titles: DataFrame, heartbeat_s: int = 60) -> Transform:
     """Events -> sessions, using `titles` (title_id, runtime_s) for the runtime.
 
@@ -49,7 +67,8 @@ def sessionize(titles: DataFrame, heartbeat_s: int = 60) -> Transform:
             events.join(F.broadcast(runtime), "title_id")
             .withColumn("_state", F.last(state_of[F.col("event_type")], ignorenulls=True).over(running))
             .withColumn("_next_ts", F.lead("event_ts").over(order))
-            .withColumn("_gap_s", F.col("_next_ts").cast("double") - F.col("event_ts").cast("double"))
+            # Whole microseconds first, so positions plus gaps add up exactly.
+            .withColumn("_gap_s", (F.unix_micros("_next_ts") - F.unix_micros("event_ts")) / 1e6)
             .withColumn(
                 "_credit_s",
                 F.when((F.col("_state") == "playing") & F.col("_gap_s").isNotNull(),
@@ -85,11 +104,7 @@ def sessionize(titles: DataFrame, heartbeat_s: int = 60) -> Transform:
         return (
             sessions.withColumn("watched_segments", merged)
             .withColumn("content_watched_s", F.expr("aggregate(watched_segments, 0D, (a, x) -> a + x.end_s - x.start_s)"))
-            .withColumn(
-                "contiguous_progress_s",
-                F.expr("case when size(watched_segments) > 0 and watched_segments[0].start_s <= 0 "
-                       "then watched_segments[0].end_s else 0D end"),
-            )
+            .withColumn("contiguous_progress_s", F.expr(_CONTIGUOUS))
             .withColumn("event_date", F.to_date("session_start_ts"))
             .select(
                 "session_id", "title_id", "account_id", "profile_id", "device_type", "country",
