@@ -174,11 +174,11 @@ def read_catalog_snapshots(
 
 def overwrite(spark: SparkSession, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> WriteResult:
     """Replace a derived table's contents (one Delta commit, so readers see old or new)."""
-    ensure_database(spark, name.split(".")[0])
-    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    writer.saveAsTable(name)
+    if table_exists(spark, name):
+        df.writeTo(name).overwrite(F.lit(True))
+    else:
+        create_table(spark, name, df.schema, partition_by)
+        df.writeTo(name).append()
     return _last_write(spark, name)
 
 
