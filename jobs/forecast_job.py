@@ -231,6 +231,7 @@ class ForecastRefreshResult:
     metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     # 1 - RMSLE(model) / RMSLE(genre_median) for views_28d: the headline figure.
     rmsle_improvement_vs_genre_median: float | None = None
+    skipped_targets: dict[str, str] = field(default_factory=dict)  # target -> why it was not backtested
     slate_path: str | None = None
     slate_scored: int = 0
     slate_version: int | None = None
@@ -283,6 +284,7 @@ def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefres
     history = training_history(spark)
     result = ForecastRefreshResult(titles_complete=len(history), backtest_ran=False)
     run_at = _now()
+    frames: list[pd.DataFrame] = []
 
     if len(history) < MIN_BACKTEST_TITLES:
         result.backtest_skipped_reason = (
@@ -291,9 +293,19 @@ def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefres
         )
         log.warning("forecast backtest skipped: %s", result.backtest_skipped_reason)
     else:
-        frames = []
         for target in BACKTEST_TARGETS:
-            scores, cutoffs, horizon = run_backtest(history, target)
+            n_known = int(history[target].notna().sum())
+            if n_known < MIN_BACKTEST_TITLES:
+                # completion_rate_28d is empty where nobody started the title.
+                result.skipped_targets[target] = f"{n_known} titles have a {target}"
+                log.warning("forecast backtest of %s skipped: %s", target, result.skipped_targets[target])
+                continue
+            try:
+                scores, cutoffs, horizon = run_backtest(history, target)
+            except (ValueError, forecast.ForecastInputError) as error:  # e.g. every title on one date
+                result.skipped_targets[target] = str(error)
+                log.warning("forecast backtest of %s skipped: %s", target, error)
+                continue
             frames.append(scores)
             overall = scores[scores["scope"] == "overall"].set_index("model")
             result.metrics[target] = {
@@ -308,6 +320,10 @@ def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefres
                 result.rmsle_improvement_vs_genre_median = _round(
                     1 - model_rmsle / overall.loc["genre_median", "rmsle"]
                 )
+        if TARGET not in result.metrics:
+            result.backtest_skipped_reason = f"{TARGET}: {result.skipped_targets.get(TARGET)}"
+            frames = []
+    if frames:
         scores = pd.concat(frames, ignore_index=True)
         written = _replace_table(spark, BACKTEST_TABLE, _backtest_df(spark, scores, run_at), BACKTEST_KEYS)
         result.backtest_ran = True

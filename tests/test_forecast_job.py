@@ -187,6 +187,19 @@ def test_refresh_skips_the_backtest_on_a_short_history(empty_warehouse, settings
     assert result.slate_scored == 0 and "no slate" in result.slate_skipped_reason
 
 
+def test_a_target_with_too_few_values_is_skipped_and_the_rest_backtested(empty_warehouse, settings):
+    spark = empty_warehouse
+    # Nobody started 20 of 60 titles: their completion rate is empty, leaving 40 (< 50).
+    rows = [r[:14] + ((None,) if i % 3 == 0 else r[14:15]) + r[15:] for i, r in enumerate(training_rows(60))]
+    write_training(spark, rows)
+
+    result = forecast_job.refresh_forecasts(spark, settings)
+
+    assert result.backtest_ran and set(result.metrics) == {"views_28d"}
+    assert result.skipped_targets == {"completion_rate_28d": "40 titles have a completion_rate_28d"}
+    assert set(spark.table(forecast_job.BACKTEST_TABLE).toPandas()["target"]) == {"views_28d"}
+
+
 def test_forecast_pitch_and_score_slate(empty_warehouse, settings, tmp_path):
     spark = empty_warehouse
     write_training(spark, training_rows(n_complete=60))
