@@ -220,10 +220,17 @@ def with_event_lag(events: DataFrame) -> DataFrame:
     return events.withColumn("lag_s", F.col("received_ts").cast("double") - F.col("event_ts").cast("double"))
 
 
+# A day with fewer lines than this (say, the stragglers that arrive after a backfill's
+# last day) has no meaningful rate of its own; it still counts in the run's pooled row.
+MIN_LINES_FOR_DAILY_RATES = 1000
+
+
 def summarise_intake(quarantine: DataFrame, received_dates: Sequence[date]) -> Callable[[DataFrame], DataFrame]:
-    """Accepted events -> one row per received date: lines read, accepted, quarantined,
-    duplicates and their rates (of lines read). Duplicates sit in the quarantine table with
-    reason_code `duplicate` but are counted apart, as ingest does."""
+    """Accepted events -> one row per received date, plus one row (received_date null) for
+    the whole run: lines read, accepted, quarantined, duplicates and their rates (of lines
+    read). Duplicates sit in the quarantine table with reason_code `duplicate` but are
+    counted apart, as ingest does. A day under MIN_LINES_FOR_DAILY_RATES lines has null
+    rates, so only the pooled row judges it."""
 
     def transform(events: DataFrame) -> DataFrame:
         spark = events.sparkSession
@@ -233,13 +240,26 @@ def summarise_intake(quarantine: DataFrame, received_dates: Sequence[date]) -> C
             F.count_if(F.col("reason_code") != "duplicate").alias("quarantined"),
             F.count_if(F.col("reason_code") == "duplicate").alias("duplicates"),
         )
-        lines = F.col("accepted") + F.col("quarantined") + F.col("duplicates")
-        return (
+        per_day = (
             days.join(accepted, "received_date", "left").join(held, "received_date", "left")
             .fillna(0, ["accepted", "quarantined", "duplicates"])
+            .select("received_date", "accepted", "quarantined", "duplicates")
+        )
+        pooled = per_day.agg(
+            F.lit(None).cast("date").alias("received_date"),
+            *[F.sum(c).alias(c) for c in ("accepted", "quarantined", "duplicates")],
+        )
+        lines = F.col("accepted") + F.col("quarantined") + F.col("duplicates")
+        judged = F.col("received_date").isNull() | (F.col("lines_read") >= MIN_LINES_FOR_DAILY_RATES)
+
+        def rate(column: str):
+            return F.when(judged, F.try_divide(F.col(column), F.col("lines_read").cast("double")))
+
+        return (
+            per_day.unionByName(pooled)
             .withColumn("lines_read", lines)
-            .withColumn("quarantine_rate", F.try_divide(F.col("quarantined"), F.col("lines_read").cast("double")))
-            .withColumn("duplicate_rate", F.try_divide(F.col("duplicates"), F.col("lines_read").cast("double")))
+            .withColumn("quarantine_rate", rate("quarantined"))
+            .withColumn("duplicate_rate", rate("duplicates"))
             .select("received_date", "lines_read", "accepted", "quarantined", "duplicates",
                     "quarantine_rate", "duplicate_rate")
         )
