@@ -146,5 +146,10 @@ def test_small_audience_is_shown_as_suppressed(server, page):
         cells = rows.nth(i).locator("td").all_inner_texts()
         # views, hours, profiles, starters, completers, completion, avg watched
         assert cells[3:] == ["suppressed"] * 7, cells
+    # The chart renders after the table (Dash loads its graph component lazily): wait for it.
+    page.wait_for_function(
+        "() => (document.querySelector('#title-daily-graph') || {}).innerText?.includes('suppressed')",
+        timeout=TIMEOUT_MS,
+    )
     assert "suppressed" in page.inner_text("#title-daily-graph")
     assert table is not None
