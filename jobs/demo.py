@@ -96,7 +96,7 @@ Slatehouse demo finished in {summary['elapsed_s']:.0f} s.
   run summary      {settings.home / 'demo-summary.json'}
 Next:
   .venv/bin/slatehouse status
-  .venv/bin/slatehouse sql "select * from marts.fct_top10_weekly where market = 'global' order by week_start_date desc, list_name, week_rank limit 20"
+  .venv/bin/slatehouse sql "select * from marts.fct_top10_weekly where market = 'GLOBAL' order by week_start_date desc, list_name, week_rank limit 20"
   .venv/bin/slatehouse forecast --pitch docs/examples/pitch.yaml
   .venv/bin/slatehouse dashboard     # http://127.0.0.1:8050
 """)
