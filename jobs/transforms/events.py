@@ -169,13 +169,16 @@ MEMBER_ID_FIELDS = ("account_id", "profile_id")
 
 
 def pseudonymise(key: bytes) -> Transform:
-    """Replace member ids with keyed pseudonyms, in the columns and in raw lines."""
+    """Replace member ids with keyed pseudonyms, in the columns and in the raw lines that
+    are kept (quarantined ones); accepted lines' raw text is dropped."""
 
     def transform(df: DataFrame) -> DataFrame:
         for name in MEMBER_ID_FIELDS:
             df = df.withColumn(name, F.when(F.col(name).isNotNull(), hmac_sha256_hex(F.col(name), key)))
         if "line" in df.columns:
-            df = df.withColumn("line", redact_line(F.col("line"), key))
+            # Only quarantined lines are kept raw; the others need no redaction at all.
+            kept = F.col("reason_code").isNotNull() if "reason_code" in df.columns else F.lit(True)
+            df = df.withColumn("line", F.when(kept, redact_line(F.col("line"), key)))
         return df
 
     return transform
