@@ -52,18 +52,18 @@ offer_titles as (
 
 ),
 
-demand_titles as (
+demand_sessions as (
 
     select
         sessions.country,
         trunc(sessions.event_date, 'MM') as month_start_date,
+        sessions.profile_id,
         titles.format,
         titles.programme_origin_country as origin_country,
-        sum(sessions.play_time_s) / 3600.0d as hours_viewed
+        sessions.play_time_s
     from sessions
     inner join titles
         on sessions.title_id = titles.title_id
-    group by 1, 2, 3, 4
 
 ),
 
@@ -71,7 +71,7 @@ markets as (
 
     select distinct country, month_start_date from offer_titles
     union
-    select distinct country, month_start_date from demand_titles
+    select distinct country, month_start_date from demand_sessions
 
 ),
 
@@ -118,8 +118,9 @@ demand_grouped as (
         month_start_date,
         'origin_group' as breakdown,
         {{ origin_group('origin_country', 'country') }} as group_value,
-        sum(hours_viewed) as hours_viewed
-    from demand_titles
+        sum(play_time_s) / 3600.0d as hours_viewed,
+        count(distinct profile_id) as unique_profiles
+    from demand_sessions
     group by 1, 2, 3, 4
 
     union all
@@ -129,8 +130,9 @@ demand_grouped as (
         month_start_date,
         'format' as breakdown,
         format as group_value,
-        sum(hours_viewed) as hours_viewed
-    from demand_titles
+        sum(play_time_s) / 3600.0d as hours_viewed,
+        count(distinct profile_id) as unique_profiles
+    from demand_sessions
     group by 1, 2, 3, 4
 
 ),
@@ -160,7 +162,8 @@ grid as (
         groups.group_value,
         coalesce(offer_grouped.programmes_available, 0) as programmes_available,
         coalesce(offer_grouped.runtime_hours_available, 0.0) as runtime_hours_available,
-        coalesce(demand_grouped.hours_viewed, 0.0) as hours_viewed
+        coalesce(demand_grouped.hours_viewed, 0.0) as hours_viewed,
+        coalesce(demand_grouped.unique_profiles, 0) as unique_profiles
     from markets
     cross join groups
     left join offer_grouped
@@ -200,6 +203,7 @@ final as (
         shares.programmes_available,
         shares.runtime_hours_available,
         shares.hours_viewed,
+        shares.unique_profiles,
         shares.programme_share,
         shares.runtime_share,
         shares.demand_share,

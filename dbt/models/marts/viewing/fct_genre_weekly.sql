@@ -46,16 +46,41 @@ programme_genres as (
 
 ),
 
-programme_weeks as (
+programme_sessions as (
 
     select
         {{ week_start('sessions.event_date') }} as week_start_date,
+        sessions.profile_id,
         titles.programme_id,
-        sum(sessions.play_time_s) / 3600.0d as hours_viewed
+        sessions.play_time_s
     from sessions
     inner join titles
         on sessions.title_id = titles.title_id
-    group by 1, 2
+
+),
+
+programme_weeks as (
+
+    select
+        week_start_date,
+        programme_id,
+        sum(play_time_s) / 3600.0d as hours_viewed
+    from programme_sessions
+    group by week_start_date, programme_id
+
+),
+
+-- Distinct profiles do not add up over programmes: count them per genre from the sessions.
+genre_profiles as (
+
+    select
+        programme_sessions.week_start_date,
+        programme_genres.genre,
+        count(distinct programme_sessions.profile_id) as unique_profiles
+    from programme_sessions
+    inner join programme_genres
+        on programme_sessions.programme_id = programme_genres.programme_id
+    group by programme_sessions.week_start_date, programme_genres.genre
 
 ),
 
@@ -129,6 +154,7 @@ final as (
         genre_weeks.programmes_viewed,
         genre_weeks.hours_viewed,
         genre_weeks.views,
+        genre_profiles.unique_profiles,
         genre_weeks.starters,
         genre_weeks.completers,
         {{ safe_divide('genre_weeks.completers', 'genre_weeks.starters') }} as completion_rate,
@@ -138,6 +164,9 @@ final as (
     from genre_weeks
     inner join week_totals
         on genre_weeks.week_start_date = week_totals.week_start_date
+    inner join genre_profiles
+        on genre_weeks.week_start_date = genre_profiles.week_start_date
+        and genre_weeks.genre = genre_profiles.genre
 
 )
 

@@ -29,39 +29,34 @@ programmes as (
 
 ),
 
-weekly as (
+programme_sessions as (
 
     select
         {{ week_start('sessions.event_date') }} as week_start_date,
         sessions.country,
+        sessions.profile_id,
         titles.programme_id,
-        sum(sessions.play_time_s) as play_time_s
+        sessions.play_time_s
     from sessions
     inner join titles
         on sessions.title_id = titles.title_id
-    group by 1, 2, 3
 
 ),
 
+-- One pass for both markets: the grouping set without country is the GLOBAL list.
 by_market as (
 
     select
         week_start_date,
-        'GLOBAL' as market,
+        case when grouping(country) = 1 then 'GLOBAL' else country end as market,
         programme_id,
-        sum(play_time_s) / 3600.0d as hours_viewed
-    from weekly
-    group by week_start_date, programme_id
-
-    union all
-
-    select
-        week_start_date,
-        country as market,
-        programme_id,
-        sum(play_time_s) / 3600.0d as hours_viewed
-    from weekly
-    group by week_start_date, country, programme_id
+        sum(play_time_s) / 3600.0d as hours_viewed,
+        count(distinct profile_id) as unique_profiles
+    from programme_sessions
+    group by grouping sets (
+        (week_start_date, programme_id),
+        (week_start_date, country, programme_id)
+    )
 
 ),
 
@@ -79,6 +74,7 @@ listed as (
         programmes.programme_type,
         by_market.hours_viewed,
         by_market.hours_viewed / (programmes.runtime_s / 3600.0d) as views,
+        by_market.unique_profiles,
         programmes.runtime_s
     from by_market
     inner join programmes
@@ -108,6 +104,7 @@ final as (
         programme_type,
         hours_viewed,
         views,
+        unique_profiles,
         runtime_s,
         date_add(week_start_date, 6) as week_end_date,
         week_start_date
