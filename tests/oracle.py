@@ -245,3 +245,407 @@ def received_dates(landing: Path) -> list[date]:
 def runtimes(landing: Path) -> dict[str, int]:
     latest = max(catalogue(landing).items())[1]
     return {t: r["runtime_s"] for t, r in latest.items()}
+
+
+# --- The marts, recomputed -----------------------------------------------------------------------
+# Plain Python over `sessions()` and the catalogue snapshots, following docs/metrics.md. Nothing
+# here reads the warehouse or the dbt SQL; the only thing taken from dbt/ is the list of
+# European countries (a definition, the `european_countries` var).
+
+WINDOWS = (1, 7, 28, 91)
+STARTER_MIN_PLAY_S = 120
+WATCHER_SHARE, COMPLETER_SHARE = 0.7, 0.9
+TOP_BILLED_ACTORS = 3
+ORIGIN_GROUPS = ("domestic", "other_european", "us", "rest_of_world")
+FORMATS = ("film", "series")
+
+
+def european_countries() -> set[str]:
+    import yaml
+
+    project = Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml"
+    return set(yaml.safe_load(project.read_text())["vars"]["european_countries"])
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def union(segments, runtime_s: float) -> tuple[float, float]:
+    """(distinct seconds watched, contiguous progress from 0), clipped to the runtime.
+    Touching stretches ([0, 60) and [60, 120)) join."""
+    islands: list[list[float]] = []
+    for s, e in sorted(segments):
+        if e <= s:
+            continue
+        if islands and s <= islands[-1][1]:
+            islands[-1][1] = max(islands[-1][1], e)
+        else:
+            islands.append([s, e])
+    total = sum(max(min(e, runtime_s) - max(s, 0.0), 0.0) for s, e in islands)
+    contiguous = max((min(e, runtime_s) for s, e in islands if s <= 0), default=0.0)
+    return total, contiguous
+
+
+def tiers(play_s: float, content_s: float, runtime_s: float) -> tuple[bool, bool, bool]:
+    """(starter, watcher, completer)."""
+    starter = play_s >= STARTER_MIN_PLAY_S
+    return (starter, starter and content_s >= WATCHER_SHARE * runtime_s,
+            starter and content_s >= COMPLETER_SHARE * runtime_s)
+
+
+def median(values: list[float]) -> float | None:
+    """Interpolated median (the mean of the middle two for an even count)."""
+    if not values:
+        return None
+    v = sorted(values)
+    mid = len(v) // 2
+    return float(v[mid]) if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def ratio(a, b):
+    return a / b if b else None
+
+
+@dataclass
+class Programme:
+    programme_id: str
+    format: str  # film | series
+    runtime_s: int
+    release_date: date
+    language: str
+    origin_country: str
+    titles: list[str]
+    genres: set[str]
+
+
+class Catalogue:
+    """The current catalogue (the latest snapshot loaded) and every snapshot's availability."""
+
+    def __init__(self, landing: Path, through: date):
+        snaps = {d: rows for d, rows in catalogue(landing).items() if d <= through}
+        self.snapshot_dates = sorted(snaps)
+        self.snapshots = snaps
+        self.titles: dict[str, dict] = snaps[self.snapshot_dates[-1]]
+        # A show's language and origin are those of its first episode (release date, id).
+        shows: dict[str, dict] = {}
+        for t in sorted(self.titles.values(), key=lambda t: (t["release_date"], t["title_id"])):
+            if t["title_type"] == "episode":
+                shows.setdefault(t["show_id"], t)
+        self.programme_of: dict[str, str] = {}
+        self.programmes: dict[str, Programme] = {}
+        for t in self.titles.values():
+            film = t["title_type"] == "film"
+            pid = t["title_id"] if film else f"{t['show_id']}-S{t['season_number']}"
+            source = t if film else shows[t["show_id"]]
+            p = self.programmes.setdefault(pid, Programme(
+                pid, "film" if film else "series", 0, date.max, source["original_language"],
+                source["origin_country"], [], set()))
+            p.runtime_s += t["runtime_s"]
+            p.release_date = min(p.release_date, date.fromisoformat(t["release_date"]))
+            p.titles.append(t["title_id"])
+            p.genres.update(t["genres"])
+            self.programme_of[t["title_id"]] = pid
+
+    def runtime(self, title_id: str) -> int:
+        return self.titles[title_id]["runtime_s"]
+
+    def list_name(self, pid: str) -> str:
+        p = self.programmes[pid]
+        return ("films" if p.format == "film" else "tv") + (
+            "_english" if p.language.lower() == "en" else "_non_english")
+
+    def offered(self, month: date) -> dict[str, set[str]]:
+        """country -> titles on offer in the month: released by its end, and listed as
+        available in a snapshot whose validity [snapshot, next snapshot) overlaps it (the
+        latest snapshot's listing holds until a later one says otherwise)."""
+        first, last = month_start(month), month_end(month)
+        out: dict[str, set[str]] = defaultdict(set)
+        for i, snap in enumerate(self.snapshot_dates):
+            following = self.snapshot_dates[i + 1] if i + 1 < len(self.snapshot_dates) else None
+            if snap > last or (following is not None and following <= first):
+                continue
+            for t in self.snapshots[snap].values():
+                if t["title_id"] in self.titles and date.fromisoformat(self.titles[t["title_id"]]["release_date"]) <= last:
+                    for country in t["available_countries"]:
+                        out[country].add(t["title_id"])
+        return out
+
+
+class Viewing:
+    """Sessions indexed by profile and title, with cumulative progress as of any day."""
+
+    def __init__(self, sessions: list[dict], cat: Catalogue):
+        self.cat = cat
+        self.all = sessions
+        # Models that join sessions to the current catalogue drop the others.
+        self.sessions = [s for s in sessions if s["title_id"] in cat.titles]
+        self.by_pt: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for s in self.sessions:
+            self.by_pt[(s["profile_id"], s["title_id"])].append(s)
+        self.by_pp: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for s in self.sessions:
+            self.by_pp[(s["profile_id"], cat.programme_of[s["title_id"]])].append(s)
+        self.through = max(s["event_date"] for s in sessions)
+
+    def title_progress(self, profile: str, title: str, day: date | None = None) -> tuple[float, float, float]:
+        """(play_time_s, content_watched_s, contiguous_progress_s) up to the end of `day`."""
+        mine = [s for s in self.by_pt[(profile, title)] if day is None or s["event_date"] <= day]
+        content, contiguous = union([g for s in mine for g in s["watched_segments"]], self.cat.runtime(title))
+        return sum(s["play_time_s"] for s in mine), content, contiguous
+
+    def programme_progress(self, profile: str, pid: str, day: date | None = None) -> tuple[float, float]:
+        """(play_time_s, content_watched_s) over the programme's titles up to the end of `day`."""
+        play = content = 0.0
+        for title in {s["title_id"] for s in self.by_pp[(profile, pid)]}:
+            p, c, _ = self.title_progress(profile, title, day)
+            play += p
+            content += c
+        return play, content
+
+    def programme_tiers(self, profile: str, pid: str, day: date | None = None) -> tuple[bool, bool, bool]:
+        play, content = self.programme_progress(profile, pid, day)
+        return tiers(play, content, self.cat.programmes[pid].runtime_s)
+
+
+def release_windows(v: Viewing) -> dict[tuple[str, int], dict]:
+    """fct_title_release_windows: per released programme and window."""
+    out = {}
+    for pid, p in v.cat.programmes.items():
+        if p.release_date > v.through:
+            continue
+        sessions = [s for (profile, prog), ss in v.by_pp.items() if prog == pid for s in ss]
+        for n in WINDOWS:
+            end = p.release_date + timedelta(days=n - 1)
+            inside = [s for s in sessions if p.release_date <= s["event_date"] <= end]
+            hours = sum(s["play_time_s"] for s in inside) / 3600
+            profiles = {s["profile_id"] for s in inside}
+            # Tiers: every profile with any viewing in the window, its progress at the end.
+            t, shares = [], []
+            for profile in profiles:
+                play, content = v.programme_progress(profile, pid, end)
+                t.append(tiers(play, content, p.runtime_s))
+                if t[-1][0]:
+                    shares.append(min(content / p.runtime_s, 1.0))
+            starters, watchers, completers = (sum(x[i] for x in t) for i in range(3))
+            out[(pid, n)] = dict(
+                window_end_date=end, is_window_complete=end <= v.through, hours_viewed=hours,
+                views=hours / (p.runtime_s / 3600), plays=len(inside), unique_profiles=len(profiles),
+                unique_accounts=len({s["account_id"] for s in inside}), starters=starters,
+                watchers=watchers, completers=completers, completion_rate=ratio(completers, starters),
+                avg_share_watched=sum(shares) / len(shares) if shares else None,
+            )
+    return out
+
+
+def top10_weekly(v: Viewing) -> dict[tuple[date, str, str, int], dict]:
+    """fct_top10_weekly: (week, market, list, rank) -> programme, hours, views, profiles."""
+    hours: dict[tuple[date, str, str], float] = defaultdict(float)
+    profiles: dict[tuple[date, str, str], set] = defaultdict(set)
+    for s in v.sessions:
+        week, pid = week_start(s["event_date"]), v.cat.programme_of[s["title_id"]]
+        for market in ("GLOBAL", s["country"]):
+            hours[(week, market, pid)] += s["play_time_s"] / 3600
+            profiles[(week, market, pid)].add(s["profile_id"])
+    lists = defaultdict(list)
+    for (week, market, pid), h in hours.items():
+        views = h / (v.cat.programmes[pid].runtime_s / 3600)
+        lists[(week, market, v.cat.list_name(pid))].append((-views, -h, pid))
+    out = {}
+    for (week, market, name), rows in lists.items():
+        for rank, (neg_views, neg_hours, pid) in enumerate(sorted(rows)[:10], start=1):
+            out[(week, market, name, rank)] = dict(
+                programme_id=pid, views=-neg_views, hours_viewed=-neg_hours,
+                unique_profiles=len(profiles[(week, market, pid)]))
+    return out
+
+
+def title_retention(v: Viewing) -> dict[tuple[str, int], dict]:
+    """fct_title_retention: lifetime starters of each title and how far they got contiguously."""
+    starters: dict[str, int] = defaultdict(int)
+    reached: dict[tuple[str, int], int] = defaultdict(int)
+    for profile, title in v.by_pt:
+        play, content, contiguous = v.title_progress(profile, title)
+        if not tiers(play, content, v.cat.runtime(title))[0]:
+            continue
+        starters[title] += 1
+        for pct in range(10, 101, 10):
+            if contiguous >= pct / 100 * v.cat.runtime(title):
+                reached[(title, pct)] += 1
+    return {(t, pct): dict(starters=n, starters_reached=reached[(t, pct)],
+                           share_reached=reached[(t, pct)] / n)
+            for t, n in starters.items() for pct in range(10, 101, 10)}
+
+
+def season_funnel(v: Viewing) -> dict[tuple[str, int], dict]:
+    """fct_season_funnel: per season and episode, the funnel of episode-1 starters; per
+    season, starters, completers, binge rate and median days to complete."""
+    out = {}
+    for pid, p in v.cat.programmes.items():
+        if p.format != "series":
+            continue
+        episodes = {v.cat.titles[t]["episode_number"]: t for t in p.titles}
+        viewers = {profile for (profile, prog) in v.by_pp if prog == pid}
+        lifetime = {(profile, t): tiers(*v.title_progress(profile, t)[:2], v.cat.runtime(t))
+                    for profile in viewers for t in p.titles if (profile, t) in v.by_pt}
+        base = {profile for profile in viewers
+                if 1 in episodes and lifetime.get((profile, episodes[1]), (False,))[0]}
+        season_starters, days_to_complete = 0, []
+        for profile in viewers:
+            sessions = v.by_pp[(profile, pid)]
+            first = min(s["event_date"] for s in sessions)
+            if v.programme_tiers(profile, pid)[0]:
+                season_starters += 1
+            for day in sorted({s["event_date"] for s in sessions}):
+                if v.programme_tiers(profile, pid, day)[2]:
+                    days_to_complete.append((day - first).days)
+                    break
+        binge = sum(1 for d in days_to_complete if d < 7)
+        for number, title in episodes.items():
+            started = sum(1 for profile in base if lifetime.get((profile, title), (False,))[0])
+            completed = sum(1 for profile in base if lifetime.get((profile, title), (False, False, False))[2])
+            out[(pid, number)] = dict(
+                title_id=title, episode_1_starters=len(base), episode_starters=started,
+                episode_completers=completed, share_started=ratio(started, len(base)),
+                share_completed=ratio(completed, len(base)), season_starters=season_starters,
+                season_completers=len(days_to_complete), binge_rate=ratio(binge, len(days_to_complete)),
+                median_days_to_complete=median(days_to_complete),
+            )
+    return out
+
+
+def genre_weekly(v: Viewing) -> dict[tuple[str, date], dict]:
+    """fct_genre_weekly: a programme counts fully in each of its genres; tiers are each
+    active profile's progress at the end of its last day of viewing in the week."""
+    hours: dict[tuple[date, str], float] = defaultdict(float)
+    last_day: dict[tuple[date, str, str], date] = {}
+    total: dict[date, float] = defaultdict(float)
+    for s in v.sessions:
+        week, pid = week_start(s["event_date"]), v.cat.programme_of[s["title_id"]]
+        hours[(week, pid)] += s["play_time_s"] / 3600
+        total[week] += s["play_time_s"] / 3600
+        key = (week, pid, s["profile_id"])
+        last_day[key] = max(last_day.get(key, s["event_date"]), s["event_date"])
+    starters: dict[tuple[date, str], int] = defaultdict(int)
+    completers: dict[tuple[date, str], int] = defaultdict(int)
+    profiles: dict[tuple[date, str], set] = defaultdict(set)
+    for (week, pid, profile), day in last_day.items():
+        t = v.programme_tiers(profile, pid, day)
+        starters[(week, pid)] += t[0]
+        completers[(week, pid)] += t[2]
+        profiles[(week, pid)].add(profile)
+    out: dict[tuple[str, date], dict] = {}
+    for (week, pid), h in hours.items():
+        p = v.cat.programmes[pid]
+        for genre in p.genres:
+            row = out.setdefault((genre, week), dict(programmes_viewed=0, hours_viewed=0.0, views=0.0,
+                                                     starters=0, completers=0, profiles=set()))
+            row["programmes_viewed"] += 1
+            row["hours_viewed"] += h
+            row["views"] += h / (p.runtime_s / 3600)
+            row["starters"] += starters[(week, pid)]
+            row["completers"] += completers[(week, pid)]
+            row["profiles"] |= profiles[(week, pid)]
+    for (genre, week), row in out.items():
+        row["unique_profiles"] = len(row.pop("profiles"))
+        row["completion_rate"] = ratio(row["completers"], row["starters"])
+        row["share_of_hours"] = ratio(row["hours_viewed"], total[week])
+    return out
+
+
+def talent_track_record(v: Viewing, windows: dict[tuple[str, int], dict]) -> dict[tuple[str, str], dict]:
+    """fct_talent_track_record from the current credits and the 28-day windows."""
+    names: dict[str, set] = defaultdict(set)
+    credited: dict[tuple[str, str], set] = defaultdict(set)
+    for t in v.cat.titles.values():
+        for c in t["credits"]:
+            names[c["talent_id"]].add(c["name"])
+            billing = c.get("billing_order")
+            if c["role"] != "actor" or (billing is not None and billing <= TOP_BILLED_ACTORS):
+                credited[(c["talent_id"], c["role"])].add(v.cat.programme_of[t["title_id"]])
+    out = {}
+    for (talent, role), pids in credited.items():
+        complete = [windows[(pid, 28)] for pid in pids
+                    if (pid, 28) in windows and windows[(pid, 28)]["is_window_complete"]]
+        genre_counts: dict[str, int] = defaultdict(int)
+        for pid in pids:
+            for g in v.cat.programmes[pid].genres:
+                genre_counts[g] += 1
+        views = [w["views"] for w in complete]
+        starters = sum(w["starters"] for w in complete)
+        out[(talent, role)] = dict(
+            talent_name=min(names[talent]), programmes=len(pids), programmes_with_complete_28d=len(complete),
+            median_views_28d=median(views), mean_views_28d=sum(views) / len(views) if views else None,
+            completion_rate_28d=ratio(sum(w["completers"] for w in complete), starters) if complete else None,
+            genre_mix=[(g, n) for g, n in sorted(genre_counts.items(), key=lambda x: (-x[1], x[0]))],
+            latest_release_date=max(v.cat.programmes[pid].release_date for pid in pids),
+        )
+    return out
+
+
+def market_offer_vs_demand(v: Viewing) -> dict[tuple[str, date, str, str], dict]:
+    """fct_market_offer_vs_demand: per country and month (a month with any viewing), offer
+    (programmes and runtime on offer) and demand (hours, profiles) by origin group and format."""
+    european = european_countries()
+
+    def origin(pid: str, market: str) -> str:
+        country = v.cat.programmes[pid].origin_country
+        if country == market:
+            return "domestic"
+        return "other_european" if country in european else ("us" if country == "US" else "rest_of_world")
+
+    months = sorted({month_start(s["event_date"]) for s in v.all})
+    offer: dict[tuple[str, date], set[str]] = {}
+    for month in months:
+        for country, titles in v.cat.offered(month).items():
+            offer[(country, month)] = titles
+    demand: dict[tuple[str, date, str, str], float] = defaultdict(float)
+    viewers: dict[tuple[str, date, str, str], set] = defaultdict(set)
+    markets = set(offer)
+    for s in v.sessions:
+        country, month, pid = s["country"], month_start(s["event_date"]), v.cat.programme_of[s["title_id"]]
+        markets.add((country, month))
+        for breakdown, group in (("origin_group", origin(pid, country)), ("format", v.cat.programmes[pid].format)):
+            demand[(country, month, breakdown, group)] += s["play_time_s"] / 3600
+            viewers[(country, month, breakdown, group)].add(s["profile_id"])
+    out = {}
+    for country, month in markets:
+        titles = offer.get((country, month), set())
+        pids = {v.cat.programme_of[t] for t in titles}
+        euro_pids = {pid for pid in pids if v.cat.programmes[pid].origin_country in european}
+        runtime = sum(v.cat.runtime(t) for t in titles)
+        euro_runtime = sum(v.cat.runtime(t) for t in titles if v.cat.programmes[v.cat.programme_of[t]].origin_country in european)
+        for breakdown, groups in (("origin_group", ORIGIN_GROUPS), ("format", FORMATS)):
+            def group_of(pid):
+                return origin(pid, country) if breakdown == "origin_group" else v.cat.programmes[pid].format
+            rows = {}
+            for g in groups:
+                in_group = [t for t in titles if group_of(v.cat.programme_of[t]) == g]
+                rows[g] = dict(
+                    programmes_available=len({v.cat.programme_of[t] for t in in_group}),
+                    runtime_hours_available=sum(v.cat.runtime(t) for t in in_group) / 3600,
+                    hours_viewed=demand.get((country, month, breakdown, g), 0.0),
+                    unique_profiles=len(viewers.get((country, month, breakdown, g), ())),
+                )
+            totals = {m: sum(r[m] for r in rows.values())
+                      for m in ("programmes_available", "runtime_hours_available", "hours_viewed")}
+            for g, r in rows.items():
+                r["programme_share"] = ratio(r["programmes_available"], totals["programmes_available"])
+                r["runtime_share"] = ratio(r["runtime_hours_available"], totals["runtime_hours_available"])
+                r["demand_share"] = ratio(r["hours_viewed"], totals["hours_viewed"])
+                r["demand_minus_offer_share"] = (None if r["demand_share"] is None or r["runtime_share"] is None
+                                                 else r["demand_share"] - r["runtime_share"])
+                r["european_works_programme_share"] = ratio(len(euro_pids), len(pids))
+                r["european_works_runtime_share"] = ratio(euro_runtime, runtime)
+                r["meets_avmsd_european_quota"] = bool(pids) and len(euro_pids) >= 0.3 * len(pids)
+                out[(country, month, breakdown, g)] = r
+    return out
