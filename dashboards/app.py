@@ -110,9 +110,9 @@ def warm_up(reader: MartReader) -> None:
 
     started = time.perf_counter()
     try:
-        top10.bounds(reader)
+        reader.read(top10.TABLES[0])
         genre.weekly(reader)
-        markets.bounds(reader)
+        reader.read(markets.TABLES[0])
         forecasting.demand_model(reader)
         forecasting.latest_backtest(reader)
     except Exception as exc:  # a missing mart or too little history: the pages say so

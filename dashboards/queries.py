@@ -4,14 +4,15 @@ Every function takes the mart frames it needs (as `MartReader.read` returns them
 datetime64) and the suppression threshold `k`, and returns frames whose small cells are
 already blanked and flagged by `privacy.suppress`. Metrics come from the marts; the only
 arithmetic here is rolling cells up (sums of additive columns, the profile lower bound)
-and comparing (ranks between weeks, medians over programmes).
+and comparing (ranks between weeks, medians over programmes). The Top 10, genre and
+market marts carry their own distinct-profile count (`unique_profiles`), so those pages
+suppress on it directly.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import numpy as np
 import pandas as pd
 
 from .privacy import profiles_at_least, suppress
@@ -28,35 +29,11 @@ ORIGIN_GROUPS = ("domestic", "other_european", "us", "rest_of_world")
 FORMATS = ("film", "series")
 
 
-def _week_start(days: pd.Series) -> pd.Series:
-    days = pd.to_datetime(days)
-    return days - pd.to_timedelta(days.dt.weekday, unit="D")
-
-
-def _with_profiles(rows: pd.DataFrame, bounds: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Attach `profiles_at_least`: the mart's own distinct-profile count when it has one
-    (`unique_profiles`), else the lower bound from fct_title_daily in `bounds`."""
-    if "unique_profiles" in rows.columns:
-        return rows.assign(profiles_at_least=rows["unique_profiles"])
-    return rows.merge(bounds, on=keys, how="left")
-
-
 def programme_names(programmes: pd.DataFrame) -> pd.Series:
     return programmes.set_index("programme_id")["programme_name"]
 
 
 # --- Top 10 ----------------------------------------------------------------------------------
-
-def top10_profile_bounds(daily: pd.DataFrame) -> pd.DataFrame:
-    """Per week, market (GLOBAL and each country) and programme: the profile lower bound
-    from fct_title_daily, since fct_top10_weekly carries no profile count."""
-    cells = daily[["programme_id", "country", "event_date", "unique_profiles"]].copy()
-    cells["week_start_date"] = _week_start(cells["event_date"])
-    per_country = profiles_at_least(cells, ["week_start_date", "country", "programme_id"])
-    per_country = per_country.rename(columns={"country": "market"})
-    worldwide = profiles_at_least(cells, ["week_start_date", "programme_id"]).assign(market=GLOBAL)
-    return pd.concat([per_country, worldwide], ignore_index=True)
-
 
 def top10_weeks(top10: pd.DataFrame, market: str = GLOBAL) -> list[pd.Timestamp]:
     """Weeks with a list for the market, latest first."""
@@ -68,9 +45,10 @@ def top10_markets(top10: pd.DataFrame) -> list[str]:
     return [GLOBAL] + sorted(m for m in top10["market"].unique() if m != GLOBAL)
 
 
-def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, bounds: pd.DataFrame,
-                market: str, week_start: pd.Timestamp, k: int) -> pd.DataFrame:
-    """The four lists for one market and week with week-on-week movement.
+def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week_start: pd.Timestamp,
+                k: int) -> pd.DataFrame:
+    """The four lists for one market and week with week-on-week movement. Hours and views
+    are suppressed on the programme's distinct profiles in that week and market.
 
     `movement`: "new" (not in last week's list), "up n", "down n" or "same";
     empty when the data has no previous week. `weeks_in_top10` counts the weeks up to this
@@ -99,8 +77,7 @@ def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, bounds: pd.DataFr
 
     current["movement"] = current.apply(movement, axis=1) if len(current) else pd.Series(dtype=str)
     current["programme_name"] = current["programme_id"].map(programme_names(programmes)).fillna(current["programme_id"])
-    current = _with_profiles(current, bounds, ["week_start_date", "market", "programme_id"])
-    current = suppress(current, k, {"profiles_at_least": ["hours_viewed", "views"]})
+    current = suppress(current, k, {"unique_profiles": ["hours_viewed", "views"]})
     current["list_order"] = current["list_name"].map({name: i for i, name in enumerate(LISTS)})
     return current.sort_values(["list_order", "week_rank"]).drop(columns="list_order").reset_index(drop=True)
 
@@ -173,17 +150,11 @@ def biggest_drop(funnel_rows: pd.DataFrame) -> dict | None:
 
 # --- Genre -----------------------------------------------------------------------------------
 
-def genre_profile_bounds(daily: pd.DataFrame, titles: pd.DataFrame) -> pd.DataFrame:
-    cells = daily[["title_id", "event_date", "unique_profiles"]].merge(
-        titles[["title_id", "genres"]], on="title_id").explode("genres").rename(columns={"genres": "genre"})
-    cells["week_start_date"] = _week_start(cells["event_date"])
-    return profiles_at_least(cells.dropna(subset=["genre"]), ["genre", "week_start_date"])
-
-
-def genre_weekly(genres: pd.DataFrame, bounds: pd.DataFrame, k: int) -> pd.DataFrame:
-    rows = _with_profiles(genres, bounds, ["genre", "week_start_date"])
-    rows = suppress(rows, k, {
-        "profiles_at_least": ["hours_viewed", "views", "share_of_hours"],
+def genre_weekly(genres: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Volumes are suppressed on the genre's distinct profiles in the week, rates on its
+    starters."""
+    rows = suppress(genres, k, {
+        "unique_profiles": ["hours_viewed", "views", "share_of_hours"],
         "starters": ["completion_rate", "completers"],
     })
     return rows.sort_values(["week_start_date", "genre"]).reset_index(drop=True)
@@ -257,40 +228,22 @@ def talent_summary(track: pd.DataFrame, programmes: pd.DataFrame, medians: pd.Da
 
 # --- Markets ---------------------------------------------------------------------------------
 
-def market_profile_bounds(daily: pd.DataFrame, titles: pd.DataFrame) -> pd.DataFrame:
-    """Per country, month, breakdown and group: the profile lower bound from fct_title_daily.
-    Groups follow fct_market_offer_vs_demand: origin relative to the market (domestic,
-    other European work, US, rest of world) and format."""
-    cells = daily[["title_id", "country", "event_date", "unique_profiles"]].merge(
-        titles[["title_id", "format", "origin_country", "is_european_work"]], on="title_id")
-    cells["month_start_date"] = pd.to_datetime(cells["event_date"]).dt.to_period("M").dt.to_timestamp()
-    cells["origin_group"] = np.select(
-        [cells["origin_country"] == cells["country"], cells["is_european_work"].fillna(False).astype(bool),
-         cells["origin_country"] == "US"],
-        ["domestic", "other_european", "us"], "rest_of_world")
-    keys = ["country", "month_start_date"]
-    by_origin = profiles_at_least(cells, [*keys, "origin_group"]).rename(columns={"origin_group": "group_value"})
-    by_format = profiles_at_least(cells, [*keys, "format"]).rename(columns={"format": "group_value"})
-    return pd.concat([by_origin.assign(breakdown="origin_group"), by_format.assign(breakdown="format")],
-                     ignore_index=True)
-
-
 def market_months(market: pd.DataFrame) -> list[pd.Timestamp]:
     return sorted(pd.to_datetime(market["month_start_date"].drop_duplicates()), reverse=True)
 
 
-def market_shares(market: pd.DataFrame, bounds: pd.DataFrame, country: str, month: pd.Timestamp,
-                  breakdown: str, k: int) -> pd.DataFrame:
+def market_shares(market: pd.DataFrame, country: str, month: pd.Timestamp, breakdown: str,
+                  k: int) -> pd.DataFrame:
     """Catalogue share against demand share for one country, month and breakdown. Catalogue
-    shares describe the offer and are never suppressed; demand shares are."""
+    shares describe the offer and are never suppressed; demand figures are, on the group's
+    distinct profiles in the country and month."""
     month = pd.Timestamp(month)
     rows = market[(market["country"] == country) & (market["month_start_date"] == month)
                   & (market["breakdown"] == breakdown)]
-    rows = _with_profiles(rows, bounds, ["country", "month_start_date", "breakdown", "group_value"])
     order = ORIGIN_GROUPS if breakdown == "origin_group" else FORMATS
     rows = rows.assign(order=rows["group_value"].map({g: i for i, g in enumerate(order)}))
     rows = rows.sort_values("order").drop(columns="order").reset_index(drop=True)
-    return suppress(rows, k, {"profiles_at_least": ["hours_viewed", "demand_share", "demand_minus_offer_share"]})
+    return suppress(rows, k, {"unique_profiles": ["hours_viewed", "demand_share", "demand_minus_offer_share"]})
 
 
 def european_works(market: pd.DataFrame, month: pd.Timestamp) -> pd.DataFrame:

@@ -53,8 +53,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("completers", _I64), ("completion_rate", _F), ("avg_share_watched", _F)]),
     "fct_top10_weekly": pa.schema([
         ("market", _S), ("list_name", _S), ("week_rank", _I32), ("programme_id", _S),
-        ("programme_type", _S), ("hours_viewed", _F), ("views", _F), ("runtime_s", _I64),
-        ("week_end_date", _D), ("week_start_date", _D)]),
+        ("programme_type", _S), ("hours_viewed", _F), ("views", _F), ("unique_profiles", _I64),
+        ("runtime_s", _I64), ("week_end_date", _D), ("week_start_date", _D)]),
     "fct_title_retention": pa.schema([
         ("title_id", _S), ("progress_pct", _I32), ("starters", _I64), ("starters_reached", _I64),
         ("share_reached", _F)]),
@@ -65,7 +65,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("binge_rate", _F), ("median_days_to_complete", _F)]),
     "fct_genre_weekly": pa.schema([
         ("genre", _S), ("programmes_viewed", _I64), ("hours_viewed", _F), ("views", _F),
-        ("starters", _I64), ("completers", _I64), ("completion_rate", _F), ("share_of_hours", _F),
+        ("unique_profiles", _I64), ("starters", _I64), ("completers", _I64), ("completion_rate", _F), ("share_of_hours", _F),
         ("week_end_date", _D), ("week_start_date", _D)]),
     "fct_talent_track_record": pa.schema([
         ("talent_id", _S), ("talent_name", _S), ("role", _S), ("programmes", _I64),
@@ -76,7 +76,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "fct_market_offer_vs_demand": pa.schema([
         ("country", _S), ("month_start_date", _D), ("breakdown", _S), ("group_value", _S),
         ("programmes_available", _I64), ("runtime_hours_available", _F),
-        ("hours_viewed", _F), ("programme_share", _F), ("runtime_share", _F),
+        ("hours_viewed", _F), ("unique_profiles", _I64), ("programme_share", _F), ("runtime_share", _F),
         ("demand_share", _F), ("demand_minus_offer_share", _F),
         ("european_works_programme_share", _F), ("european_works_runtime_share", _F),
         ("meets_avmsd_european_quota", _B)]),
@@ -325,10 +325,11 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
 
     # Weekly Top 10, global and per country.
     sessions["week_start_date"] = _week_start(sessions["event_date"])
-    weekly = sessions.groupby(["week_start_date", "country", "programme_id"])["play_time_s"].sum().reset_index()
+    volume = dict(play_time_s=("play_time_s", "sum"), unique_profiles=("profile_id", "nunique"))
     by_market = pd.concat([
-        weekly.groupby(["week_start_date", "programme_id"])["play_time_s"].sum().reset_index().assign(market="GLOBAL"),
-        weekly.rename(columns={"country": "market"})], ignore_index=True)
+        sessions.groupby(["week_start_date", "programme_id"]).agg(**volume).reset_index().assign(market="GLOBAL"),
+        sessions.groupby(["week_start_date", "country", "programme_id"]).agg(**volume).reset_index()
+        .rename(columns={"country": "market"})], ignore_index=True)
     by_market["hours_viewed"] = by_market["play_time_s"] / 3600
     by_market = by_market.join(prog[["format", "language_group", "programme_type", "runtime_s"]], on="programme_id")
     by_market["views"] = by_market["hours_viewed"] / (by_market["runtime_s"] / 3600)
@@ -384,6 +385,10 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
     genre_weekly = pweeks.groupby(["week_start_date", "genres"]).agg(
         programmes_viewed=("programme_id", "nunique"), hours_viewed=("hours_viewed", "sum"),
         views=("views", "sum"), starters=("starters", "sum"), completers=("completers", "sum")).reset_index()
+    genre_profiles = (sessions[["week_start_date", "programme_id", "profile_id"]]
+                      .join(prog["genres"], on="programme_id").explode("genres")
+                      .groupby(["week_start_date", "genres"])["profile_id"].nunique().rename("unique_profiles"))
+    genre_weekly = genre_weekly.join(genre_profiles, on=["week_start_date", "genres"])
     genre_weekly = genre_weekly.rename(columns={"genres": "genre"})
     genre_weekly["completion_rate"] = genre_weekly["completers"] / genre_weekly["starters"].where(genre_weekly["starters"] > 0)
     genre_weekly["share_of_hours"] = genre_weekly["hours_viewed"] / genre_weekly["week_start_date"].map(totals)
@@ -451,12 +456,14 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
             programmes_by = offer.groupby(column)["programme_id"].nunique()
             runtime_by = offer.groupby(column)["runtime_s"].sum() / 3600
             hours_by = demand.groupby(column)["play_time_s"].sum() / 3600
+            profiles_by = demand.groupby(column)["profile_id"].nunique()
             for value in values:
                 market_rows.append(dict(
                     country=country, month_start_date=month.date(), breakdown=breakdown, group_value=value,
                     programmes_available=int(programmes_by.get(value, 0)),
                     runtime_hours_available=float(runtime_by.get(value, 0.0)),
                     hours_viewed=float(hours_by.get(value, 0.0)),
+                    unique_profiles=int(profiles_by.get(value, 0)),
                     programme_share=programmes_by.get(value, 0) / programmes_by.sum(),
                     runtime_share=runtime_by.get(value, 0.0) / runtime_by.sum(),
                     demand_share=hours_by.get(value, 0.0) / hours_by.sum(),

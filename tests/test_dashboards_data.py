@@ -74,48 +74,38 @@ def _programmes():
 
 
 def test_top10_lists_movement_weeks_and_suppression():
-    def row(week, rank, pid, hours, market="GLOBAL", list_name="films_english"):
+    def row(week, rank, pid, hours, profiles, market="GLOBAL", list_name="films_english"):
         return dict(market=market, list_name=list_name, week_rank=rank, programme_id=pid, hours_viewed=hours,
-                    views=hours / 2, week_start_date=D(week), week_end_date=D(week) + pd.Timedelta(days=6))
+                    views=hours / 2, unique_profiles=profiles, week_start_date=D(week),
+                    week_end_date=D(week) + pd.Timedelta(days=6))
 
     top10 = pd.DataFrame([
-        row("2024-01-01", 1, "A", 100), row("2024-01-01", 2, "B", 50),
-        row("2024-01-08", 1, "B", 80), row("2024-01-08", 2, "A", 60), row("2024-01-08", 3, "C", 5),
-        row("2024-01-15", 1, "B", 70), row("2024-01-15", 2, "A", 50),
+        row("2024-01-01", 1, "A", 100, 50), row("2024-01-01", 2, "B", 50, 30),
+        row("2024-01-08", 1, "B", 80, 90), row("2024-01-08", 2, "A", 60, 40), row("2024-01-08", 3, "C", 5, 3),
+        row("2024-01-15", 1, "B", 70, 10), row("2024-01-15", 2, "A", 50, 9),
     ])
-    bounds = pd.DataFrame({"week_start_date": [D("2024-01-08")] * 3, "market": ["GLOBAL"] * 3,
-                           "programme_id": ["A", "B", "C"], "profiles_at_least": [40, 90, 3]})
-    week2 = queries.top10_lists(top10, _programmes(), bounds, "GLOBAL", D("2024-01-08"), K).set_index("programme_id")
+    week2 = queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-08"), K).set_index("programme_id")
     assert week2["movement"].to_dict() == {"B": "up 1", "A": "down 1", "C": "new"}
     assert week2["weeks_in_top10"].to_dict() == {"A": 2, "B": 2, "C": 1}
     assert week2.loc["C", "programme_name"] == "Gamma"
     assert np.isnan(week2.loc["C", "hours_viewed"]) and bool(week2.loc["C", "hours_viewed__suppressed"])
+    assert np.isnan(week2.loc["C", "views"]) and np.isnan(week2.loc["C", "unique_profiles"])
     assert week2.loc["A", "hours_viewed"] == 60
-    week3 = queries.top10_lists(top10, _programmes(), bounds, "GLOBAL", D("2024-01-15"), K).set_index("programme_id")
+    week3 = queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-15"), K).set_index("programme_id")
     assert week3["movement"].to_dict() == {"B": "same", "A": "same"}
-    # No bound for week 3 (no daily cells): unknown counts are suppressed.
-    assert week3["hours_viewed"].isna().all()
-    first = queries.top10_lists(top10, _programmes(), bounds, "GLOBAL", D("2024-01-01"), K)
+    # Exactly k profiles is enough; one fewer is not.
+    assert week3.loc["B", "hours_viewed"] == 70 and np.isnan(week3.loc["A", "hours_viewed"])
+    first = queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-01"), K)
     assert set(first["movement"]) == {""}, "no previous week in the data: no movement shown"
 
 
-def test_top10_uses_the_marts_own_profile_count_when_it_has_one():
-    top10 = pd.DataFrame([dict(market="GLOBAL", list_name="films_english", week_rank=1, programme_id="A",
-                               hours_viewed=10.0, views=5.0, unique_profiles=12, week_start_date=D("2024-01-01"),
-                               week_end_date=D("2024-01-07"))])
-    empty_bounds = pd.DataFrame(columns=["week_start_date", "market", "programme_id", "profiles_at_least"])
-    out = queries.top10_lists(top10, _programmes(), empty_bounds, "GLOBAL", D("2024-01-01"), K)
-    assert out.loc[0, "hours_viewed"] == 10.0
-
-
-def test_top10_profile_bounds_per_country_and_worldwide():
-    daily = pd.DataFrame({"programme_id": ["A", "A", "A"], "country": ["GB", "FR", "GB"],
-                          "event_date": [D("2024-01-01"), D("2024-01-02"), D("2024-01-08")],
-                          "unique_profiles": [4, 9, 20]})
-    bounds = queries.top10_profile_bounds(daily).set_index(["market", "week_start_date"])["profiles_at_least"]
-    assert bounds[("GB", D("2024-01-01"))] == 4
-    assert bounds[("GLOBAL", D("2024-01-01"))] == 9
-    assert bounds[("GLOBAL", D("2024-01-08"))] == 20
+def test_top10_suppresses_on_the_lists_own_market():
+    # 12 profiles worldwide, 4 of them in FR: the FR list holds the programme's numbers back.
+    top10 = pd.DataFrame([dict(market=m, list_name="films_english", week_rank=1, programme_id="A",
+                               hours_viewed=h, views=h / 2, unique_profiles=n, week_start_date=D("2024-01-01"),
+                               week_end_date=D("2024-01-07")) for m, h, n in (("GLOBAL", 10.0, 12), ("FR", 3.0, 4))])
+    assert queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-01"), K).loc[0, "hours_viewed"] == 10.0
+    assert np.isnan(queries.top10_lists(top10, _programmes(), "FR", D("2024-01-01"), K).loc[0, "hours_viewed"])
 
 
 def test_title_daily_sums_cells_and_suppresses_on_the_largest_cell():
@@ -144,17 +134,32 @@ def test_season_funnel_and_where_people_drop():
     assert out["binge_rate"].isna().all(), "8 season completers: binge rate suppressed"
 
 
-def test_market_bounds_group_origins_relative_to_the_market():
-    titles = pd.DataFrame({"title_id": ["fr", "de", "us", "kr"], "format": ["film", "film", "series", "film"],
-                           "origin_country": ["FR", "DE", "US", "KR"], "is_european_work": [True, True, False, False]})
-    daily = pd.DataFrame({"title_id": ["fr", "de", "us", "kr"], "country": ["FR"] * 4,
-                          "event_date": [D("2024-01-03")] * 4, "unique_profiles": [11, 12, 13, 14]})
-    bounds = queries.market_profile_bounds(daily, titles).set_index(["breakdown", "group_value"])["profiles_at_least"]
-    assert bounds[("origin_group", "domestic")] == 11
-    assert bounds[("origin_group", "other_european")] == 12
-    assert bounds[("origin_group", "us")] == 13
-    assert bounds[("origin_group", "rest_of_world")] == 14
-    assert bounds[("format", "film")] == 14 and bounds[("format", "series")] == 13
+def test_market_demand_is_suppressed_on_the_groups_profiles_and_offer_never_is():
+    def row(group, programmes, hours, profiles):
+        return dict(country="FR", month_start_date=D("2024-01-01"), breakdown="origin_group", group_value=group,
+                    programmes_available=programmes, programme_share=programmes / 10, runtime_share=programmes / 10,
+                    hours_viewed=hours, unique_profiles=profiles, demand_share=hours / 100,
+                    demand_minus_offer_share=hours / 100 - programmes / 10)
+
+    market = pd.DataFrame([row("rest_of_world", 1, 2.0, 3), row("us", 5, 60.0, 40), row("domestic", 3, 30.0, 10),
+                           row("other_european", 1, 8.0, 0)])
+    out = queries.market_shares(market, "FR", D("2024-01-01"), "origin_group", K).set_index("group_value")
+    assert list(out.index) == ["domestic", "other_european", "us", "rest_of_world"]
+    assert out.loc["us", "demand_share"] == 0.6 and out.loc["domestic", "hours_viewed"] == 30.0
+    for group in ("rest_of_world", "other_european"):
+        assert np.isnan(out.loc[group, "demand_share"]) and bool(out.loc[group, "hours_viewed__suppressed"])
+        assert np.isnan(out.loc[group, "demand_minus_offer_share"])
+    assert out["programme_share"].notna().all() and out["runtime_share"].notna().all()
+
+
+def test_genre_weekly_suppresses_volumes_on_profiles_and_rates_on_starters():
+    genres = pd.DataFrame({"genre": ["drama", "comedy"], "week_start_date": [D("2024-01-01")] * 2,
+                           "hours_viewed": [50.0, 2.0], "views": [25.0, 1.0], "share_of_hours": [0.9, 0.1],
+                           "unique_profiles": [40, 6], "starters": [8, 5], "completers": [4, 1],
+                           "completion_rate": [0.5, 0.2]})
+    out = queries.genre_weekly(genres, K).set_index("genre")
+    assert out.loc["drama", "hours_viewed"] == 50.0 and np.isnan(out.loc["drama", "completion_rate"])
+    assert out.loc["comedy", "hours_viewed__suppressed"] and np.isnan(out.loc["comedy", "share_of_hours"])
 
 
 def test_talent_record_against_the_genre_median():
@@ -279,8 +284,7 @@ def test_reports_are_self_contained_and_suppress_small_cells(sample):
         assert not re.search(r"<script[^>]+src=['\"]?https?:", text), f"{path.name}: loads a script from the network"
     top10 = paths[0].read_text()
     lists = queries.top10_lists(reader.read("marts.fct_top10_weekly"), reader.read("marts.dim_programme"),
-                                queries.top10_profile_bounds(reader.read("marts.fct_title_daily")), "GLOBAL",
-                                D("2024-03-25"), K)
+                                "GLOBAL", D("2024-03-25"), K)
     expected = int(lists["views__suppressed"].sum() + lists["hours_viewed__suppressed"].sum())
     assert expected > 0, "the sample's week should have small cells"
     assert top10.count(f">{SUPPRESSED_TEXT}</td>") == expected

@@ -11,13 +11,11 @@ from ..data import MartReader
 
 PATH = "/genre"
 NAME = "Genre"
-TABLES = ("marts.fct_genre_weekly", "marts.fct_title_daily", "marts.dim_title")
+TABLES = ("marts.fct_genre_weekly",)
 
 
 def weekly(reader: MartReader) -> pd.DataFrame:
-    def build(genres, daily, titles):
-        return queries.genre_weekly(genres, queries.genre_profile_bounds(daily, titles), reader.k)
-    return reader.derived("genre_weekly", list(TABLES), build)
+    return reader.derived("genre_weekly", list(TABLES), lambda genres: queries.genre_weekly(genres, reader.k))
 
 
 def layout(reader: MartReader, query: dict) -> html.Div:

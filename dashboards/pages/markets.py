@@ -12,11 +12,7 @@ from ..data import MartReader
 
 PATH = "/markets"
 NAME = "Markets"
-TABLES = ("marts.fct_market_offer_vs_demand", "marts.fct_title_daily", "marts.dim_title")
-
-
-def bounds(reader: MartReader) -> pd.DataFrame:
-    return reader.derived("market_bounds", ["marts.fct_title_daily", "marts.dim_title"], queries.market_profile_bounds)
+TABLES = ("marts.fct_market_offer_vs_demand",)
 
 
 def layout(reader: MartReader, query: dict) -> html.Div:
@@ -42,8 +38,8 @@ def content(reader: MartReader, country: str | None, month: str | None) -> list:
         return [c.empty("No market data in the warehouse yet.")]
     k = reader.k
     market = reader.read("marts.fct_market_offer_vs_demand")
-    origin = queries.market_shares(market, bounds(reader), country, pd.Timestamp(month), "origin_group", k)
-    formats = queries.market_shares(market, bounds(reader), country, pd.Timestamp(month), "format", k)
+    origin = queries.market_shares(market, country, pd.Timestamp(month), "origin_group", k)
+    formats = queries.market_shares(market, country, pd.Timestamp(month), "format", k)
     works = queries.european_works(market, pd.Timestamp(month))
     share_columns = [
         ("group_value", "Group", lambda v: str(v).replace("_", " ")),

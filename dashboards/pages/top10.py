@@ -11,16 +11,12 @@ from ..data import MartReader
 
 PATH = "/"
 NAME = "Top 10"
-TABLES = ("marts.fct_top10_weekly", "marts.dim_programme", "marts.fct_title_daily")
-
-
-def bounds(reader: MartReader) -> pd.DataFrame:
-    return reader.derived("top10_bounds", ["marts.fct_title_daily"], queries.top10_profile_bounds)
+TABLES = ("marts.fct_top10_weekly", "marts.dim_programme")
 
 
 def lists(reader: MartReader, market: str, week: str) -> pd.DataFrame:
     return queries.top10_lists(reader.read("marts.fct_top10_weekly"), reader.read("marts.dim_programme"),
-                               bounds(reader), market, pd.Timestamp(week), reader.k)
+                               market, pd.Timestamp(week), reader.k)
 
 
 def list_tables(frame: pd.DataFrame) -> html.Div:
