@@ -29,16 +29,6 @@ from typing import Callable, Iterable, Sequence
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    ArrayType,
-    BooleanType,
-    DateType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
 
 from slatehouse import io
 from slatehouse.contract import schema as S
@@ -52,8 +42,9 @@ LAYERS = ("bronze", "silver", "marts")
 SUITE_NAME = re.compile(r"^(?P<subject>(?P<layer>[a-z]+)__(?P<table>[a-z0-9_]+))\.(?P<severity>critical|warning)$")
 SAMPLE_SIZE = 5
 
-# Names of tables that are not in the contract yet (the marts are owned by dbt).
-VALIDATION_RESULTS = "ops.validation_results"
+VALIDATION_RESULTS = S.OPS_VALIDATION_RESULTS  # every gate's results (schema in the contract)
+
+# Names of tables that are not in the contract (the marts are owned by dbt).
 FCT_TITLE_DAILY = "marts.fct_title_daily"
 FCT_GENRE_WEEKLY = "marts.fct_genre_weekly"
 FCT_TITLE_RELEASE_WINDOWS = "marts.fct_title_release_windows"
@@ -64,24 +55,6 @@ FCT_SEASON_FUNNEL = "marts.fct_season_funnel"
 FUTURE_TOLERANCE_S = 300
 TRAILING_DAYS = 7  # the volume band compares a day with the mean of the 7 days before it
 MIN_TRAILING_DAYS = 3  # fewer days of history than this: no band (the ratio is null)
-
-VALIDATION_RESULTS_SCHEMA = StructType([
-    StructField("run_id", StringType(), False),
-    StructField("layer", StringType(), False),
-    StructField("suite", StringType(), False),
-    StructField("severity", StringType(), False),
-    StructField("table_name", StringType(), False),
-    StructField("expectation_type", StringType(), False),
-    StructField("column", StringType(), True),
-    StructField("kwargs_json", StringType(), False),
-    StructField("success", BooleanType(), False),
-    StructField("element_count", LongType(), True),
-    StructField("unexpected_count", LongType(), True),
-    StructField("unexpected_sample", ArrayType(StringType()), False),
-    StructField("exception_message", StringType(), True),
-    StructField("evaluated_at", TimestampType(), False),
-    StructField("run_dates", ArrayType(DateType()), False),
-])
 
 
 class GateFailed(RuntimeError):
@@ -229,8 +202,10 @@ def summarise_intake(quarantine: DataFrame, received_dates: Sequence[date]) -> C
     """Accepted events -> one row per received date, plus one row (received_date null) for
     the whole run: lines read, accepted, quarantined, duplicates and their rates (of lines
     read). Duplicates sit in the quarantine table with reason_code `duplicate` but are
-    counted apart, as ingest does. A day under MIN_LINES_FOR_DAILY_RATES lines has null
-    rates, so only the pooled row judges it."""
+    counted apart, as ingest does. Lines of erased members (`erased_member`) count as
+    quarantined but not in the quarantine rate: they say nothing about the data's quality.
+    A day under MIN_LINES_FOR_DAILY_RATES lines has null rates, so only the pooled row
+    judges it."""
 
     def transform(events: DataFrame) -> DataFrame:
         spark = events.sparkSession
@@ -239,27 +214,29 @@ def summarise_intake(quarantine: DataFrame, received_dates: Sequence[date]) -> C
         held = quarantine.groupBy("received_date").agg(
             F.count_if(F.col("reason_code") != "duplicate").alias("quarantined"),
             F.count_if(F.col("reason_code") == "duplicate").alias("duplicates"),
+            F.count_if(F.col("reason_code") == "erased_member").alias("_erased"),
         )
+        counts = ("accepted", "quarantined", "duplicates", "_erased")
         per_day = (
             days.join(accepted, "received_date", "left").join(held, "received_date", "left")
-            .fillna(0, ["accepted", "quarantined", "duplicates"])
-            .select("received_date", "accepted", "quarantined", "duplicates")
+            .fillna(0, list(counts))
+            .select("received_date", *counts)
         )
         pooled = per_day.agg(
             F.lit(None).cast("date").alias("received_date"),
-            *[F.sum(c).alias(c) for c in ("accepted", "quarantined", "duplicates")],
+            *[F.sum(c).alias(c) for c in counts],
         )
         lines = F.col("accepted") + F.col("quarantined") + F.col("duplicates")
         judged = F.col("received_date").isNull() | (F.col("lines_read") >= MIN_LINES_FOR_DAILY_RATES)
 
-        def rate(column: str):
-            return F.when(judged, F.try_divide(F.col(column), F.col("lines_read").cast("double")))
+        def rate(count):
+            return F.when(judged, F.try_divide(count, F.col("lines_read").cast("double")))
 
         return (
             per_day.unionByName(pooled)
             .withColumn("lines_read", lines)
-            .withColumn("quarantine_rate", rate("quarantined"))
-            .withColumn("duplicate_rate", rate("duplicates"))
+            .withColumn("quarantine_rate", rate(F.col("quarantined") - F.col("_erased")))
+            .withColumn("duplicate_rate", rate(F.col("duplicates")))
             .select("received_date", "lines_read", "accepted", "quarantined", "duplicates",
                     "quarantine_rate", "duplicate_rate")
         )
@@ -642,7 +619,7 @@ def record_results(spark: SparkSession, result: GateResult) -> int | None:
     rows = _result_rows(result, datetime.now(timezone.utc).replace(tzinfo=None))
     if not rows:
         return io.current_version(spark, VALIDATION_RESULTS)
-    frame = spark.createDataFrame(rows, VALIDATION_RESULTS_SCHEMA)
+    frame = spark.createDataFrame(rows, S.VALIDATION_RESULTS_SCHEMA)
     return io.append(spark, VALIDATION_RESULTS, frame).version
 
 

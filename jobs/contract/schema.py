@@ -1,4 +1,5 @@
-"""Schemas as constants: the event-log contract v1, the catalogue snapshot, and tables."""
+"""Schemas as constants: the event-log contract v1, the catalogue snapshot, and tables
+(bronze, silver, and the ops tables the pipeline and the quality gates write)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,6 @@ SCHEMA_VERSION = 1
 
 EVENT_TYPES = ("play_start", "heartbeat", "pause", "resume", "seek", "play_stop")
 DEVICE_TYPES = ("tv", "mobile", "tablet", "web", "console")
-CREDIT_ROLES = ("actor", "director", "writer", "showrunner", "producer")
-TITLE_TYPES = ("film", "episode")
 
 # --- Landing: one JSON object per line (docs/event-contract.md) --------------------------
 EVENT_SCHEMA = StructType([
@@ -88,6 +87,7 @@ QUARANTINE_REASONS = (
     "too_late",
     "future_event",
     "duplicate",
+    "erased_member",  # the member asked to be erased (privacy.erase_members); raw line not kept
 )
 
 QUARANTINE_SCHEMA = StructType([
@@ -141,6 +141,9 @@ SILVER_TITLE_GENRES = "silver.catalog_title_genres"
 SILVER_TALENT = "silver.catalog_talent"
 SILVER_CREDITS = "silver.catalog_credits"
 SILVER_AVAILABILITY = "silver.catalog_availability"
+OPS_RUNS = "ops.runs"
+OPS_RUN_STEPS = "ops.run_steps"
+OPS_VALIDATION_RESULTS = "ops.validation_results"
 
 # --- Silver catalogue dimensions (SCD2) ---------------------------------------------------
 # Each row is valid from `valid_from` (the snapshot date that introduced it) until
@@ -202,3 +205,49 @@ CATALOG_AVAILABILITY_SCHEMA = StructType([
     StructField("title_id", StringType(), False),
     StructField("country", StringType(), False),
 ] + SCD2_FIELDS)
+
+
+# --- Ops: the run ledger and the quality gates' results ----------------------------------
+# One row per `slatehouse run` / `backfill`, written when it starts and again when it ends
+# (status running -> succeeded | failed | gate_failed | input_missing).
+RUNS_SCHEMA = StructType([
+    StructField("run_id", StringType(), False),
+    StructField("command", StringType(), False),  # run | backfill
+    StructField("first_date", DateType(), False),  # received dates processed
+    StructField("last_date", DateType(), False),
+    StructField("status", StringType(), False),
+    StructField("started_at", TimestampType(), False),
+    StructField("duration_s", DoubleType(), False),
+    StructField("error", StringType(), True),
+    StructField("report_json", StringType(), False),  # the run report `--json` prints
+])
+
+# One row per step of a run (and per `slatehouse maintain`), appended as the step ends.
+RUN_STEPS_SCHEMA = StructType([
+    StructField("run_id", StringType(), False),
+    StructField("step", StringType(), False),
+    StructField("status", StringType(), False),  # succeeded | failed
+    StructField("started_at", TimestampType(), False),
+    StructField("duration_s", DoubleType(), False),
+    StructField("detail_json", StringType(), False),  # counts, Delta versions, dbt results
+    StructField("message", StringType(), True),  # why the step failed
+])
+
+# One row per expectation per suite run of a quality gate.
+VALIDATION_RESULTS_SCHEMA = StructType([
+    StructField("run_id", StringType(), False),
+    StructField("layer", StringType(), False),
+    StructField("suite", StringType(), False),
+    StructField("severity", StringType(), False),
+    StructField("table_name", StringType(), False),
+    StructField("expectation_type", StringType(), False),
+    StructField("column", StringType(), True),
+    StructField("kwargs_json", StringType(), False),
+    StructField("success", BooleanType(), False),
+    StructField("element_count", LongType(), True),
+    StructField("unexpected_count", LongType(), True),
+    StructField("unexpected_sample", ArrayType(StringType()), False),
+    StructField("exception_message", StringType(), True),
+    StructField("evaluated_at", TimestampType(), False),
+    StructField("run_dates", ArrayType(DateType()), False),
+])
