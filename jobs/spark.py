@@ -9,9 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
+import shlex
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from slatehouse.settings import ConfigError, Settings
 
@@ -19,6 +23,9 @@ log = logging.getLogger(__name__)
 
 DELTA_ARTIFACT = ("io.delta", "delta-spark_4.1_2.13", "4.4.0")
 MIN_JAVA = 17
+# Keys whose values are secrets: Spark's own `spark.redaction.regex`, plus "access key"
+# without the dot (fs.s3a.access.key has one, some connectors' accesskey does not).
+SECRET_KEY = re.compile(r"(?i)secret|password|token|access[.]?key")
 
 
 class JavaMissingError(ConfigError):
@@ -152,6 +159,61 @@ def spark_conf(settings: Settings, app_name: str = "slatehouse") -> dict[str, st
     return conf
 
 
+def java_properties(conf: dict[str, str]) -> str:
+    """`conf` as a Java properties file (the format of spark-submit's --properties-file)."""
+    def escape(text: str, is_key: bool) -> str:
+        text = text.replace("\\", "\\\\").replace("\n", "\\n")
+        if is_key:
+            for ch in " =:":
+                text = text.replace(ch, "\\" + ch)
+        elif text.startswith(" "):
+            text = "\\" + text
+        return text
+
+    return "".join(f"{escape(k, True)}={escape(v, False)}\n" for k, v in sorted(conf.items()))
+
+
+def split_secrets(conf: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(public, secret) parts of a Spark configuration, by key (see SECRET_KEY)."""
+    public = {k: v for k, v in conf.items() if not SECRET_KEY.search(k)}
+    return public, {k: v for k, v in conf.items() if k not in public}
+
+
+@contextmanager
+def secret_properties(settings: Settings, secret: dict[str, str]) -> Iterator[Path | None]:
+    """While the JVM starts, hand it `secret` in a private properties file.
+
+    pyspark starts the JVM as `spark-submit --conf k=v ...`, and every local user can read
+    a command line in `ps`. So secrets (the metastore password, object-store keys) go in a
+    file only its owner can read (mode 600, under <home>/secrets), named to spark-submit
+    through PYSPARK_SUBMIT_ARGS; spark-submit reads it before the gateway answers, and the
+    file is removed as soon as the session is up.
+    """
+    if not secret:
+        yield None
+        return
+    folder = settings.secrets_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    path = folder / f"spark-{os.getpid()}-{secrets.token_hex(4)}.properties"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    previous = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(java_properties(secret))
+        # --load-spark-defaults: a properties file would otherwise replace spark-defaults.conf.
+        os.environ["PYSPARK_SUBMIT_ARGS"] = (
+            f"--properties-file {shlex.quote(str(path))} --load-spark-defaults {previous or 'pyspark-shell'}"
+        )
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+        else:
+            os.environ["PYSPARK_SUBMIT_ARGS"] = previous
+        path.unlink(missing_ok=True)
+
+
 def get_spark(settings: Settings, app_name: str = "slatehouse"):
     """Return the process's SparkSession, building it on first call."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -166,10 +228,12 @@ def get_spark(settings: Settings, app_name: str = "slatehouse"):
     settings.metastore_dir.mkdir(parents=True, exist_ok=True)
     if "://" not in settings.warehouse_dir:
         Path(settings.warehouse_dir).mkdir(parents=True, exist_ok=True)
+    public, secret = split_secrets(spark_conf(settings, app_name))
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name).items():
+    for key, value in public.items():
         builder = builder.config(key, value)
-    spark = builder.enableHiveSupport().getOrCreate()
+    with secret_properties(settings, secret):
+        spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     log.info("spark %s started (master %s)", spark.version, settings.spark_master)
     return spark
