@@ -123,19 +123,26 @@ def ingest(
 ) -> None:
     """Catalogue, events and sessions for one received date or a range (one Spark session)."""
     _setup_logging(as_json)
+    import uuid
+
     from slatehouse.ingest import ingest as ingest_dates
     from slatehouse.io import InputMissingError
+    from slatehouse.pipeline import LockedError, pipeline_lock
     from slatehouse.spark import get_spark
 
     settings = _settings()
     dates = _dates(day, start, end)
     try:
         settings.require_pseudonym_key()
-        spark = get_spark(settings, "slatehouse-ingest")
-        result = ingest_dates(spark, settings, dates)
+        # It writes what a run writes: same lock, taken before Spark starts.
+        with pipeline_lock(settings, f"ingest-{uuid.uuid4().hex[:8]}"):
+            spark = get_spark(settings, "slatehouse-ingest")
+            result = ingest_dates(spark, settings, dates)
         for e in result.events:
             log.info("%s: %d lines = %d accepted + %d quarantined + %d duplicates",
                      e.received_date, e.lines_read, e.accepted, e.quarantined, e.duplicates)
+    except LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
     except InputMissingError as exc:
         _fail(str(exc), EXIT_INPUT_MISSING)
     except ConfigError as exc:
@@ -217,11 +224,12 @@ def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
         settings.require_pseudonym_key()
     except ConfigError as exc:
         _fail(str(exc), EXIT_FAILED)
-    spark = get_spark(settings, f"slatehouse-{command}")
     progress = (lambda m: log.info(m)) if as_json else typer.echo
     report = None
     try:
-        report = pipeline.run(spark, settings, dates, command=command, progress=progress)
+        # Spark starts only once the run holds the lock: a refused run is cheap.
+        report = pipeline.run(lambda: get_spark(settings, f"slatehouse-{command}"), settings, dates,
+                              command=command, progress=progress)
         code = EXIT_OK
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
@@ -273,9 +281,8 @@ def maintain(
     from slatehouse.spark import get_spark
 
     settings = _settings()
-    spark = get_spark(settings, "slatehouse-maintain")
     try:
-        result = pipeline.maintain(spark, settings, retention_hours)
+        result = pipeline.maintain(lambda: get_spark(settings, "slatehouse-maintain"), settings, retention_hours)
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     _emit(result, as_json, f"maintained {len(result['tables'])} tables")

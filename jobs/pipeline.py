@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from slatehouse import io
 from slatehouse.contract import schema as S
@@ -32,8 +33,12 @@ from slatehouse.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RUNS_TABLE = "ops.runs"
-STEPS_TABLE = "ops.run_steps"
+RUNS_TABLE = S.OPS_RUNS
+STEPS_TABLE = S.OPS_RUN_STEPS
+
+# A session, or a function that starts one. `run` and `maintain` call the function only
+# once they hold the lock, so a run refused by the lock costs no JVM (the CLI relies on it).
+SparkOrFactory = SparkSession | Callable[[], SparkSession]
 
 
 class LockedError(RuntimeError):
@@ -80,10 +85,21 @@ def _now() -> datetime:
 
 
 # --- The lock ---------------------------------------------------------------------------------
+def _describe_holder(text: str) -> str:
+    try:
+        h = json.loads(text)
+        return f"run {h['run_id']}, pid {h['pid']} on {h['host']}, started {h['started_at']}"
+    except (ValueError, KeyError, TypeError):
+        return text or "holder unknown"
+
+
 @contextmanager
-def pipeline_lock(settings: Settings, run_id: str) -> Iterator[None]:
+def pipeline_lock(settings: Settings, run_id: str) -> Iterator[dict | None]:
     """One run at a time. The OS drops the lock when its holder dies, so a lock file left
-    by a crashed run is recognised as stale and taken over."""
+    by a crashed run is recognised as stale and taken over.
+
+    Yields the stale holder's record ({"run_id", "pid", "host", "started_at"}) when the
+    lock was taken over from a run that did not finish cleanly, else None."""
     path = settings.home / "run.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
@@ -91,7 +107,7 @@ def pipeline_lock(settings: Settings, run_id: str) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
-        holder = handle.read().strip() or "unknown"
+        holder = _describe_holder(handle.read().strip())
         handle.close()
         raise LockedError(
             f"another Slatehouse run holds the lock {path} ({holder}). Wait for it to finish; "
@@ -99,15 +115,23 @@ def pipeline_lock(settings: Settings, run_id: str) -> Iterator[None]:
         ) from None
     handle.seek(0)
     previous = handle.read().strip()
+    stale = None
     if previous:
-        log.warning("stale lock from a run that did not finish cleanly (%s); taking it over", previous)
+        log.warning("stale lock from a run that did not finish cleanly (%s); taking it over",
+                    _describe_holder(previous))
+        try:
+            stale = json.loads(previous)
+        except ValueError:
+            stale = None
+        if not isinstance(stale, dict):
+            stale = {"raw": previous}
     handle.seek(0)
     handle.truncate()
     handle.write(json.dumps({"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(),
                              "started_at": _now().isoformat()}))
     handle.flush()
     try:
-        yield
+        yield stale
     finally:
         handle.seek(0)
         handle.truncate()
@@ -125,18 +149,31 @@ def _record_run(spark: SparkSession, report: RunReport) -> None:
         "duration_s": float(report.duration_s), "error": report.error,
         "report_json": json.dumps(dataclasses.asdict(report), default=str),
     }
-    schema = ("run_id string, command string, first_date date, last_date date, status string, "
-              "started_at timestamp, duration_s double, error string, report_json string")
-    df = spark.createDataFrame([row], schema)
+    df = spark.createDataFrame([row], S.RUNS_SCHEMA)
     io.merge_replace(spark, RUNS_TABLE, df, keys=["run_id"], preserve=())
 
 
+def _close_abandoned(spark: SparkSession, stale: dict | None, taken_by: str) -> None:
+    """A run killed while it held the lock is left 'running' in the ledger: mark it
+    'abandoned' (its tables are as its last finished step left them; rerun its dates)."""
+    run_id = (stale or {}).get("run_id")
+    if not run_id or not io.table_exists(spark, RUNS_TABLE):
+        return
+    rows = io.read_table(spark, RUNS_TABLE).where(F.col("run_id") == run_id).where("status = 'running'").collect()
+    if not rows:
+        return
+    row = rows[0].asDict()
+    row["status"] = "abandoned"
+    row["error"] = (f"the process ({_describe_holder(json.dumps(stale))}) ended without finishing; "
+                    f"run {taken_by} took over its lock. Rerun its dates.")
+    io.merge_replace(spark, RUNS_TABLE, spark.createDataFrame([row], S.RUNS_SCHEMA), keys=["run_id"], preserve=())
+    log.warning("ledger: run %s marked abandoned", run_id)
+
+
 def _record_step(spark: SparkSession, run_id: str, step: StepReport) -> None:
-    schema = ("run_id string, step string, status string, started_at timestamp, duration_s double, "
-              "detail_json string, message string")
     row = (run_id, step.step, step.status, datetime.fromisoformat(step.started_at), float(step.duration_s),
            json.dumps(step.detail, default=str), step.message)
-    io.append(spark, STEPS_TABLE, spark.createDataFrame([row], schema))
+    io.append(spark, STEPS_TABLE, spark.createDataFrame([row], S.RUN_STEPS_SCHEMA))
 
 
 class _Runner:
@@ -191,8 +228,12 @@ def last_report() -> RunReport | None:
 BRONZE_SILVER_TABLES = [S.BRONZE_EVENTS, S.BRONZE_QUARANTINE, S.SILVER_SESSIONS]
 
 
+def _session(spark: SparkOrFactory) -> SparkSession:
+    return spark if isinstance(spark, SparkSession) else spark()
+
+
 def run(
-    spark: SparkSession,
+    spark: SparkOrFactory,
     settings: Settings,
     dates: list[date],
     command: str = "run",
@@ -200,16 +241,23 @@ def run(
     with_outputs: bool = True,
 ) -> RunReport:
     """Process received dates in bulk passes: ingest each date, gate, one dbt build, gate,
-    forecasts and reports. Raises after recording the failure in the ledger."""
+    forecasts and reports. Raises after recording the failure in the ledger; raises
+    LockedError, before starting Spark if `spark` is a factory, when another run is on."""
     from slatehouse.ingest import build_sessions, ingest_catalog, ingest_events
 
     report = RunReport(run_id=uuid.uuid4().hex[:12], command=command,
                        dates=[d.isoformat() for d in dates], started_at=_now().isoformat())
     _LAST["report"] = report
     t0 = time.perf_counter()
-    with pipeline_lock(settings, report.run_id):
+    with pipeline_lock(settings, report.run_id) as stale:
+        try:
+            spark = _session(spark)
+        except Exception as exc:  # no session, so no ledger: the report says why
+            report.status, report.error = "failed", f"could not start Spark: {type(exc).__name__}: {exc}"
+            raise
         for db in ("bronze", "silver", "marts", "ops"):
             io.ensure_database(spark, db)
+        _close_abandoned(spark, stale, report.run_id)
         _record_run(spark, report)
         r = _Runner(spark, settings, report, progress)
         try:
@@ -293,11 +341,13 @@ def status(spark: SparkSession, limit: int = 10) -> dict:
     return {"runs": runs, "freshness": freshness}
 
 
-def maintain(spark: SparkSession, settings: Settings, retention_hours: float = 168.0) -> dict:
+def maintain(spark: SparkOrFactory, settings: Settings, retention_hours: float = 168.0) -> dict:
     """OPTIMIZE and VACUUM every Delta table in the warehouse's databases, under the lock."""
     run_id = "maintain-" + uuid.uuid4().hex[:8]
     done = []
-    with pipeline_lock(settings, run_id):
+    with pipeline_lock(settings, run_id) as stale:
+        spark = _session(spark)
+        _close_abandoned(spark, stale, run_id)
         for db in ("bronze", "silver", "marts", "ops"):
             if not spark.catalog.databaseExists(db):
                 continue
