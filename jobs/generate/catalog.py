@@ -32,9 +32,17 @@ _LAST = ("Martin", "Rossi", "Tanaka", "Silva", "Muller", "Garcia", "Kim", "Duboi
          "Novak", "Sato", "Lopez", "Bauer", "Park", "Moreau", "Jones", "Costa", "Larsen",
          "Khan", "Ricci", "Weber", "Nakamura", "Fischer", "Lee", "Bernard", "Santos", "Berg")
 
-# How much each credit's talent effect counts towards a work's appeal.
-_ROLE_WEIGHT = {"director": 0.9, "showrunner": 1.0, "writer": 0.4, "producer": 0.25, "actor": 0.7}
-_ROLE_SIGMA = {"director": 0.35, "showrunner": 0.4, "writer": 0.25, "producer": 0.15, "actor": 0.3}
+# The three parts of a work's log appeal (docs/simulator.md, "Appeal", says why these sizes).
+# A talent's `true_effect` is what they add to the log appeal of a work they are credited
+# on: directly for crew, divided by billing order for actors (top billing counts fully).
+QUALITY_SD = 0.5  # the work's own quality: unknowable before release
+GENRE_SD = 0.5  # per genre; a work gets the mean over its genres
+ROLE_SD = {"director": 0.6, "showrunner": 0.6, "actor": 0.45, "writer": 0.25, "producer": 0.15}
+# The working talent per role that the service hires from. Fixed, not scaled with the
+# catalogue: the industry does not grow with one service's slate, so a longer history gives
+# each person a longer track record. Picks are Zipf-weighted: most people work once or
+# twice, a recurring core works a lot.
+TALENT_POOL = {"actor": 600, "director": 120, "writer": 180, "producer": 150, "showrunner": 40}
 
 
 @dataclass
@@ -76,7 +84,7 @@ def build_catalog(
     included, so a long run has many titles with complete post-release windows.
     """
     n_countries = len(COUNTRY_CODES)
-    genre_effects = {g: float(round(e, 4)) for g, e in zip(GENRES, rng.normal(0.0, 0.35, len(GENRES)))}
+    genre_effects = {g: float(round(e, 4)) for g, e in zip(GENRES, rng.normal(0.0, GENRE_SD, len(GENRES)))}
 
     is_show = rng.random(n_works) < 0.35
     is_library = rng.random(n_works) < 0.25
@@ -84,7 +92,7 @@ def build_catalog(
         is_library, -rng.integers(30, 4 * 365, n_works), rng.integers(0, max(n_days, 1), n_works)
     )
     origin_idx = rng.choice(len(ORIGINS), size=n_works, p=_norm([o[2] for o in ORIGINS]))
-    quality = rng.normal(0.0, 0.8, n_works)
+    quality = rng.normal(0.0, QUALITY_SD, n_works)
 
     works_rows, season_rows, title_rows = [], [], []
     film_no = show_no = 0
@@ -202,21 +210,12 @@ def _draw_credits(rng, works, titles, seasons):
     """Credits for every title. Films credit their crew directly; a show's showrunner,
     producers and cast are credited on every episode, while each episode gets one of the
     season's directors and writers. Talent is reused with power-law weights per role."""
-    n_films = int((works.kind == "film").sum())
-    n_shows = len(works) - n_films
-    n_seasons = len(seasons)
-    pools = {  # sized so most talent have 1-2 works and a few have many
-        "actor": max(8, int(2.6 * (4 * n_films + 4 * n_shows))),
-        "director": max(4, int(0.7 * (n_films + 2 * n_seasons))),
-        "writer": max(4, int(0.8 * (1.5 * n_films + 2 * n_seasons))),
-        "producer": max(4, int(0.6 * (1.5 * n_films + 1.5 * n_shows))),
-        "showrunner": max(3, int(0.75 * n_shows) + 1),
-    }
+    pools = dict(TALENT_POOL)
     talent_rows, offset = [], 0
     role_offset = {}
     for role, size in pools.items():
         role_offset[role] = offset
-        effects = rng.normal(0.0, _ROLE_SIGMA[role], size)
+        effects = rng.normal(0.0, ROLE_SD[role], size)
         for i in range(size):
             talent_rows.append(dict(
                 talent_idx=offset + i, talent_id=f"tal-{offset + i + 1:05d}",
@@ -266,14 +265,18 @@ def _draw_credits(rng, works, titles, seasons):
 
 
 def _work_talent_effect(works, titles, talent, credits) -> np.ndarray:
-    c = credits[~credits.is_episode_level].merge(titles[["title_idx", "work_idx"]], on="title_idx")
-    c = c.drop_duplicates(["work_idx", "talent_idx"]).merge(
+    """Per work: the sum of its credited talent's effects (actors divided by billing), plus,
+    for a show, the average effect of the directors and writers of its episodes (each
+    episode has one of each, so a director of half the episodes counts half)."""
+    c = credits.merge(titles[["title_idx", "work_idx"]], on="title_idx").merge(
         talent[["talent_idx", "true_effect"]], on="talent_idx")
-    weight = c.role.map(_ROLE_WEIGHT).to_numpy()
-    billing = c.billing_order.fillna(1).to_numpy(dtype=float)
+    whole = c[~c.is_episode_level].drop_duplicates(["work_idx", "talent_idx"])
     # Top billing carries the most weight; the fifth-billed actor barely moves anything.
-    c["contrib"] = c.true_effect * weight / billing
-    return c.groupby("work_idx").contrib.sum().reindex(works.work_idx).fillna(0.0).to_numpy()
+    billing = whole.billing_order.fillna(1).to_numpy(dtype=float)
+    effect = (whole.true_effect / billing).groupby(whole.work_idx).sum()
+    episodes = c[c.is_episode_level].groupby(["work_idx", "role"]).true_effect.mean()
+    effect = effect.add(episodes.groupby("work_idx").sum(), fill_value=0.0)
+    return effect.reindex(works.work_idx).fillna(0.0).to_numpy()
 
 
 def _availability(rng, works, titles, n_days, n_countries):

@@ -84,6 +84,54 @@ class GenerateResult:
         return d
 
 
+@dataclass(frozen=True)
+class Simulation:
+    """The simulated world in memory, before any file is written: what `generate` writes
+    out, minus the faults and the event expansion (`simulate` gives the same catalogue and
+    sessions as `generate` with the same arguments)."""
+
+    start_date: date
+    days: int
+    origin: date  # the catalogue's day 0 (start_date - history_days)
+    first_day: int  # start_date as a catalogue day index
+    catalog: Catalog
+    audience: object  # slatehouse.generate.audience.Audience
+    sittings: pd.DataFrame
+    sessions: dict[str, np.ndarray]  # per true session, sorted by start time
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """One independent stream per stage: 0 catalogue, 1 audience, 2 sittings, 3 sessions,
+    4 ids and app versions, 5 faults, 6-7 spare."""
+    return [np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(seed).spawn(8)]
+
+
+def _simulate(rng, *, start_date: date, days: int, members: int, titles: int, history_days: int) -> Simulation:
+    origin = start_date - timedelta(days=history_days)
+    first_day, n_cat_days = history_days, history_days + days
+    cat = build_catalog(rng[0], n_works=titles, origin=origin, n_days=n_cat_days, history_days=history_days)
+    aud = build_audience(rng[1], n_accounts=members, first_day=first_day, n_days=days, n_genres=len(GENRES))
+    log.info("catalogue: %d works, %d playable titles, %d talent; audience: %d accounts, %d profiles",
+             len(cat.works), len(cat.titles), len(cat.talent), members, len(aud.profiles))
+    sittings = schedule_sittings(rng[2], aud, first_day=first_day, n_days=days, origin=origin)
+    sessions = simulate_sessions(rng[3], cat, aud, sittings, first_day, days)
+    return Simulation(start_date=start_date, days=days, origin=origin, first_day=first_day, catalog=cat,
+                      audience=aud, sittings=sittings, sessions=sessions)
+
+
+def simulate(*, start_date: date, days: int, members: int, titles: int, seed: int,
+             history_days: int = 0) -> Simulation:
+    """The catalogue, audience and true sessions that `generate` would write, in memory and
+    without faults: for experiments on the ground truth (bench/bench_forecast.py) without
+    writing gigabytes of events."""
+    if days < 1 or members < 1 or titles < 1 or history_days < 0:
+        raise ValueError(
+            f"simulate needs days >= 1, members >= 1, titles >= 1 and history_days >= 0; "
+            f"got days={days}, members={members}, titles={titles}, history_days={history_days}")
+    return _simulate(_streams(seed), start_date=start_date, days=days, members=members, titles=titles,
+                     history_days=history_days)
+
+
 def generate(
     out_dir: Path,
     *,
@@ -115,16 +163,11 @@ def generate(
     gt = out_dir / "ground_truth"
     gt.mkdir()
 
-    rng = [np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(seed).spawn(8)]
-    origin = start_date - timedelta(days=history_days)
-    first_day, n_cat_days = history_days, history_days + days
-
-    cat = build_catalog(rng[0], n_works=titles, origin=origin, n_days=n_cat_days, history_days=history_days)
-    aud = build_audience(rng[1], n_accounts=members, first_day=first_day, n_days=days, n_genres=len(GENRES))
-    log.info("catalogue: %d works, %d playable titles, %d talent; audience: %d accounts, %d profiles",
-             len(cat.works), len(cat.titles), len(cat.talent), members, len(aud.profiles))
-    sittings = schedule_sittings(rng[2], aud, first_day=first_day, n_days=days, origin=origin)
-    sessions = simulate_sessions(rng[3], cat, aud, sittings, first_day, days)
+    rng = _streams(seed)
+    sim = _simulate(rng, start_date=start_date, days=days, members=members, titles=titles,
+                    history_days=history_days)
+    cat, aud, sittings, sessions = sim.catalog, sim.audience, sim.sittings, sim.sessions
+    origin, first_day = sim.origin, sim.first_day
     n_s = len(sessions["start_ms"])
     ev = expand_events(sessions)
     n_ev = len(ev["session"])

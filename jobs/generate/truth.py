@@ -1,0 +1,104 @@
+"""The forecast's training rows straight from the simulator's ground truth (no Spark).
+
+An oracle for `marts.fct_title_training`, computed a second, independent way: one row per
+film or series season with a complete 28-day window inside the simulated days, with the
+mart's definitions -
+
+- `title_id`: the programme id (`film-00012`, or `show-0003-S2` for a season);
+- `genres` sorted; `talent`: every credit of every episode, actors only when billed in the
+  top 3 (`top_billed_actors` in dbt_project.yml), credits added part-way through included;
+- `runtime_minutes` per episode, `episodes`, `original_language`, `origin_country`;
+- `views_28d`: seconds played by sessions starting (UTC) in [release, release + 27 days],
+  over the programme's runtime.
+
+Views come from the true sessions, so they include the few sessions the pipeline
+quarantines (too late, unknown title: about 0.3 % with the default fault rates) and the
+last heartbeat's worth of play a session without `play_stop` loses. The real marts agree
+within about 1 % per title (bench/bench_forecast.py --marts measures it).
+
+Alongside, per programme, the truth behind it: `latent_quality`, `genre_effect`,
+`talent_effect` (the work's; every season of a show shares its work's appeal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from slatehouse.generate.run import Simulation
+
+DAY_MS = 86_400_000
+WINDOW_DAYS = 28
+TOP_BILLED_ACTORS = 3
+TRUTH_COLUMNS = ["work_id", "latent_quality", "genre_effect", "talent_effect"]
+
+
+def programme_ids(titles: pd.DataFrame) -> pd.Series:
+    """The mart's programme id per playable title: the film's id, or `<show>-S<season>`."""
+    season = titles["season_number"].fillna(0).astype(int).astype(str)
+    return pd.Series(
+        np.where(titles["title_type"] == "film", titles["title_id"], titles["show_id"].fillna("") + "-S" + season),
+        index=titles.index,
+    )
+
+
+def training_rows(sim: Simulation) -> pd.DataFrame:
+    """Complete 28-day windows released inside the simulated days, oldest first (see module doc)."""
+    cat = sim.catalog
+    titles = cat.titles.assign(programme_id=programme_ids(cat.titles))
+    works = cat.works.set_index("work_idx")
+
+    origin_ms = int(np.datetime64(cat.origin, "ms").astype(np.int64))
+    sessions = pd.DataFrame({
+        "title_idx": sim.sessions["title_idx"],
+        "play_s": sim.sessions["play_ms"] / 1000.0,
+        "day": (sim.sessions["start_ms"] - origin_ms) // DAY_MS,
+    })
+    sessions["programme_id"] = titles["programme_id"].to_numpy()[sessions["title_idx"].to_numpy()]
+
+    programmes = titles.groupby("programme_id", sort=False).agg(
+        work_idx=("work_idx", "first"), release_day=("release_day", "min"),
+        runtime_s=("runtime_s", "sum"), episodes=("title_idx", "size"),
+    )
+    last_day = sim.first_day + sim.days - 1
+    complete = (programmes["release_day"] >= sim.first_day) & (
+        programmes["release_day"] + WINDOW_DAYS - 1 <= last_day)
+    programmes = programmes[complete].copy()
+
+    release = sessions["programme_id"].map(programmes["release_day"])
+    in_window = release.notna() & (sessions["day"] >= release) & (sessions["day"] <= release + WINDOW_DAYS - 1)
+    played = sessions[in_window].groupby("programme_id")["play_s"].sum()
+    programmes["views_28d"] = played.reindex(programmes.index).fillna(0.0) / programmes["runtime_s"]
+
+    credits = cat.credits.merge(cat.talent[["talent_idx", "talent_id"]], on="talent_idx")
+    billed = (credits["role"] != "actor") | (credits["billing_order"].fillna(TOP_BILLED_ACTORS + 1)
+                                              <= TOP_BILLED_ACTORS)
+    credits = credits[billed.to_numpy()].assign(
+        programme_id=titles["programme_id"].to_numpy()[credits.loc[billed.to_numpy(), "title_idx"].to_numpy()])
+    credits = credits[credits["programme_id"].isin(programmes.index)]
+    talent = (credits.drop_duplicates(["programme_id", "talent_id", "role"])
+              .sort_values(["programme_id", "talent_id", "role"])
+              .groupby("programme_id")
+              .apply(lambda g: [{"talent_id": t, "role": r} for t, r in zip(g["talent_id"], g["role"])],
+                     include_groups=False))
+
+    w = works.loc[programmes["work_idx"]]
+    out = pd.DataFrame({
+        "title_id": programmes.index,
+        "release_date": pd.Timestamp(cat.origin) + pd.to_timedelta(programmes["release_day"].to_numpy(), unit="D"),
+        "format": np.where(w["kind"].to_numpy() == "film", "film", "series"),
+        "genres": [sorted(g) for g in w["genres"]],
+        "talent": [talent.get(p, []) for p in programmes.index],
+        "runtime_minutes": (programmes["runtime_s"] / 60.0 / programmes["episodes"]).to_numpy(),
+        "episodes": programmes["episodes"].astype(float).to_numpy(),
+        "original_language": w["original_language"].to_numpy(),
+        "origin_country": w["origin_country"].to_numpy(),
+        "views_28d": programmes["views_28d"].to_numpy(),
+        **{column: w[column].to_numpy() for column in TRUTH_COLUMNS},
+    })
+    return out.sort_values(["release_date", "title_id"], kind="mergesort").reset_index(drop=True)
+
+
+def talent_truth(sim: Simulation) -> pd.DataFrame:
+    """talent_id, role, true_effect: what each person adds to a work's log appeal."""
+    return sim.catalog.talent[["talent_id", "role", "true_effect"]].copy()
