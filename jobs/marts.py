@@ -11,6 +11,7 @@ ingest jobs. Call `get_spark(settings)` first and pass the session in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -55,6 +56,7 @@ class MartsResult:
     end: date | None
     full_refresh: bool
     elapsed_s: float
+    unit_tests_run: bool = False  # False when skipped because the project had not changed
     models: int = 0  # models built
     passed: int = 0  # data tests and unit tests passed
     failed: int = 0  # models, tests and unit tests that errored or failed
@@ -101,6 +103,34 @@ def dbt_paths(settings: Settings) -> tuple[Path, Path]:
     """dbt's target and log folders: under the settings home, never in the repo."""
     root = settings.home / "dbt"
     return root / "target", root / "logs"
+
+
+def project_fingerprint() -> str:
+    """A hash of everything the unit tests' outcome depends on: the dbt project's models,
+    macros, tests and settings, and the dbt and Spark versions that run them."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for name in ("dbt-core", "dbt-spark", "pyspark"):
+        digest.update(f"{name}=={version(name)}\n".encode())
+    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
+        if path.is_file() and path.suffix in (".sql", ".yml", ".md") and not any(
+                part in ("target", "logs", "dbt_packages") for part in path.relative_to(DBT_PROJECT_DIR).parts):
+            digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _unit_tests_stamp(settings: Settings) -> Path:
+    return dbt_paths(settings)[0] / "unit_tests_passed.json"
+
+
+def unit_tests_due(settings: Settings) -> bool:
+    """True unless the unit tests last passed against this very project (same fingerprint)."""
+    stamp = _unit_tests_stamp(settings)
+    try:
+        return json.loads(stamp.read_text()).get("fingerprint") != project_fingerprint()
+    except (OSError, ValueError):
+        return True
 
 
 def dbt_vars(settings: Settings, start: date | None, end: date | None, **extra) -> dict:
@@ -193,11 +223,16 @@ def build_marts(
     select: str | None = None,
     count_rows: bool = True,
     with_tests: bool = True,
+    unit_tests: bool | None = None,
 ) -> MartsResult:
-    """`dbt build` (models, unit tests, data tests) for the event dates [start, end].
+    """`dbt build` (models, data tests, unit tests) for the event dates [start, end].
 
     Incremental marts recompute [start - mart_lookback_days, end]; `full_refresh=True`
     rebuilds everything from silver. `with_tests=False` runs the models only (`dbt run`).
+    Data tests check the data, so they run on every build. Unit tests check the SQL on fixed
+    rows, so their outcome changes only with the project or the dbt/Spark versions:
+    `unit_tests=None` (the default) runs them when that fingerprint differs from the last
+    passing run's, or on a full refresh; True or False forces them on or off.
     Raises MartsBuildError naming the failed models and tests.
     """
     if (start is None) != (end is None):
@@ -206,11 +241,18 @@ def build_marts(
         raise ValueError(f"build_marts: end {end} is before start {start}")
     _ensure_schemas(spark)
     command = "build" if with_tests else "run"
+    if unit_tests is None:
+        unit_tests = full_refresh or unit_tests_due(settings)
+    run_unit_tests = with_tests and unit_tests
     args = [command, "--vars", json.dumps(dbt_vars(settings, start, end))]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if with_tests and not run_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    # A selection runs only some unit tests: it proves nothing about the others.
+    fingerprint = project_fingerprint() if run_unit_tests and not select else None
     began = time.perf_counter()
     res = _invoke(settings, args)
     elapsed = time.perf_counter() - began
@@ -221,16 +263,22 @@ def build_marts(
         end=end,
         full_refresh=full_refresh,
         elapsed_s=elapsed,
+        unit_tests_run=run_unit_tests,
         nodes=_node_results(spark, res.result, count_rows) if res.result is not None else [],
     )
+    unit_nodes = [n for n in result.test_nodes if n.resource_type == "unit_test"]
     log.info(
-        "dbt %s %s..%s%s: %d models, %d tests passed, %d failed in %.1fs",
+        "dbt %s %s..%s%s: %d models, %d tests passed (%s), %d failed in %.1fs",
         command, start, end, " (full refresh)" if full_refresh else "", result.models,
-        result.passed, result.failed, elapsed,
+        result.passed, f"{len(unit_nodes)} unit tests" if run_unit_tests else "unit tests skipped: project unchanged",
+        result.failed, elapsed,
     )
     for n in result.model_nodes:
         log.info("  %s %s rows=%s %.2fs", n.relation, n.status, n.rows, n.execution_time_s)
     _raise_on_failure(result, res.exception)
+    if fingerprint is not None and unit_nodes and all(n.status == "pass" for n in unit_nodes):
+        _unit_tests_stamp(settings).write_text(json.dumps({
+            "fingerprint": fingerprint, "unit_tests": len(unit_nodes), "passed_at": time.time()}) + "\n")
     return result
 
 

@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from slatehouse import marts
 from slatehouse.marts import MartsBuildError, build_marts, generate_docs
 
 from marts_fixtures import SESSIONS_DAY1_TO_9, SESSIONS_LATE, write_catalog, write_sessions
@@ -57,6 +58,14 @@ def test_build_reports_every_model_and_test(first_build, settings):
     assert any(n.resource_type == "unit_test" for n in first_build.test_nodes)
     # dbt's artefacts go under the settings home, never into the repository.
     assert (settings.home / "dbt" / "target" / "manifest.json").exists()
+
+
+def test_unit_tests_run_again_only_when_the_project_changes(first_build, settings, monkeypatch):
+    # The first build in a fresh home ran them and recorded the project they passed on.
+    assert first_build.unit_tests_run
+    assert not marts.unit_tests_due(settings)
+    monkeypatch.setattr(marts, "project_fingerprint", lambda: "an edited model")
+    assert marts.unit_tests_due(settings)
 
 
 def test_title_daily_tiers_follow_cumulative_progress(spark, first_build):
