@@ -1,3 +1,5 @@
+-- A view: only fct_season_funnel reads it, so a table would be written and read once.
+{{ config(materialized='view') }}
 -- One row per profile and programme over all the data: the latest progress, the day the
 -- profile became a starter and a completer, and whether it finished within 7 days.
 with
