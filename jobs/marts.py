@@ -241,6 +241,7 @@ def build_marts(
         raise ValueError(f"build_marts: end {end} is before start {start}")
     _ensure_schemas(spark)
     command = "build" if with_tests else "run"
+    explicit_off = unit_tests is False
     if unit_tests is None:
         unit_tests = full_refresh or unit_tests_due(settings)
     run_unit_tests = with_tests and unit_tests
@@ -267,11 +268,16 @@ def build_marts(
         nodes=_node_results(spark, res.result, count_rows) if res.result is not None else [],
     )
     unit_nodes = [n for n in result.test_nodes if n.resource_type == "unit_test"]
+    if not with_tests:
+        unit_note = "models only"
+    elif run_unit_tests:
+        unit_note = f"{len(unit_nodes)} of them unit tests"
+    else:
+        unit_note = "unit tests skipped: " + ("not asked for" if explicit_off else "project unchanged since they passed")
     log.info(
         "dbt %s %s..%s%s: %d models, %d tests passed (%s), %d failed in %.1fs",
         command, start, end, " (full refresh)" if full_refresh else "", result.models,
-        result.passed, f"{len(unit_nodes)} unit tests" if run_unit_tests else "unit tests skipped: project unchanged",
-        result.failed, elapsed,
+        result.passed, unit_note, result.failed, elapsed,
     )
     for n in result.model_nodes:
         log.info("  %s %s rows=%s %.2fs", n.relation, n.status, n.rows, n.execution_time_s)
