@@ -8,6 +8,7 @@ steps, and 4% of titles get a heavy-tailed shock. Pure pandas/numpy; no Spark.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from slatehouse import forecast
+from slatehouse import forecast, forecast_job
 from slatehouse.forecast import ForecastInputError, Hyperparameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -316,3 +317,60 @@ def test_the_closest_comparable_shares_talent_and_genre(model, history):
     assert top["title_id"] == source["title_id"]
     assert top["similarity"] == pytest.approx(1.0)
     assert top["actual"] == source["views_28d"]
+
+
+# --- evidence on the project's simulator --------------------------------------------------
+# Issue 5's bars, on training rows derived from the simulator's ground truth with the mart's
+# definitions (slatehouse.generate.truth; bench/bench_forecast.py checks them against the real
+# marts). One seed of the benchmark's setting; bench/results/forecast.json has four.
+
+EVIDENCE_SIMULATION = dict(start_date=date(2026, 1, 5), days=180, members=1500, titles=450, seed=11)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    from slatehouse.generate import simulate
+    from slatehouse.generate.truth import talent_truth, training_rows
+
+    sim = simulate(**EVIDENCE_SIMULATION)
+    history = training_rows(sim)
+    scores, _, _ = forecast_job.run_backtest(history, "views_28d")
+    overall = scores[scores["scope"] == "overall"].set_index("model")
+    effects = forecast.fit(history, "views_28d").talent_effects().merge(talent_truth(sim), on=["talent_id", "role"])
+    established = effects[effects["n_titles"] >= 3]
+    return {
+        "history": history,
+        "improvement": 1 - overall.loc["demand_model", "rmsle"] / overall.loc["genre_median", "rmsle"],
+        "coverage": overall.loc["demand_model", "coverage_80"],
+        "n_scored": overall.loc["demand_model", "n_test"],
+        "spearman": spearmanr(established["effect"], established["true_effect"]).statistic,
+        "n_established": len(established),
+    }
+
+
+def test_the_simulator_gives_hundreds_of_complete_titles_and_recurring_talent(simulated):
+    assert len(simulated["history"]) >= 250
+    assert simulated["n_scored"] >= 100
+    assert simulated["n_established"] >= 100
+
+
+def test_evidence_80_percent_interval_covers_75_to_85_percent_on_the_simulator(simulated):
+    # About 110 titles are scored, so a calibrated interval's coverage has a sampling sd of
+    # sqrt(0.8 * 0.2 / 110) = 0.04: the band is widened by two of them. The benchmark's mean
+    # over four seeds is held to 0.75-0.85 itself.
+    margin = 2 * np.sqrt(0.8 * 0.2 / simulated["n_scored"])
+    assert 0.75 - margin <= simulated["coverage"] <= 0.85 + margin, simulated["coverage"]
+
+
+def test_evidence_model_beats_the_genre_median_clearly_on_the_simulator(simulated):
+    # Not the bar (next test): what the model reliably does today, so a regression shows.
+    assert simulated["improvement"] >= 0.15, simulated["improvement"]
+    assert simulated["spearman"] >= 0.4, simulated["spearman"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 5's bars are not met on the simulator: 23% below the genre median "
+                                       "and talent Spearman 0.53 on this seed (docs/forecasting.md, 'Evidence'); "
+                                       "remove this mark when they are")
+def test_evidence_bars_on_the_simulator(simulated):
+    assert simulated["improvement"] >= 0.30, simulated["improvement"]
+    assert simulated["spearman"] >= 0.70, simulated["spearman"]

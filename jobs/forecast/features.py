@@ -30,6 +30,10 @@ from scipy import sparse
 
 PROPORTION_EPS = 1e-3  # logit(0) is -inf; completion rates are clipped to [eps, 1 - eps]
 YEAR_DAYS = 365.25
+# Seasonality is fitted only on a history spanning two years: with less, each month is seen
+# once and the annual harmonics soak up the trend, then extrapolate it into the months the
+# history has not seen (on a 7-month simulated history they moved forecasts by a factor of 3).
+SEASONALITY_MIN_SPAN_DAYS = 730
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,17 @@ class TargetScale:
         if self.kind == "logit":
             return 1.0 / (1.0 + np.exp(-z))
         return np.expm1(z)
+
+    def inverse_bound(self, z) -> np.ndarray:
+        """An interval end back on the target's scale. A proportion is modelled clipped to
+        [eps, 1 - eps], so an end at or beyond a clip stands for everything past it: 0 or 1.
+        Without this, titles whose completion rate is exactly 0 or 1 (common when only a
+        few people started them) could never fall inside an interval."""
+        values = self.inverse(z)
+        if self.kind == "logit":
+            edge = float(np.log((1 - PROPORTION_EPS) / PROPORTION_EPS))
+            values = np.where(np.asarray(z) >= edge, 1.0, np.where(np.asarray(z) <= -edge, 0.0, values))
+        return values
 
     @property
     def target_kind(self) -> str:
@@ -127,7 +142,10 @@ class Design:
         numeric_names = ["is_series", "log_runtime", "log_episodes"]
         if budget_median is not None:
             numeric_names += ["log_budget", "budget_missing"]
-        numeric_names += ["season_sin1", "season_cos1", "season_sin2", "season_cos2", "trend_years"]
+        span_days = (titles["release_date"].max() - titles["release_date"].min()).days
+        if span_days >= SEASONALITY_MIN_SPAN_DAYS:
+            numeric_names += ["season_sin1", "season_cos1", "season_sin2", "season_cos2"]
+        numeric_names += ["trend_years"]
 
         design = cls(
             numeric_names=numeric_names,
@@ -173,7 +191,10 @@ class Design:
         filled = dates.fillna(self.last_date)
         day_of_year = filled.dt.dayofyear.to_numpy(dtype=float)
         angle = 2 * np.pi * day_of_year / YEAR_DAYS
-        years = (filled - self.date_origin).dt.days.to_numpy(dtype=float) / YEAR_DAYS
+        # The trend is held flat after the last training release: a straight line fitted
+        # on months of history says little about the level a year later.
+        capped = filled.where(filled <= self.last_date, self.last_date)
+        years = (capped - self.date_origin).dt.days.to_numpy(dtype=float) / YEAR_DAYS
 
         values = {
             "is_series": (fmt == "series").astype(float),

@@ -4,19 +4,23 @@ Fitting, in order (docs/forecasting.md explains the choices):
 
 1. Check and canonicalise the history; sort it by release date.
 2. Learn the design (vocabulary, standardisation) from the history - features only.
-3. Time-ordered cross-validation: the later half of the history is cut into consecutive
-   folds by release date; each fold is predicted by a model trained only on the titles
-   released before the fold starts. The ridge penalties (talent, per role when the role
-   has enough credits; genre/language/origin) and whether to keep a time trend are chosen
-   to minimise the squared error on those folds.
-4. The out-of-time residuals of the chosen setting give the interval: split-conformal
+3. Shrinkage by empirical Bayes: the model is a Gaussian mixed model whose random effects
+   are blocks of columns (genre, language, origin, the trend, and talent - one block per
+   role with enough credits, the other roles pooled). The variance of each block relative
+   to the noise is estimated by restricted maximum likelihood (REML) on every training
+   title; the cast exponent is the one with the highest REML likelihood. A block's ridge
+   penalty is noise variance / block variance.
+4. Time-ordered folds: the later half of the history is cut into consecutive folds by
+   release date; each is predicted by a model (with the penalties of step 3) trained only
+   on the titles released before it. Their residuals give the interval: split-conformal
    quantiles, kept separately for "familiar" pitches (at least half their credits known
    to the model) and new ones, when each group has enough residuals.
-5. The final coefficients are refit on the whole history with the chosen penalties.
+5. The final coefficients are the ridge solution on the whole history.
 
-Ridge with one penalty per block is the posterior mode of a Gaussian mixed model whose
-random effects (talent-by-role, genre, language, origin) have variance sigma^2 / penalty;
-a talent with one title is therefore pulled most of the way back to 0, the average talent.
+Why REML rather than choosing penalties on the folds: on a few hundred titles the folds
+hold about a hundred out-of-time residuals, and the penalty that minimises their squared
+error jumps around from one cutoff to the next (docs/forecasting.md gives figures). REML
+uses every title and every credit, and has a smooth optimum.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import linalg, optimize, sparse
 from scipy.sparse.linalg import cg, spsolve
 
 from .comparables import ComparableIndex
@@ -52,12 +56,13 @@ log = logging.getLogger(__name__)
 MIN_TITLES = 20
 INTERVAL_LEVEL = 0.80
 MIN_GROUP_RESIDUALS = 40  # below this, one pooled interval for familiar and new talent
-MIN_ROLE_CREDITS = 100  # a role gets its own talent penalty only with this many credits
+MIN_ROLE_CREDITS = 50  # a role gets its own talent variance only with this many credits
 FIRST_FOLD_AT = 0.5  # the time-ordered folds cover the later half of the history
 
-TALENT_PENALTY_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 EXPONENT_GRID = (0.0, 0.5, 1.0)
-CATEGORY_PENALTY_GRID = (1.0, 4.0, 16.0, 64.0)
+# REML searches each block's variance ratio (block variance / noise variance) in this range,
+# i.e. penalties between 0.01 and 10,000.
+VARIANCE_RATIO_BOUNDS = (1e-4, 1e2)
 
 PREDICTION_COLUMNS = [
     "title_id",
@@ -82,10 +87,13 @@ class Hyperparameters:
     """
 
     talent_penalty: float = 4.0
-    category_penalty: float = 4.0  # genre, language, origin
+    category_penalty: float = 4.0  # genre; language and origin too unless set below
     use_trend: bool = True
     numeric_penalty: float = 1.0  # standardised numeric terms: light, for stability only
     role_penalties: tuple[tuple[str, float], ...] = ()
+    language_penalty: float | None = None
+    origin_penalty: float | None = None
+    trend_penalty: float | None = None  # None: numeric_penalty
     cast_exponent: float = 1.0  # talent weight 1 / n^a within a role; see features.py
     # Genre weight 1 / k^b for k genres. Not searched: on synthetic data, choosing b by the
     # same folds over-fitted (better CV, worse backtest); the mean (b = 1) is the default.
@@ -101,13 +109,14 @@ class Hyperparameters:
 
 
 def _penalty(design: Design, hp: Hyperparameters) -> np.ndarray:
+    trend = hp.numeric_penalty if hp.trend_penalty is None else hp.trend_penalty
     per_block = {
         BLOCK_INTERCEPT: 1e-8,
         BLOCK_NUMERIC: hp.numeric_penalty,
-        BLOCK_TREND: hp.numeric_penalty if hp.use_trend else 1e10,
+        BLOCK_TREND: trend if hp.use_trend else 1e10,
         BLOCK_GENRE: hp.category_penalty,
-        BLOCK_LANGUAGE: hp.category_penalty,
-        BLOCK_ORIGIN: hp.category_penalty,
+        BLOCK_LANGUAGE: hp.category_penalty if hp.language_penalty is None else hp.language_penalty,
+        BLOCK_ORIGIN: hp.category_penalty if hp.origin_penalty is None else hp.origin_penalty,
     }
     return np.array(
         [hp.for_role(key[1]) if block == BLOCK_TALENT else per_block[block] for block, key in design.columns],
@@ -212,27 +221,119 @@ class _Folds:
         return _cross_validate(self.get(hp), self.design, hp)
 
 
-def _select(folds: _Folds, titles: pd.DataFrame, start: Hyperparameters):
-    """Coordinate search over the grids: one talent penalty for all roles first; then, twice,
-    the cast exponent, one penalty per role with enough credits, the category penalty and
-    the trend."""
-    cache: dict[Hyperparameters, _CrossValidation] = {}
+def _random_blocks(design: Design, roles: list[str]) -> list[tuple[str, np.ndarray]]:
+    """The random-effect blocks: (name, column indices). Talent in a role listed in `roles`
+    gets its own block; the other roles share one."""
+    groups: dict[str, list[int]] = {}
+    for j, (block, key) in enumerate(design.columns):
+        if block in (BLOCK_INTERCEPT, BLOCK_NUMERIC):
+            continue
+        name = block
+        if block == BLOCK_TALENT:
+            name = f"talent:{key[1]}" if key[1] in roles else "talent"
+        groups.setdefault(name, []).append(j)
+    return [(name, np.asarray(idx)) for name, idx in sorted(groups.items())]
 
-    def score(hp):
-        if hp not in cache:
-            cache[hp] = folds.cross_validate(hp)
-        return cache[hp].score
 
+@dataclass
+class _Reml:
+    names: list[str]
+    variance_ratio: np.ndarray  # block variance / noise variance, per block
+    neg_loglik: float
+
+
+def _reml(x: sparse.csr_matrix, y: np.ndarray, blocks, start: np.ndarray | None = None) -> _Reml:
+    """Restricted maximum likelihood of the variance ratios of the random blocks.
+
+    y = X_fixed b + sum_k Z_k u_k + e, u_k ~ N(0, g_k s2 I), e ~ N(0, s2 I). With
+    H = I + sum_k g_k Z_k Z_k' and P = H^-1 - H^-1 X (X' H^-1 X)^-1 X' H^-1, the REML
+    criterion (s2 profiled out) is (n - p) log(y'Py) + log|H| + log|X'H^-1 X|, and its
+    derivative in g_k is tr(P K_k) - (n - p) y'P K_k P y / y'Py. Dense n x n algebra: fine
+    for the few thousand titles a history holds.
+    """
+    n = x.shape[0]
+    random_cols = np.concatenate([idx for _, idx in blocks]) if blocks else np.array([], dtype=int)
+    fixed = np.setdiff1d(np.arange(x.shape[1]), random_cols)
+    xf = x[:, fixed].toarray()
+    xf = xf[:, np.abs(xf).sum(axis=0) > 1e-12]
+    # Drop collinear fixed columns (e.g. a history of films only has no episodes term).
+    q, r = np.linalg.qr(xf)
+    xf = q[:, np.abs(np.diag(r)) > 1e-8 * max(1.0, np.abs(np.diag(r)).max())]
+    p = xf.shape[1]
+    kernels = []
+    for _, idx in blocks:
+        z = x[:, idx]
+        kernels.append((z @ z.T).toarray())
+    identity = np.eye(n)
+
+    def objective(theta):
+        g = np.exp(theta)
+        h = identity.copy()
+        for gk, k in zip(g, kernels):
+            h += gk * k
+        try:
+            c = linalg.cho_factor(h, lower=True, check_finite=False)
+        except linalg.LinAlgError:
+            return 1e12, np.zeros_like(theta)
+        h_inv = linalg.cho_solve(c, identity, check_finite=False)
+        hx = h_inv @ xf
+        a = xf.T @ hx
+        a_inv = np.linalg.inv(a)
+        proj = h_inv - hx @ a_inv @ hx.T
+        py = proj @ y
+        quad = float(y @ py)
+        if quad <= 0:
+            return 1e12, np.zeros_like(theta)
+        logdet_h = 2.0 * np.log(np.diag(c[0])).sum()
+        logdet_a = np.linalg.slogdet(a)[1]
+        value = 0.5 * ((n - p) * math.log(quad / (n - p)) + logdet_h + logdet_a)
+        grad = np.array([
+            0.5 * gk * (float((proj * k).sum()) - (n - p) * float(py @ k @ py) / quad)
+            for gk, k in zip(g, kernels)
+        ])
+        return value, grad
+
+    if not blocks:
+        return _Reml([], np.array([]), objective(np.array([]))[0])
+    theta0 = np.log(start) if start is not None else np.zeros(len(blocks))
+    lo, hi = (math.log(v) for v in VARIANCE_RATIO_BOUNDS)
+    result = optimize.minimize(
+        objective, np.clip(theta0, lo, hi), jac=True, method="L-BFGS-B",
+        bounds=[(lo, hi)] * len(blocks), options={"maxiter": 200, "ftol": 1e-7},
+    )
+    return _Reml([name for name, _ in blocks], np.exp(result.x), float(result.fun))
+
+
+def _hyperparameters_from_reml(fit: _Reml, cast_exponent: float, start: Hyperparameters) -> Hyperparameters:
+    penalty = {name: 1.0 / ratio for name, ratio in zip(fit.names, fit.variance_ratio)}
+    roles = tuple(sorted((name.split(":", 1)[1], value) for name, value in penalty.items()
+                         if name.startswith("talent:")))
+    return replace(
+        start,
+        talent_penalty=penalty.get("talent", start.talent_penalty),
+        role_penalties=roles,
+        category_penalty=penalty.get(BLOCK_GENRE, start.category_penalty),
+        language_penalty=penalty.get(BLOCK_LANGUAGE),
+        origin_penalty=penalty.get(BLOCK_ORIGIN),
+        trend_penalty=penalty.get(BLOCK_TREND),
+        use_trend=True,
+        cast_exponent=cast_exponent,
+    )
+
+
+def _select(design: Design, titles: pd.DataFrame, y: np.ndarray, start: Hyperparameters) -> Hyperparameters:
+    """REML variance ratios for each cast exponent in EXPONENT_GRID; the likeliest wins."""
     role_counts = pd.Series([role for cs in titles["talent"] for _, role in cs], dtype=object).value_counts()
     roles = [role for role, n in role_counts.items() if n >= MIN_ROLE_CREDITS]
-    best = min((replace(start, talent_penalty=v) for v in TALENT_PENALTY_GRID), key=score)
-    for _ in range(2):
-        best = min((replace(best, cast_exponent=v) for v in EXPONENT_GRID), key=score)
-        for role in roles:
-            best = min((best.with_role(role, v) for v in TALENT_PENALTY_GRID), key=score)
-        best = min((replace(best, category_penalty=v) for v in CATEGORY_PENALTY_GRID), key=score)
-        best = min((replace(best, use_trend=v) for v in (True, False)), key=score)
-    return best, cache[best]
+    blocks = _random_blocks(design, roles)
+    best, previous = None, None
+    for exponent in EXPONENT_GRID:
+        x = design.matrix(titles, exponent, start.genre_exponent)
+        fit = _reml(x, y, blocks, previous)
+        previous = fit.variance_ratio
+        if best is None or fit.neg_loglik < best[0].neg_loglik:
+            best = (fit, exponent)
+    return _hyperparameters_from_reml(best[0], best[1], start)
 
 
 def _conformal_quantiles(residuals: np.ndarray, level: float) -> tuple[float, float]:
@@ -258,8 +359,8 @@ def fit(
     """Fit the demand model on released titles. See the module docstring for the steps.
 
     `scale` is "log" (counts), "logit" (proportions such as completion_rate) or "auto"
-    (by the target's name). Pass `hyperparameters` to skip the penalty search (the
-    time-ordered folds are still run, for the interval).
+    (by the target's name). Pass `hyperparameters` to skip the REML estimate of the
+    penalties (the time-ordered folds are still run, for the interval).
     """
     target_scale = scale_for(target, scale)
     titles = normalise_titles(history, target=target, target_kind=target_scale.target_kind)
@@ -277,10 +378,8 @@ def fit(
         )
     folds = _Folds(design, titles, y, masks)
 
-    if hyperparameters is None:
-        hp, cv = _select(folds, titles, Hyperparameters())
-    else:
-        hp, cv = hyperparameters, folds.cross_validate(hyperparameters)
+    hp = hyperparameters if hyperparameters is not None else _select(design, titles, y, Hyperparameters())
+    cv = folds.cross_validate(hp)
     design.cast_exponent, design.genre_exponent = hp.cast_exponent, hp.genre_exponent
     x = design.matrix(titles)
 
@@ -367,8 +466,8 @@ class DemandModel:
             "title_id": titles["title_id"],
             "target": self.target,
             "point": self.scale.inverse(mu),
-            "p10": self.scale.inverse(mu + lo),
-            "p90": self.scale.inverse(mu + hi),
+            "p10": self.scale.inverse_bound(mu + lo),
+            "p90": self.scale.inverse_bound(mu + hi),
             "point_model_scale": mu,
             "n_known_talent": n_known,
             "n_talent": titles["talent"].map(len).to_numpy(),
