@@ -300,10 +300,18 @@ def _run_gates(r: _Runner, layer: str, dates: list[date], restore: dict[str, int
 
 
 def _build_marts(r: _Runner, first: date, last: date) -> None:
-    """dbt over the event dates the run touched (dbt adds the lookback), then the marts gate.
-    A failed marts gate puts every mart back to its version before the run."""
+    """dbt from the first event date the run touched (dbt adds the lookback) through the
+    newest event date in silver, then the marts gate. A failed marts gate puts every
+    mart back to its version before the run.
+
+    Through the newest date, not only the last one touched: the accumulated models (a
+    profile's progress as of each day) carry every earlier day forward, so a backfill of
+    a past range changes the days after it too. For a daily run the two are the same.
+    """
     from slatehouse import marts
 
+    newest = io.read_table(r.spark, S.SILVER_SESSIONS).agg(F.max("event_date")).first()[0]
+    last = max(last, newest) if newest else last
     before = _versions(r.spark, marts.mart_tables(r.spark))
     r.step("dbt", lambda: marts.build_marts(r.spark, r.settings, first, last))
     start = first - timedelta(days=r.settings.mart_lookback_days)
