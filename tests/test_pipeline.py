@@ -1,60 +1,334 @@
-"""The scheduled pipeline: the lock, and daily runs recorded in the ledger."""
+"""The scheduled pipeline: the lock (in-process and across processes, through the CLI),
+secrets kept off the JVM's command line, and ten simulated days of daily runs followed by
+a backfill of late uploads that crashes, resumes, and ends equal to a build from scratch."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 import oracle
+from conftest import REPO
 from slatehouse import io, pipeline
+from slatehouse.contract import schema as S
+from slatehouse.spark import secret_properties, split_secrets
 
 
+# --- The lock -----------------------------------------------------------------------------
 def test_a_second_run_is_refused_while_one_holds_the_lock(settings, tmp_path):
     local = settings.model_copy(update={"home": tmp_path})
     with pipeline.pipeline_lock(local, "first-run"):
         with pytest.raises(pipeline.LockedError, match="first-run"):
             with pipeline.pipeline_lock(local, "second-run"):
                 pass
-    # Released: the next run gets it.
-    with pipeline.pipeline_lock(local, "third-run"):
+    # Released: the next run gets it, and finds nothing stale.
+    with pipeline.pipeline_lock(local, "third-run") as stale:
+        assert stale is None
         assert json.loads((tmp_path / "run.lock").read_text())["run_id"] == "third-run"
 
 
-def test_a_stale_lock_from_a_crashed_run_is_taken_over(settings, tmp_path, caplog):
+HOLDER = """
+import sys
+from pathlib import Path
+from slatehouse import pipeline
+from slatehouse.settings import Settings
+
+with pipeline.pipeline_lock(Settings(home=Path(sys.argv[1])), sys.argv[2]):
+    print("locked", flush=True)
+    sys.stdin.read()  # holds the lock until the test closes our stdin (or kills us)
+"""
+
+
+def _cli_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLATEHOUSE_")}
+    return {**env, "SLATEHOUSE_HOME": str(home), "SLATEHOUSE_MODE": "demo",
+            "SLATEHOUSE_JARS_DIR": str(REPO / ".cache" / "jars")}
+
+
+def _hold_lock(home: Path, run_id: str) -> subprocess.Popen:
+    """Another process that takes the pipeline lock (no Spark) and keeps it."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home), run_id], env=_cli_env(home),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_the_cli_refuses_a_second_run_naming_the_holder_before_starting_spark(tmp_path):
+    holder = _hold_lock(tmp_path, "holder-run")
+    try:
+        refused = subprocess.run(
+            [sys.executable, "-m", "slatehouse.cli", "run", "--date", "2026-03-02"],
+            env=_cli_env(tmp_path), capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert refused.returncode == 4, refused.stderr
+    assert "another Slatehouse run holds the lock" in refused.stderr
+    assert "run holder-run" in refused.stderr and f"pid {holder.pid}" in refused.stderr
+    # get_spark creates these before starting the JVM: a refused run never got that far.
+    assert not (tmp_path / "metastore").exists() and not (tmp_path / "warehouse").exists()
+    # The holder finished cleanly: the lock is free and holds no record.
+    assert (tmp_path / "run.lock").read_text() == ""
+
+
+def test_a_lock_left_by_a_killed_process_is_taken_over(settings, tmp_path, caplog):
+    holder = _hold_lock(tmp_path, "killed-run")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    assert json.loads((tmp_path / "run.lock").read_text())["pid"] == holder.pid  # left behind
+
     local = settings.model_copy(update={"home": tmp_path})
-    (tmp_path / "run.lock").write_text(json.dumps({"run_id": "crashed", "pid": 999999}))
-    with pipeline.pipeline_lock(local, "next-run"):
-        pass
-    assert "stale lock" in caplog.text and "crashed" in caplog.text
+    with pipeline.pipeline_lock(local, "next-run") as stale:
+        assert stale["run_id"] == "killed-run" and stale["pid"] == holder.pid
+        assert json.loads((tmp_path / "run.lock").read_text())["run_id"] == "next-run"
+    assert "stale lock" in caplog.text and "run killed-run" in caplog.text
 
 
-def test_daily_runs_fill_the_ledger(spark, settings, landing):
+# --- Secrets ------------------------------------------------------------------------------
+def test_secret_spark_settings_go_through_a_private_file_not_the_command_line(settings, tmp_path):
+    conf = {
+        "spark.master": "local[1]",
+        "spark.hadoop.javax.jdo.option.ConnectionPassword": "pw with spaces=and:colons",
+        "spark.hadoop.fs.s3a.secret.key": "s3-secret",
+    }
+    public, secret = split_secrets(conf)
+    assert public == {"spark.master": "local[1]"}
+    local = settings.model_copy(update={"home": tmp_path})
+    before = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    with secret_properties(local, secret) as path:
+        assert path.parent == local.secrets_dir
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        text = path.read_text()
+        assert "ConnectionPassword=pw with spaces=and:colons\n" in text and "s3-secret" in text
+        # pyspark appends PYSPARK_SUBMIT_ARGS to the spark-submit it starts.
+        assert os.environ["PYSPARK_SUBMIT_ARGS"] == \
+            f"--properties-file {path} --load-spark-defaults {before or 'pyspark-shell'}"
+    assert not path.exists()
+    assert os.environ.get("PYSPARK_SUBMIT_ARGS") == before
+
+
+# --- Ten days, a late upload, a crash and a resumed backfill -------------------------------
+TEN_DAYS = dict(start_date=date(2026, 3, 2), days=10, members=60, titles=15, seed=7, history_days=20)
+# Received dates whose files carrying late sessions reach the landing folder only after
+# the tenth daily run (an uploader that was down). The backfill that picks them up runs
+# to the last such date + the dedupe lookback (3 days), because a withheld event makes
+# its later re-deliveries duplicates.
+WITHHELD_FROM = (date(2026, 3, 5), date(2026, 3, 6), date(2026, 3, 7))
+DEDUPE_LOOKBACK_DAYS = 3
+FULL_STEPS = ["catalog", "events", "sessions", "gate:bronze", "gate:silver", "dbt", "gate:marts",
+              "forecast", "reports"]
+
+
+def _session_id(line: bytes | None) -> str | None:
+    try:
+        record = json.loads(line)
+    except (TypeError, ValueError):
+        return None
+    return record.get("session_id") if isinstance(record, dict) else None
+
+
+def _late_files(landing: Path, days) -> list[Path]:
+    """Event files of these received dates that carry events of late sessions (ground truth)."""
+    truth = pq.read_table(landing / "ground_truth" / "sessions.parquet", columns=["session_id", "fault"])
+    late = {s for s, f in zip(*truth.to_pydict().values()) if f == "late"}
+    return [
+        path
+        for day in days
+        for path in sorted((landing / "events" / f"received_date={day}").glob("hour=*/*.jsonl*"))
+        if any(_session_id(line) in late for line in oracle.read_lines(path))
+    ]
+
+
+def _landing_lines(landing: Path, day: date) -> int:
+    return sum(len(oracle.read_lines(p)) for p in (landing / "events" / f"received_date={day}").glob("hour=*/*"))
+
+
+def _leave_a_crashed_run(spark, settings) -> int:
+    """What a run killed mid-way leaves: its lock record and a 'running' row in the ledger."""
+    holder = _hold_lock(settings.home, "crashed-run")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    io.ensure_database(spark, "ops")
+    crashed = pipeline.RunReport(run_id="crashed-run", command="run", dates=["2026-03-01"],
+                                 started_at="2026-03-02T02:30:00+00:00")
+    pipeline._record_run(spark, crashed)
+    return holder.pid
+
+
+def _marts(spark) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Every marts table: its columns and its rows in a stable order."""
+    out = {}
+    for t in spark.catalog.listTables("marts"):
+        df = spark.table(f"marts.{t.name}")
+        rows = [tuple(r) for r in df.collect()]
+        out[t.name] = ([f"{f.name}:{f.dataType.simpleString()}" for f in df.schema], sorted(rows, key=_order))
+    return out
+
+
+def _order(value):
+    """Sort key that does not depend on the last bits of floats."""
+    if isinstance(value, float):
+        return ("f", "nan" if math.isnan(value) else f"{value:.6e}")
+    if isinstance(value, (list, tuple)):
+        return ("l", tuple(_order(v) for v in value))
+    if isinstance(value, dict):
+        return ("d", tuple(sorted((str(k), _order(v)) for k, v in value.items())))
+    return ("v", "" if value is None else type(value).__name__, str(value))
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _assert_same_marts(got: dict, expected: dict) -> None:
+    assert sorted(got) == sorted(expected), "the two warehouses have different marts tables"
+    problems = []
+    for name, (columns, rows) in expected.items():
+        got_columns, got_rows = got[name]
+        if got_columns != columns:
+            problems.append(f"{name}: columns {got_columns} != {columns}")
+        elif len(got_rows) != len(rows):
+            problems.append(f"{name}: {len(got_rows)} rows != {len(rows)}")
+        else:
+            bad = [(g, e) for g, e in zip(got_rows, rows) if not _same(g, e)]
+            if bad:
+                problems.append(f"{name}: {len(bad)} rows differ, e.g. {bad[0][0]} != {bad[0][1]}")
+    assert not problems, "\n".join(problems)
+
+
+def _models_only(build):
+    """The real dbt build, models only (`dbt run`): dbt's data tests are left out."""
+    def models_only(spark, settings, start, end, **kwargs):
+        return build(spark, settings, start, end, **{**kwargs, "with_tests": False})
+    return models_only
+
+
+def _print_timings(label: str, reports) -> None:
+    """Per-step durations (seconds), for the record; never asserted on."""
+    for r in reports:
+        steps = " ".join(f"{s.step}={s.duration_s:.1f}" for s in r.steps)
+        print(f"{label} {r.command} {r.dates[0]}..{r.dates[-1]} {r.status} {r.duration_s:.1f}s: {steps}")
+
+
+@pytest.mark.slow
+def test_ten_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_from_scratch(
+        spark, settings, tmp_path, monkeypatch):
     from conftest import reset_warehouse
+    from slatehouse import marts
+    from slatehouse.generate import generate
+
+    began = time.perf_counter()
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    landing = Path(local.landing_dir)
+    generate(landing, **TEN_DAYS)
+    days = [TEN_DAYS["start_date"] + timedelta(days=i) for i in range(TEN_DAYS["days"])]
+
+    late_files = _late_files(landing, WITHHELD_FROM)
+    assert late_files, "the simulation has no late sessions in the withheld dates"
+    withheld = sorted({date.fromisoformat(p.parent.parent.name.split("=")[1]) for p in late_files})
+    backfill = [withheld[0] + timedelta(days=i)
+                for i in range((withheld[-1] - withheld[0]).days + DEDUPE_LOOKBACK_DAYS + 1)]
+    assert local.dedupe_lookback_days == DEDUPE_LOOKBACK_DAYS and backfill[-1] < days[-1]
+    held = tmp_path / "held"
+    for path in late_files:
+        (held / path.relative_to(landing)).parent.mkdir(parents=True, exist_ok=True)
+        path.rename(held / path.relative_to(landing))
 
     reset_warehouse(spark)
-    days = oracle.received_dates(Path(settings.landing_dir))[:2]
-    reports = [pipeline.run(spark, settings, [d], with_outputs=False) for d in days]
+    crashed_pid = _leave_a_crashed_run(spark, local)
 
-    runs = {r["run_id"]: r for r in io.read_table(spark, pipeline.RUNS_TABLE).collect()}
-    steps = io.read_table(spark, pipeline.STEPS_TABLE).collect()
-    expected_steps = ["catalog", "events", "sessions", "gate:bronze", "gate:silver", "dbt", "gate:marts"]
-    for report in reports:
+    # Ten daily runs. The last one runs every step, dbt's data tests and the forecast and
+    # reports included; the nine before it build the dbt models without dbt's data tests
+    # (the marts gate still runs), because on 2 shared cores a full `dbt build` is most of
+    # a run's time. The resumed backfill below runs every step too.
+    real_build = marts.build_marts
+    daily = []
+    for day in days:
+        lines = _landing_lines(landing, day)
+        with monkeypatch.context() as m:
+            if day != days[-1]:
+                m.setattr(marts, "build_marts", _models_only(real_build))
+            report = pipeline.run(spark, local, [day], with_outputs=day == days[-1])
         assert report.status == "succeeded"
-        assert runs[report.run_id]["status"] == "succeeded"
-        assert [s.step for s in report.steps] == expected_steps
-        recorded = sorted(s["step"] for s in steps if s["run_id"] == report.run_id)
-        assert recorded == sorted(expected_steps)
-        assert all(s["status"] == "succeeded" for s in steps if s["run_id"] == report.run_id)
-        counts = report.counts()[report.dates[0]]
-        assert counts["lines_read"] == counts["accepted"] + counts["quarantined"] + counts["duplicates"] > 0
-        ledger = json.loads(runs[report.run_id]["report_json"])
-        assert ledger["steps"][1]["detail"]["lines_read"] == counts["lines_read"]
-    # The marts hold what silver holds for the days the runs touched.
-    hours_marts = spark.sql("select sum(hours_viewed) from marts.fct_title_daily").first()[0]
-    hours_silver = spark.sql("select sum(play_time_s) / 3600 from silver.playback_sessions").first()[0]
-    assert hours_marts == pytest.approx(hours_silver, rel=1e-9)
-    status = pipeline.status(spark)
-    assert {r["run_id"] for r in status["runs"]} >= {r.run_id for r in reports}
-    assert status["freshness"]["bronze.events"] == max(d.isoformat() for d in days)
+        counts = report.counts()[day.isoformat()]
+        assert counts["lines_read"] == lines == counts["accepted"] + counts["quarantined"] + counts["duplicates"]
+        daily.append(report)
+    assert [s.step for s in daily[-1].steps] == FULL_STEPS
+
+    # The late upload lands; the backfill that picks it up dies in the middle of dbt, after
+    # bronze, silver and one mart have been rewritten.
+    for path in late_files:
+        (held / path.relative_to(landing)).rename(path)
+
+    def crash_in_dbt(spark, settings, start, end, **kwargs):
+        real_build(spark, settings, start, end, select="fct_title_daily", count_rows=False, with_tests=False)
+        raise RuntimeError("injected: the process died in the middle of dbt")
+
+    monkeypatch.setattr(marts, "build_marts", crash_in_dbt)
+    with pytest.raises(RuntimeError, match="injected"):
+        pipeline.run(spark, local, backfill, command="backfill")
+    crashed_backfill = pipeline.last_report()
+    monkeypatch.setattr(marts, "build_marts", real_build)
+    assert crashed_backfill.status == "failed" and "injected" in crashed_backfill.error
+
+    # Running the same backfill again resumes it: every step is idempotent.
+    resumed = pipeline.run(spark, local, backfill, command="backfill")
+    assert resumed.status == "succeeded" and [s.step for s in resumed.steps] == FULL_STEPS
+    for day in withheld:
+        assert resumed.counts()[day.isoformat()]["lines_read"] == _landing_lines(landing, day)
+    assert sum(resumed.counts()[d.isoformat()]["lines_read"] for d in withheld) > \
+        sum(r.counts()[r.dates[0]]["lines_read"] for r in daily if date.fromisoformat(r.dates[0]) in withheld)
+
+    # The ledger: every run, its status, every step it ran, and the report it printed.
+    runs = {r["run_id"]: r for r in io.read_table(spark, S.OPS_RUNS).collect()}
+    steps = io.read_table(spark, S.OPS_RUN_STEPS).collect()
+    ours = [*daily, crashed_backfill, resumed]
+    assert set(runs) == {"crashed-run"} | {r.run_id for r in ours}
+    assert runs["crashed-run"]["status"] == "abandoned"
+    assert f"pid {crashed_pid}" in runs["crashed-run"]["error"] and daily[0].run_id in runs["crashed-run"]["error"]
+    for report in ours:
+        row = runs[report.run_id]
+        assert (row["status"], row["command"]) == (report.status, report.command)
+        assert (row["first_date"].isoformat(), row["last_date"].isoformat()) == (report.dates[0], report.dates[-1])
+        assert json.loads(row["report_json"]) == json.loads(json.dumps(dataclasses.asdict(report), default=str))
+        recorded = [(s["step"], s["status"]) for s in sorted(
+            (s for s in steps if s["run_id"] == report.run_id), key=lambda s: s["started_at"])]
+        assert recorded == [(s.step, s.status) for s in report.steps]
+        events = next(s for s in report.steps if s.step == "events")
+        assert all(d["versions"][S.BRONZE_EVENTS] is not None for d in events.detail["per_date"])
+    assert [s.status for s in crashed_backfill.steps][-1] == "failed"
+    assert crashed_backfill.steps[-1].step == "dbt" and "injected" in crashed_backfill.steps[-1].message
+    incremental = _marts(spark)
+    assert incremental["fct_title_daily"][1], "the marts are empty"
+
+    # The same landing data, from scratch, in one bulk pass (the forecast's tables are not
+    # written on ten days of history: no title has a complete 28-day window).
+    reset_warehouse(spark)
+    monkeypatch.setattr(marts, "build_marts", _models_only(real_build))
+    scratch = pipeline.run(spark, local, days, command="backfill", with_outputs=False)
+    assert scratch.status == "succeeded"
+    _assert_same_marts(incremental, _marts(spark))
+
+    _print_timings("daily", daily)
+    _print_timings("backfill", [crashed_backfill, resumed])
+    _print_timings("scratch", [scratch])
+    print(f"whole scenario {time.perf_counter() - began:.0f}s")
