@@ -208,19 +208,56 @@ def ground_truth_run(args, seed: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]
     return record, history, truth
 
 
+class _Row(dict):
+    def asDict(self, recursive: bool = False) -> dict:  # noqa: N802 - the Spark Row method forecast_job calls
+        return self
+
+
+def _training_history_from_delta(home: Path) -> pd.DataFrame:
+    """forecast_job.training_history without Spark: the Delta files read with deltalake, so a
+    warehouse can be read while a pipeline run still holds its metastore. Same filters
+    (complete windows released on or after the first event date), same frame
+    (forecast_job._history_frame)."""
+    from deltalake import DeltaTable
+
+    from slatehouse import forecast_job
+
+    marts = home / "warehouse" / "marts.db"
+    training = DeltaTable(str(marts / "fct_title_training")).to_pandas()
+    first = DeltaTable(str(marts / "fct_title_daily")).to_pandas(columns=["event_date"])["event_date"].min()
+    rows = training[training["is_window_complete"].fillna(False).astype(bool)
+                    & (pd.to_datetime(training["release_date"]) >= pd.to_datetime(first))]
+    records = []
+    for r in rows.to_dict("records"):
+        records.append(_Row(
+            title_id=r["programme_id"], release_date=r["release_date"], format=r["format"],
+            genres=list(r["genres"]) if r["genres"] is not None else [],
+            talent=[dict(c) for c in r["talent"]] if r["talent"] is not None else [],
+            runtime_minutes=r["runtime_minutes"], episodes=r["episodes"],
+            original_language=r["original_language"], origin_country=r["origin_country"],
+            views_28d=r["views_28d"],
+            completion_rate_28d=None if pd.isna(r["completion_rate_28d"]) else r["completion_rate_28d"],
+        ))
+    return forecast_job._history_frame(records)
+
+
 def marts_run(args) -> dict:
     """The real pipeline's table against the ground truth of the same simulation."""
     from slatehouse import forecast_job
-    from slatehouse.settings import Settings
-    from slatehouse.spark import get_spark
 
     record, truth_history, truth = ground_truth_run(args, args.seed)
-    settings = Settings(home=Path(args.marts).resolve(), mode="demo")
-    spark = get_spark(settings, "bench-forecast")
-    try:
-        marts = forecast_job.training_history(spark)
-    finally:
-        spark.stop()
+    home = Path(args.marts).resolve()
+    if args.delta:
+        marts = _training_history_from_delta(home)
+    else:
+        from slatehouse.settings import Settings
+        from slatehouse.spark import get_spark
+
+        spark = get_spark(Settings(home=home, mode="demo"), "bench-forecast")
+        try:
+            marts = forecast_job.training_history(spark)
+        finally:
+            spark.stop()
     joined = marts.merge(truth_history, on="title_id", suffixes=("_marts", "_truth"))
     ratio = joined["views_28d_marts"] / joined["views_28d_truth"].replace(0, np.nan)
     same_talent = [
@@ -241,6 +278,7 @@ def marts_run(args) -> dict:
     }
     return {
         "warehouse": str(args.marts),
+        "read_with": "deltalake" if args.delta else "spark (forecast_job.training_history)",
         "simulation": {"start_date": args.start_date, "days": args.days, "members": args.members,
                        "titles": args.titles, "seed": args.seed},
         "tables_compared": comparison,
@@ -259,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--marts", help="a warehouse home built by the pipeline (e.g. var); compares it with "
                                         "the ground truth of --days/--members/--titles/--seed")
     parser.add_argument("--seed", type=int, default=42, help="the seed of the simulation behind --marts")
+    parser.add_argument("--delta", action="store_true",
+                        help="read --marts' Delta files with deltalake instead of Spark (no metastore lock)")
     parser.add_argument("--section", default="ground_truth",
                         help="the key the ground-truth runs are recorded under (e.g. ground_truth_12_months)")
     parser.add_argument("--results", type=Path, default=RESULTS)

@@ -99,6 +99,32 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
     return out.sort_values(["release_date", "title_id"], kind="mergesort").reset_index(drop=True)
 
 
+def credit_lifts(sim: Simulation, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per training row and credit: programme (`title_id`), talent_id, role and `lift`, what
+    that credit truly added to the title's log appeal - true_effect / billing order for a
+    whole-work credit (1 for crew), true_effect x the share of the work's episodes for an
+    episode director or writer (catalog._work_talent_effect)."""
+    cat = sim.catalog
+    titles = cat.titles.assign(programme_id=programme_ids(cat.titles))
+    credits = cat.credits.merge(titles[["title_idx", "work_idx", "programme_id"]], on="title_idx").merge(
+        cat.talent[["talent_idx", "talent_id", "true_effect"]], on="talent_idx")
+    episodes_per_work = titles[titles["title_type"] == "episode"].groupby("work_idx").size()
+    whole = credits[~credits["is_episode_level"]].drop_duplicates(["work_idx", "talent_idx"])
+    whole = whole.assign(lift=whole["true_effect"] / whole["billing_order"].fillna(1).astype(float))
+    episode = credits[credits["is_episode_level"]].groupby(["work_idx", "talent_idx", "talent_id", "role"]).agg(
+        true_effect=("true_effect", "first"), n=("title_idx", "size")).reset_index()
+    episode["lift"] = episode["true_effect"] * episode["n"] / episode["work_idx"].map(episodes_per_work)
+    per_work = pd.concat([whole[["work_idx", "talent_id", "role", "lift"]],
+                          episode[["work_idx", "talent_id", "role", "lift"]]])
+    per_work = per_work.groupby(["work_idx", "talent_id", "role"], as_index=False)["lift"].sum()
+    work_of = titles.groupby("programme_id")["work_idx"].first()
+    pairs = [(pid, c["talent_id"], c["role"]) for pid, cs in zip(rows["title_id"], rows["talent"]) for c in cs]
+    out = pd.DataFrame(pairs, columns=["title_id", "talent_id", "role"])
+    out["work_idx"] = out["title_id"].map(work_of)
+    out = out.merge(per_work, on=["work_idx", "talent_id", "role"], how="left")
+    return out.drop(columns="work_idx").fillna({"lift": 0.0})
+
+
 def talent_truth(sim: Simulation) -> pd.DataFrame:
     """talent_id, role, true_effect: what each person adds to a work's log appeal."""
     return sim.catalog.talent[["talent_id", "role", "true_effect"]].copy()
