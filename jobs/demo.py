@@ -24,7 +24,12 @@ from slatehouse.settings import Settings
 
 log = logging.getLogger("slatehouse.demo")
 
-DEFAULT = dict(days=60, members=500, titles=240, history_days=0)
+# Sized for the forecast (docs/simulator.md, "Sizing"): 120 days and 450 works give ~280
+# films and seasons with a complete 28-day window, so the forecast the demo shows is
+# trained on the real marts. 200 accounts keep member-days - what event ingest pays for -
+# a fifth below the earlier 60 days x 500 accounts; the daily catalogue snapshots grow
+# with days x titles instead (about 230k snapshot rows against 60k).
+DEFAULT = dict(days=120, members=200, titles=450, history_days=0)
 BIG = dict(days=150, members=2500, titles=400, history_days=0)
 START = date(2026, 1, 5)
 EXAMPLE_SLATE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "slate.csv"
