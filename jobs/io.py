@@ -7,6 +7,7 @@ RESTORE, OPTIMIZE and VACUUM. Transforms never read or write; jobs call these fu
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import date
@@ -135,6 +136,15 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
     return bool(fs.exists(hpath))
+
+
+def remove_path(spark: SparkSession, path: str) -> None:
+    """Delete a landing folder (and everything under it), on any Hadoop filesystem."""
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs.delete(hpath, True)
+    log.info("removed %s", path)
 
 
 def list_partition_dates(spark: SparkSession, folder: str, key: str) -> list[date]:
@@ -293,14 +303,30 @@ def _last_write(spark: SparkSession, name: str) -> WriteResult:
         version=last["version"],
         rows_inserted=metric("numTargetRowsInserted") if "numTargetRowsInserted" in metrics
         else metric("numOutputRows"),
-        rows_updated=metric("numTargetRowsUpdated"),
-        rows_deleted=metric("numTargetRowsDeleted"),
+        rows_updated=metric("numTargetRowsUpdated", "numUpdatedRows"),
+        rows_deleted=metric("numTargetRowsDeleted", "numDeletedRows"),
     )
     log.info(
         "wrote %s v%s: +%d ~%d -%d rows", name, result.version,
         result.rows_inserted, result.rows_updated, result.rows_deleted,
     )
     return result
+
+
+def delete_where(spark: SparkSession, name: str, condition: str) -> WriteResult:
+    """DELETE the rows matching a SQL predicate (one Delta commit)."""
+    from delta.tables import DeltaTable
+
+    DeltaTable.forName(spark, name).delete(condition)
+    return _last_write(spark, name)
+
+
+def update_where(spark: SparkSession, name: str, condition: str, values: dict) -> WriteResult:
+    """UPDATE the rows matching a SQL predicate to the given literal values."""
+    from delta.tables import DeltaTable
+
+    DeltaTable.forName(spark, name).update(condition, {k: F.lit(v) for k, v in values.items()})
+    return _last_write(spark, name)
 
 
 def append(spark: SparkSession, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> WriteResult:
@@ -315,4 +341,7 @@ def optimize(spark: SparkSession, name: str) -> dict:
 
 
 def vacuum(spark: SparkSession, name: str, retention_hours: float) -> None:
+    """Remove the files no Delta version newer than `retention_hours` needs."""
+    began = time.perf_counter()
     spark.sql(f"VACUUM {name} RETAIN {retention_hours} HOURS")
+    log.info("vacuumed %s (retain %s h) in %.1fs", name, retention_hours, time.perf_counter() - began)

@@ -124,6 +124,9 @@ def spark_conf(settings: Settings, app_name: str = "slatehouse") -> dict[str, st
         # Delta rebuilds table state with this many tasks (50 by default): on small and
         # medium tables that is mostly scheduling overhead.
         "spark.databricks.delta.snapshotPartitions": str(max(1, settings.shuffle_partitions)),
+        # VACUUM lists a table's files with this many tasks (10,000 by default), which on
+        # a local session makes each VACUUM take minutes of scheduling.
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(max(1, settings.shuffle_partitions)),
         "spark.sql.adaptive.enabled": "true",
         "spark.ui.enabled": "false",
         "spark.sql.debug.maxToStringFields": "500",
