@@ -119,6 +119,10 @@ def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.Dat
 
 
 def _in_process_backtest(titles: pd.DataFrame) -> pd.DataFrame:
+    if len(titles) * 3 // 4 < forecast.model.MIN_TITLES:
+        # A young warehouse (few titles with a complete 28-day window yet): too little to
+        # train on before the cutoff, so nothing is scored.
+        return pd.DataFrame(columns=["target", "scope", "cutoff"])
     dates = pd.to_datetime(titles["release_date"]).sort_values()
     # One cutoff with three quarters of the history before it: enough to train on, and
     # the latest quarter scored out of time.
