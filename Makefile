@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.slatehouse-installed
 DEMO_ARGS ?=
 
-.PHONY: setup test-deps demo test bench clean-demo
+.PHONY: setup test-deps demo test test-slow bench clean-demo
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Slatehouse needs Python 3.11, found " + sys.version' 
@@ -29,8 +29,15 @@ test-deps:
 	bash .ci/setup-postgres.sh
 	bash .ci/airflow-venv.sh
 
+# One BLAS thread: the forecast's small matrix work is slower, not faster, when its
+# threads compete with Spark's for two cores.
 test: setup test-deps
-	$(BIN)/python -m pytest
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
+
+# The long scenarios (`@pytest.mark.slow`): ten daily runs, a crashed and resumed
+# backfill, and a comparison with a build from scratch.
+test-slow: setup test-deps
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -m slow
 
 bench: setup
 	SLATEHOUSE_MODE=demo $(BIN)/python bench/bench_ingest.py
