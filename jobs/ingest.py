@@ -24,8 +24,10 @@ from slatehouse import io
 from slatehouse.contract import schema as S
 from slatehouse.settings import Settings
 from slatehouse.transforms import catalog as cat
+from slatehouse.privacy import erased_pseudonyms
 from slatehouse.transforms.events import (
     dedupe_events,
+    flag_erased_members,
     flag_unknown_titles,
     parse_events,
     pseudonymise,
@@ -144,6 +146,7 @@ def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[da
         .transform(flag_unknown_titles(first_listed))
         .transform(dedupe_events(_prior_deliveries(spark, settings, received), settings.dedupe_lookback_days))
         .transform(pseudonymise(key))
+        .transform(flag_erased_members(erased_pseudonyms(spark)))
         .transform(with_event_date)
         .withColumn("_ingested_at", F.current_timestamp())
         .persist(StorageLevel.MEMORY_AND_DISK)

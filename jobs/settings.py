@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     heartbeat_s: int = 60
     mart_lookback_days: int = 3  # dbt recomputes this many days before the run's dates
 
+    # Retention: raw landing files hold raw member ids, so they are kept only as long as
+    # reruns and late events need them; bronze keeps parsed, pseudonymised events for
+    # session rebuilds and audits. `slatehouse maintain` applies both.
+    landing_retention_days: int = 30
+    bronze_retention_days: int = 90
+
     min_audience: int = 10  # small-cell suppression: fewer distinct profiles is suppressed
 
     dashboard_host: str = "127.0.0.1"
@@ -72,6 +78,14 @@ class Settings(BaseSettings):
         self.reports_dir = (self.reports_dir or home / "reports").resolve()
         self.metastore_dir = (self.metastore_dir or home / "metastore").resolve()
         self.jars_dir = self.jars_dir.resolve()
+        needed = self.lateness_days + self.dedupe_lookback_days
+        if min(self.landing_retention_days, self.bronze_retention_days) <= needed:
+            raise ConfigError(
+                f"SLATEHOUSE_LANDING_RETENTION_DAYS ({self.landing_retention_days}) and "
+                f"SLATEHOUSE_BRONZE_RETENTION_DAYS ({self.bronze_retention_days}) must exceed "
+                f"lateness_days + dedupe_lookback_days ({needed}): reruns and late events need "
+                "that much history."
+            )
         if self.metastore_jdbc_url and not self.metastore_jdbc_user:
             raise ConfigError(
                 "SLATEHOUSE_METASTORE_JDBC_USER is required when SLATEHOUSE_METASTORE_JDBC_URL is set"

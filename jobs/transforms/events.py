@@ -203,3 +203,38 @@ def redact_line(line: Column, key: bytes) -> Column:
 
 def with_event_date(df: DataFrame) -> DataFrame:
     return df.withColumn("event_date", F.to_date("event_ts"))
+
+
+def _member_id_in_line(line: Column, name: str) -> Column:
+    """The (already pseudonymised) value of a member-id field inside a raw line, found the
+    way `redact_line` finds it, for lines too broken to have parsed columns."""
+    pattern = f'("{name}"\\s*:\\s*)("[^"\\\\]*"?|[^,}}\\s]+)'
+    return F.nullif(F.regexp_replace(F.regexp_extract(line, pattern, 2), '^"|"$', ""), F.lit(""))
+
+
+def flag_erased_members(erased: DataFrame) -> Transform:
+    """Quarantine the lines of erased members as `erased_member`, without their raw text.
+
+    `erased`: one column, `pseudonym`. Runs after `pseudonymise`, so ids are compared as
+    pseudonyms. A rerun or backfill over landing files written before an erasure thus
+    cannot bring an erased member back, and the lines are still counted.
+    """
+
+    def transform(df: DataFrame) -> DataFrame:
+        out = df
+        flags = []
+        for name in MEMBER_ID_FIELDS:
+            flag = f"_erased_{name}"
+            ids = F.broadcast(erased.select(F.col("pseudonym").alias(flag)).distinct())
+            value = F.coalesce(F.col(name), _member_id_in_line(F.col("line"), name))
+            out = out.join(ids, value == F.col(flag), "left")
+            flags.append(F.col(flag).isNotNull())
+        hit = flags[0] | flags[1]
+        return (
+            out.withColumn("reason_detail", F.when(hit, F.lit(None).cast("string")).otherwise(F.col("reason_detail")))
+            .withColumn("reason_code", F.when(hit, "erased_member").otherwise(F.col("reason_code")))
+            .withColumn("line", F.when(~hit, F.col("line")))
+            .drop(*[f"_erased_{n}" for n in MEMBER_ID_FIELDS])
+        )
+
+    return transform

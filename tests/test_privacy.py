@@ -1,0 +1,145 @@
+"""Erasure requests and retention, on real Delta tables and a real dbt build."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+from pyspark.sql import functions as F
+
+import oracle
+from conftest import reset_warehouse
+from slatehouse import io, privacy
+from slatehouse.contract import schema as S
+from slatehouse.ingest import ingest
+from slatehouse.settings import ConfigError, Settings
+from slatehouse.transforms.events import hmac_sha256_hex
+
+
+def test_the_erasure_pseudonym_is_the_one_ingest_writes(spark, settings):
+    key = settings.require_pseudonym_key()
+    ids = ["acc-000001", "prof-ü-7", ""]
+    jvm = spark.createDataFrame([(i,) for i in ids], "id string").select(
+        "id", hmac_sha256_hex(F.col("id"), key).alias("p")).collect()
+    assert {r["id"]: r["p"] for r in jvm} == {i: privacy.pseudonym(i, key) for i in ids}
+    assert privacy.pseudonym("acc-000001", key) == oracle.pseudonym(key, "acc-000001")
+
+
+def _landing_accounts(landing: Path) -> dict[str, int]:
+    """Raw account id -> number of landing lines that carry it (any line, any fault)."""
+    counts: dict[str, int] = {}
+    for path in sorted((landing / "events").rglob("*.jsonl*")):
+        for line in oracle.read_lines(path):
+            _, event = oracle.classify(line)
+            if event and isinstance(event.get("account_id"), str):
+                counts[event["account_id"]] = counts.get(event["account_id"], 0) + 1
+    return counts
+
+
+def _lines_mentioning(landing: Path, raw_id: str) -> int:
+    """Landing lines that carry a raw id anywhere, broken ones included."""
+    needle = raw_id.encode()
+    return sum(1 for path in sorted((landing / "events").rglob("*.jsonl*"))
+               for line in oracle.read_lines(path) if line is not None and needle in line)
+
+
+def _stored_values(location: str, column: str) -> set[str]:
+    """Every value of a column in every Parquet file under a table's folder: what is on
+    disk, not only what the current Delta version shows."""
+    dataset = ds.dataset(location.removeprefix("file:"), format="parquet",
+                         exclude_invalid_files=True, ignore_prefixes=["_delta_log"])
+    if column not in dataset.schema.names:
+        return set()
+    return set(dataset.to_table(columns=[column]).column(column).to_pylist())
+
+
+def test_an_erased_account_is_gone_everywhere_and_stays_gone(spark, settings, landing):
+    reset_warehouse(spark)
+    landing_dir = Path(settings.landing_dir)
+    days = oracle.received_dates(landing_dir)
+    ingest(spark, settings, days)
+
+    key = settings.require_pseudonym_key()
+    per_account = _landing_accounts(landing_dir)
+    raw_account = max(per_account, key=per_account.get)  # the heaviest viewer
+    erased = privacy.pseudonym(raw_account, key)
+    sessions = io.read_table(spark, S.SILVER_SESSIONS)
+    profiles = {r[0] for r in sessions.where(F.col("account_id") == erased).select("profile_id").distinct().collect()}
+    assert profiles, "the heaviest account has sessions before the erasure"
+    hours_before = sessions.agg(F.sum("play_time_s")).first()[0] / 3600
+    hours_erased = sessions.where(F.col("account_id") == erased).agg(F.sum("play_time_s")).first()[0] / 3600
+
+    result = privacy.erase_members(spark, settings, account_ids=[raw_account])
+
+    assert result.marts_rebuilt and result.rows_deleted[S.SILVER_SESSIONS] > 0
+    for table in (S.BRONZE_EVENTS, S.SILVER_SESSIONS):
+        df = io.read_table(spark, table)
+        assert df.where((F.col("account_id") == erased) | F.col("profile_id").isin(list(profiles))).count() == 0
+        # Gone from storage too: the files of older Delta versions were vacuumed.
+        assert erased not in _stored_values(io.table_location(spark, table), "account_id")
+    quarantine = io.read_table(spark, S.BRONZE_QUARANTINE)
+    assert quarantine.where(F.instr("raw_line", erased) > 0).count() == 0
+    member_models = [t for t in privacy._intermediate_tables(spark) if privacy._holds_member_ids(spark, t)]
+    assert member_models
+    for table in member_models:
+        stored = _stored_values(io.table_location(spark, table), "profile_id")
+        assert stored and not (stored & profiles), table
+    hours_marts = spark.sql("select sum(hours_viewed) from marts.fct_title_daily").first()[0]
+    assert hours_marts == pytest.approx(hours_before - hours_erased, rel=1e-9)
+    ledger = io.read_table(spark, privacy.ERASURES_TABLE).collect()
+    assert [(r["id_kind"], r["pseudonym"]) for r in ledger] == [("account", erased)]
+    assert ledger[0]["completed_at"] is not None
+    assert raw_account not in json.dumps([r.asDict() for r in ledger], default=str)
+
+    # A rerun over the landing files written before the erasure does not bring it back:
+    # its lines are quarantined as erased_member, without their raw text, and counted.
+    results = ingest(spark, settings, days).events
+    erased_lines = sum(r.by_reason.get("erased_member", 0) for r in results)
+    assert erased_lines == _lines_mentioning(landing_dir, raw_account)
+    for r in results:
+        assert r.lines_read == r.accepted + r.quarantined + r.duplicates
+    rows = io.read_table(spark, S.BRONZE_QUARANTINE).where(F.col("reason_code") == "erased_member")
+    assert rows.count() == erased_lines and rows.where(F.col("raw_line").isNotNull()).count() == 0
+    assert io.read_table(spark, S.SILVER_SESSIONS).where(F.col("account_id") == erased).count() == 0
+    reset_warehouse(spark)
+
+
+def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, landing, tmp_path):
+    import shutil
+
+    reset_warehouse(spark)
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    shutil.copytree(settings.landing_dir, local.landing_dir)
+    days = oracle.received_dates(Path(local.landing_dir))
+    ingest(spark, local, days)
+    keep_from = days[2]
+    today = keep_from + timedelta(days=local.bronze_retention_days)
+    local = local.model_copy(update={"landing_retention_days": local.bronze_retention_days})
+    before = {t: io.read_table(spark, t).where(F.col("received_date") >= keep_from).count()
+              for t in (S.BRONZE_EVENTS, S.BRONZE_QUARANTINE)}
+    sessions_before = io.read_table(spark, S.SILVER_SESSIONS).count()
+
+    # By default ages count from the newest ingested date: all of this is recent.
+    untouched = privacy.apply_retention(spark, local)
+    assert untouched.landing_folders_removed == [] and not any(untouched.rows_deleted.values())
+
+    result = privacy.apply_retention(spark, local, today=today)
+
+    assert [p.rsplit("=", 1)[1] for p in result.landing_folders_removed] == [d.isoformat() for d in days[:2]]
+    assert oracle.received_dates(Path(local.landing_dir)) == days[2:]
+    for table, kept in before.items():
+        df = io.read_table(spark, table)
+        assert df.where(F.col("received_date") < keep_from).count() == 0
+        assert df.count() == kept
+    assert result.rows_deleted[S.BRONZE_EVENTS] > 0
+    # Silver is pseudonymised and the marts are rebuilt from it: it stays.
+    assert io.read_table(spark, S.SILVER_SESSIONS).count() == sessions_before
+    reset_warehouse(spark)
+
+
+def test_retention_shorter_than_reruns_need_is_refused():
+    with pytest.raises(ConfigError, match="LANDING_RETENTION_DAYS"):
+        Settings(landing_retention_days=5, lateness_days=3, dedupe_lookback_days=3)
