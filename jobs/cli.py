@@ -275,7 +275,8 @@ def maintain(
     retention_hours: float = typer.Option(168.0, help="VACUUM keeps files newer than this."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Delta OPTIMIZE and VACUUM on every warehouse table; records what it did."""
+    """Retention (landing files, bronze rows), then Delta OPTIMIZE and VACUUM on every
+    warehouse table; records what it did."""
     _setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.spark import get_spark
@@ -286,6 +287,41 @@ def maintain(
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     _emit(result, as_json, f"maintained {len(result['tables'])} tables")
+
+
+@app.command()
+def erase(
+    account_id: list[str] = typer.Option([], "--account-id", help="A raw account id to erase (repeatable)."),
+    profile_id: list[str] = typer.Option([], "--profile-id", help="A raw profile id to erase (repeatable)."),
+    file: Optional[Path] = typer.Option(None, "--file", help="Requests, one per line: account,<id> or profile,<id>."),
+    vacuum_hours: float = typer.Option(0.0, help="VACUUM retention after the deletes (0: old files go now)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Erase members from every layer and keep them out of later runs (docs/privacy.md)."""
+    _setup_logging(as_json)
+    from slatehouse import pipeline, privacy
+    from slatehouse.spark import get_spark
+
+    accounts, profiles = list(account_id), list(profile_id)
+    if file is not None:
+        for n, line in enumerate(file.read_text().splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            kind, _, raw = line.partition(",")
+            if kind.strip() not in privacy.ID_KINDS or not raw.strip():
+                _fail(f"{file}:{n}: expected 'account,<id>' or 'profile,<id>', got {line!r}", EXIT_FAILED)
+            (accounts if kind.strip() == "account" else profiles).append(raw.strip())
+    if not accounts and not profiles:
+        _fail("nothing to erase: give --account-id, --profile-id or --file", EXIT_FAILED)
+    settings = _settings()
+    try:
+        with pipeline.pipeline_lock(settings, "erase"):
+            result = privacy.erase_members(get_spark(settings, "slatehouse-erase"), settings,
+                                           accounts, profiles, vacuum_hours=vacuum_hours)
+    except pipeline.LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    _emit(result, as_json, f"{result.request_id}: erased {result.accounts} accounts and {result.profiles} "
+          f"profiles; rows deleted {result.rows_deleted}; {len(result.vacuumed)} tables vacuumed")
 
 
 @app.command()

@@ -350,13 +350,17 @@ def status(spark: SparkSession, limit: int = 10) -> dict:
 
 
 def maintain(spark: SparkOrFactory, settings: Settings, retention_hours: float = 168.0) -> dict:
-    """OPTIMIZE and VACUUM every Delta table in the warehouse's databases, under the lock."""
+    """Retention (old landing folders and bronze rows, `privacy.apply_retention`), then
+    OPTIMIZE and VACUUM every Delta table in the warehouse's databases, under the lock."""
+    from slatehouse.privacy import apply_retention
+
     run_id = "maintain-" + uuid.uuid4().hex[:8]
     done = []
     with pipeline_lock(settings, run_id) as stale:
         spark = _session(spark)
         _close_abandoned(spark, stale, run_id)
-        for db in ("bronze", "silver", "marts", "ops"):
+        retention = dataclasses.asdict(apply_retention(spark, settings))
+        for db in ("bronze", "silver", "intermediate", "marts", "ops"):
             if not spark.catalog.databaseExists(db):
                 continue
             for t in spark.catalog.listTables(db):
@@ -369,7 +373,8 @@ def maintain(spark: SparkOrFactory, settings: Settings, retention_hours: float =
                 done.append({"table": name, "optimize": metrics.get("metrics", metrics),
                              "duration_s": round(time.perf_counter() - t0, 2)})
         step = StepReport(step="maintain", status="succeeded", started_at=_now().isoformat(),
-                          detail={"tables": [d["table"] for d in done], "retention_hours": retention_hours})
+                          detail={"tables": [d["table"] for d in done], "retention_hours": retention_hours,
+                                  "retention": retention})
         io.ensure_database(spark, "ops")
         _record_step(spark, run_id, step)
-    return {"run_id": run_id, "retention_hours": retention_hours, "tables": done}
+    return {"run_id": run_id, "retention_hours": retention_hours, "retention": retention, "tables": done}
