@@ -30,7 +30,7 @@ log = logging.getLogger("slatehouse.demo")
 # a fifth below the earlier 60 days x 500 accounts; the daily catalogue snapshots grow
 # with days x titles instead (about 230k snapshot rows against 60k).
 DEFAULT = dict(days=120, members=200, titles=450, history_days=0)
-BIG = dict(days=150, members=2500, titles=400, history_days=0)
+BIG = dict(days=180, members=1500, titles=600, history_days=0)
 START = date(2026, 1, 5)
 EXAMPLE_SLATE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "slate.csv"
 
