@@ -289,6 +289,36 @@ def maintain(
     _emit(result, as_json, f"maintained {len(result['tables'])} tables")
 
 
+@app.command("build-marts")
+def build_marts_command(
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild every model from silver."),
+    start: Optional[str] = typer.Option(None, "--start", help="First event date (with --end)."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last event date."),
+    select: Optional[str] = typer.Option(None, help="dbt node selection, e.g. fct_top10_weekly+."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """`dbt build` on the marts by hand, e.g. a full refresh after upgrading Slatehouse
+    changed a mart's columns (incremental marts refuse a schema change)."""
+    _setup_logging(as_json)
+    from slatehouse import pipeline
+    from slatehouse.marts import MartsBuildError, build_marts
+    from slatehouse.spark import get_spark
+
+    settings = _settings()
+    first = date.fromisoformat(start) if start else None
+    last = date.fromisoformat(end) if end else None
+    try:
+        with pipeline.pipeline_lock(settings, "build-marts"):
+            result = build_marts(get_spark(settings, "slatehouse-marts"), settings, first, last,
+                                 full_refresh=full_refresh, select=select)
+    except pipeline.LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    except (MartsBuildError, ValueError) as exc:
+        _fail(str(exc), EXIT_FAILED)
+    _emit(result.to_dict(), as_json, f"dbt {result.command}: {result.models} models, {result.passed} tests "
+          f"passed, {result.failed} failed in {result.elapsed_s:.0f}s")
+
+
 @app.command()
 def erase(
     account_id: list[str] = typer.Option([], "--account-id", help="A raw account id to erase (repeatable)."),
