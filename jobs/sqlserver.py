@@ -29,7 +29,7 @@ from pathlib import Path
 
 from slatehouse.metastore import check_metastore
 from slatehouse.settings import ConfigError, Settings
-from slatehouse.spark import _pyspark_home, check_java, spark_conf
+from slatehouse.spark import _pyspark_home, check_java, java_properties, spark_conf
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +87,6 @@ def thrift_server_conf(settings: Settings) -> dict[str, str]:
         classpath + [j for j in jars if j not in classpath]
     )
     return conf
-
-
-def _java_properties(conf: dict[str, str]) -> str:
-    def escape(text: str, is_key: bool) -> str:
-        text = text.replace("\\", "\\\\").replace("\n", "\\n")
-        if is_key:
-            for ch in " =:":
-                text = text.replace(ch, "\\" + ch)
-        elif text.startswith(" "):
-            text = "\\" + text
-        return text
-
-    return "".join(f"{escape(k, True)}={escape(v, False)}\n" for k, v in sorted(conf.items()))
 
 
 def _port_accepts(host: str, port: int) -> bool:
@@ -168,7 +155,7 @@ def start_thrift_server(settings: Settings, timeout_s: float = 300.0,
     conf_dir = Path(tempfile.mkdtemp(prefix="slatehouse-thrift-"))
     properties = conf_dir / "spark.properties"
     properties.touch(mode=0o600)
-    properties.write_text(_java_properties(thrift_server_conf(settings)), encoding="utf-8")
+    properties.write_text(java_properties(thrift_server_conf(settings)), encoding="utf-8")
 
     env = dict(os.environ)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
