@@ -360,13 +360,16 @@ def validate(
     day: str = typer.Option(..., "--date", help="Received date (bronze) or event date (silver, marts)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run one layer's quality gate by hand."""
+    """Run one layer's quality gate by hand (it records results, so it takes the lock)."""
     _setup_logging(as_json)
-    from slatehouse import quality
+    from slatehouse import pipeline, quality
 
     settings = _settings()
     try:
-        result = quality.validate(settings, layer, date.fromisoformat(day))
+        with pipeline.pipeline_lock(settings, "validate"):
+            result = quality.validate(settings, layer, date.fromisoformat(day))
+    except pipeline.LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
     except quality.GateFailed as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_GATE)
@@ -399,13 +402,18 @@ def forecast(
     if (pitch is None) == (slate is None):
         _fail("give exactly one of --pitch or --slate", EXIT_FAILED)
     settings = _settings()
-    spark = get_spark(settings, "slatehouse-forecast")
     if pitch is not None:
-        result = forecast_job.forecast_pitch(spark, settings, pitch)
+        result = forecast_job.forecast_pitch(get_spark(settings, "slatehouse-forecast"), settings, pitch)
         _emit(_payload(result), as_json, result.text)
-    else:
-        result = forecast_job.score_slate(spark, settings, slate)
-        _emit(_payload(result), as_json, f"scored {slate} into marts.fct_slate_forecasts")
+        return
+    from slatehouse import pipeline
+
+    try:  # scoring a slate writes a mart, so it waits its turn like a run
+        with pipeline.pipeline_lock(settings, "forecast-slate"):
+            result = forecast_job.score_slate(get_spark(settings, "slatehouse-forecast"), settings, slate)
+    except pipeline.LockedError as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    _emit(_payload(result), as_json, f"scored {slate} into marts.fct_slate_forecasts")
 
 
 @app.command()
