@@ -173,11 +173,14 @@ def _leave_a_crashed_run(spark, settings) -> int:
 
 def _marts(spark) -> dict[str, tuple[list[str], list[tuple]]]:
     """Every marts table: its columns and its rows in a stable order."""
+    from slatehouse.marts import mart_tables
+
     out = {}
-    for t in spark.catalog.listTables("marts"):
-        df = spark.table(f"marts.{t.name}")
+    # mart_tables leaves out the session's temporary views (dbt's `__dbt_tmp` ones).
+    for name in (t.split(".", 1)[1] for t in mart_tables(spark)):
+        df = spark.table(f"marts.{name}")
         rows = [tuple(r) for r in df.collect()]
-        out[t.name] = ([f"{f.name}:{f.dataType.simpleString()}" for f in df.schema], sorted(rows, key=_order))
+        out[name] = ([f"{f.name}:{f.dataType.simpleString()}" for f in df.schema], sorted(rows, key=_order))
     return out
 
 
