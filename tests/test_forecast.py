@@ -169,6 +169,26 @@ def test_history_without_the_optional_budget_and_with_it_both_fit(history):
     assert "budget" in set(model.effects()["feature"].map(lambda f: str(f).split("_")[-1]))
 
 
+def test_billing_order_is_optional_and_survives_a_second_normalisation():
+    from slatehouse.forecast.inputs import normalise_titles
+
+    frame = pd.DataFrame({
+        "format": ["film", "film"],
+        "talent": [
+            [{"talent_id": "a", "role": "Actor", "billing_order": 2}, "b:actor:1", "c:director",
+             {"talent_id": "a", "role": "actor", "billing_order": None}],
+            "d:actor;e:writer",
+        ],
+    })
+    once = normalise_titles(frame, who="pitches", is_history=False)
+    assert once["talent"][0] == [("a", "actor"), ("b", "actor"), ("c", "director")]
+    assert once["billing"][0][:2] == [2.0, 1.0] and np.isnan(once["billing"][0][2])
+    assert all(np.isnan(once["billing"][1]))
+    # backtest normalises, then fit normalises the canonical frame again: billing must not be lost
+    twice = normalise_titles(once, who="pitches", is_history=False)
+    assert twice["billing"][0][:2] == [2.0, 1.0] and twice["talent"].tolist() == once["talent"].tolist()
+
+
 @pytest.mark.parametrize(
     ("change", "column"),
     [
@@ -178,6 +198,8 @@ def test_history_without_the_optional_budget_and_with_it_both_fit(history):
         (lambda h: h.assign(release_date=["2020-01-01"] * (len(h) - 1) + ["not a date"]), "'release_date'"),
         (lambda h: h.assign(views_28d=[-1] + h["views_28d"].tolist()[1:]), "'views_28d'"),
         (lambda h: h.assign(talent=[[{"role": "actor"}]] + h["talent"].tolist()[1:]), "'talent'"),
+        (lambda h: h.assign(talent=[[{"talent_id": "x", "role": "actor", "billing_order": 0}]]
+                            + h["talent"].tolist()[1:]), "'talent'"),
         (lambda h: h.assign(runtime_minutes=["long"] + h["runtime_minutes"].tolist()[1:]), "'runtime_minutes'"),
         (lambda h: h.assign(title_id="same"), "'title_id'"),
     ],
@@ -336,7 +358,8 @@ def simulated():
     history = training_rows(sim)
     scores, _, _ = forecast_job.run_backtest(history, "views_28d")
     overall = scores[scores["scope"] == "overall"].set_index("model")
-    effects = forecast.fit(history, "views_28d").talent_effects().merge(talent_truth(sim), on=["talent_id", "role"])
+    model = forecast.fit(history, "views_28d")
+    effects = model.talent_effects().merge(talent_truth(sim), on=["talent_id", "role"])
     established = effects[effects["n_titles"] >= 3]
     return {
         "history": history,
@@ -345,6 +368,7 @@ def simulated():
         "n_scored": overall.loc["demand_model", "n_test"],
         "spearman": spearmanr(established["effect"], established["true_effect"]).statistic,
         "n_established": len(established),
+        "billing_exponent": model.hyperparameters.billing_exponent,
     }
 
 
@@ -352,6 +376,13 @@ def test_the_simulator_gives_hundreds_of_complete_titles_and_recurring_talent(si
     assert len(simulated["history"]) >= 250
     assert simulated["n_scored"] >= 100
     assert simulated["n_established"] >= 100
+
+
+def test_the_simulators_billing_order_reaches_the_model_and_reml_uses_it(simulated):
+    # The simulator weights an actor by billing; a history that carries billing_order
+    # should lead REML to a billing exponent above 0 (0 = billing ignored).
+    assert any("billing_order" in c for cs in simulated["history"]["talent"] for c in cs)
+    assert simulated["billing_exponent"] > 0
 
 
 def test_evidence_80_percent_interval_covers_75_to_85_percent_on_the_simulator(simulated):

@@ -11,17 +11,21 @@ design is additive on that scale:
     + for each credited role, the effects of the talent in that role, weighted (see below)
 
 Within a role, each credited person's column carries the weight 1 / n^a, n being how many
-share the role on the title. The exponent a is a hyperparameter chosen by time-ordered
-cross-validation from (0, 0.5, 1): a = 1 averages the cast (a 20-strong cast cannot add up to
-a wild forecast), a = 0 sums it, and a = 0.5 gives the role's total the same prior variance
-whatever the cast size. Genres are weighted the same way, 1 / k^b for k genres; b = 1 (the
-mean) unless the caller sets it. Levels
-never seen in training (a new director, a new genre) have no column and contribute 0, which
-is the prior: the average talent, genre or country.
+share the role on the title. The exponent a is chosen with the penalties by REML (model.py)
+from (0, 0.5, 1): a = 1 averages the cast (a 20-strong cast cannot add up to a wild
+forecast), a = 0 sums it, and a = 0.5 gives the role's total the same prior variance
+whatever the cast size. A credit that carries a `billing_order` (1 = top billed; usually the
+cast) is weighted by billing_order^-c as well, so the coefficient is what the person adds
+when billed first; c is chosen by REML too, from (0, 0.5, 1, 1.5, 2), and c = 0 ignores
+billing. Credits without a billing order (crew, or a source without cast order) keep
+1 / n^a alone. Genres are weighted 1 / k^b for k genres; b = 1 (the mean) unless the caller
+sets it. Levels never seen in training (a new director, a new genre) have no column and
+contribute 0, which is the prior: the average talent, genre or country.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,6 +124,7 @@ class Design:
     last_date: pd.Timestamp
     cast_exponent: float = 1.0  # set by fit to the chosen hyperparameters
     genre_exponent: float = 1.0
+    billing_exponent: float = 0.0
     columns: list[tuple[str, object]] = field(default_factory=list)  # (block, key)
     index: dict[tuple[str, object], int] = field(default_factory=dict)
 
@@ -224,9 +229,12 @@ class Design:
     # -- the whole matrix ------------------------------------------------------------------
     def matrix(
         self, titles: pd.DataFrame, cast_exponent: float | None = None, genre_exponent: float | None = None,
+        billing_exponent: float | None = None,
     ) -> sparse.csr_matrix:
         exponent = self.cast_exponent if cast_exponent is None else cast_exponent
         genre_weight_exponent = self.genre_exponent if genre_exponent is None else genre_exponent
+        billing_weight_exponent = self.billing_exponent if billing_exponent is None else billing_exponent
+        billing_lists = titles["billing"] if "billing" in titles.columns else [()] * len(titles)
         n = len(titles)
         rows: list[np.ndarray] = [np.arange(n)]
         cols: list[np.ndarray] = [np.zeros(n, dtype=int)]
@@ -240,8 +248,9 @@ class Design:
             vals.append(numeric[:, j])
 
         r, c, v = [], [], []
-        for i, (genres, language, origin, credits) in enumerate(
-            zip(titles["genres"], titles["original_language"], titles["origin_country"], titles["talent"])
+        for i, (genres, language, origin, credits, billing) in enumerate(
+            zip(titles["genres"], titles["original_language"], titles["origin_country"], titles["talent"],
+                billing_lists)
         ):
             if genres:
                 weight = len(genres) ** -genre_weight_exponent
@@ -256,10 +265,14 @@ class Design:
             per_role: dict[str, int] = {}
             for _, role in credits:
                 per_role[role] = per_role.get(role, 0) + 1
-            for credit in credits:
+            for k, credit in enumerate(credits):
                 j = self.index.get((BLOCK_TALENT, credit))
                 if j is not None:
-                    r.append(i), c.append(j), v.append(per_role[credit[1]] ** -exponent)
+                    weight = per_role[credit[1]] ** -exponent
+                    order = billing[k] if k < len(billing) else math.nan
+                    if order >= 1:  # NaN (not billed) compares False
+                        weight *= order ** -billing_weight_exponent
+                    r.append(i), c.append(j), v.append(weight)
         rows.append(np.asarray(r, dtype=int))
         cols.append(np.asarray(c, dtype=int))
         vals.append(np.asarray(v, dtype=float))

@@ -9,6 +9,8 @@ forecaster can be used from a notebook without Spark.
 
 - `genres`: list of lower-case strings, de-duplicated, order kept (first = primary);
 - `talent`: list of `(talent_id, role)` tuples, role lower-case;
+- `billing`: per credit in `talent`, its optional `billing_order` (1 = top billed) as a
+  float, NaN where the source has none (crew, or a source without cast order);
 - `release_date`: `datetime64[ns]`, midnight;
 - `runtime_minutes`, `episodes`, `budget`: float (NaN where unknown);
 - `original_language`, `origin_country`: str or None.
@@ -82,27 +84,48 @@ def parse_genres(value: Any, *, where: str) -> list[str]:
     return genres
 
 
-def _parse_credit(item: Any, *, where: str) -> tuple[str, str]:
+def _parse_billing(value: Any, item: Any, *, where: str) -> float:
+    """A credit's billing order (1 = top billed) as a float; NaN when not given."""
+    if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+        return math.nan
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number < 1:
+        raise ForecastInputError(
+            f"{where}: column 'talent' has a billing_order that is not a number >= 1 "
+            f"(1 = top billed): {item!r}"
+        )
+    return number
+
+
+def _parse_credit(item: Any, *, where: str) -> tuple[tuple[str, str], float]:
     if hasattr(item, "asDict"):  # a Spark Row, e.g. from DataFrame.toPandas()
         item = item.asDict()
+    billing: Any = None
     if isinstance(item, Mapping):
-        talent_id, role = item.get("talent_id"), item.get("role")
+        talent_id, role, billing = item.get("talent_id"), item.get("role"), item.get("billing_order")
     elif isinstance(item, str):
-        talent_id, _, role = item.strip().partition(":")
-    elif isinstance(item, (tuple, list)) and len(item) == 2:
-        talent_id, role = item
+        talent_id, _, rest = item.strip().partition(":")
+        role, _, billing = rest.partition(":")
+    elif isinstance(item, (tuple, list)) and len(item) in (2, 3):
+        talent_id, role = item[0], item[1]
+        billing = item[2] if len(item) == 3 else None
     else:
         raise ForecastInputError(
-            f"{where}: column 'talent' must hold {{talent_id, role}} dicts or "
-            f"'talent_id:role' strings, got {item!r}"
+            f"{where}: column 'talent' must hold {{talent_id, role[, billing_order]}} dicts or "
+            f"'talent_id:role[:billing_order]' strings, got {item!r}"
         )
     if _is_missing(talent_id) or not str(talent_id).strip():
         raise ForecastInputError(f"{where}: column 'talent' has an entry without talent_id: {item!r}")
     role = UNSPECIFIED_ROLE if _is_missing(role) or not str(role).strip() else str(role)
-    return str(talent_id).strip(), role.strip().lower()
+    return (str(talent_id).strip(), role.strip().lower()), _parse_billing(billing, item, where=where)
 
 
-def parse_talent(value: Any, *, where: str) -> list[tuple[str, str]]:
+def parse_credits(value: Any, *, where: str) -> tuple[list[tuple[str, str]], list[float]]:
+    """The (talent_id, role) credits of one title, de-duplicated in order, and each credit's
+    billing order (NaN where not given; the smallest when a credit repeats)."""
     items = _as_list(value)
     if items is None:
         raise ForecastInputError(
@@ -110,11 +133,21 @@ def parse_talent(value: Any, *, where: str) -> list[tuple[str, str]]:
             f"(or a ';'-separated 'talent_id:role' string), got {type(value).__name__} {value!r}"
         )
     credits: list[tuple[str, str]] = []
+    billing: list[float] = []
     for item in items:
-        credit = _parse_credit(item, where=where)
-        if credit not in credits:
-            credits.append(credit)
-    return credits
+        credit, order = _parse_credit(item, where=where)
+        if credit in credits:
+            k = credits.index(credit)
+            if not math.isnan(order) and not order >= billing[k]:
+                billing[k] = order
+            continue
+        credits.append(credit)
+        billing.append(order)
+    return credits, billing
+
+
+def parse_talent(value: Any, *, where: str) -> list[tuple[str, str]]:
+    return parse_credits(value, where=where)[0]
 
 
 def _numeric(frame: pd.DataFrame, column: str, *, who: str) -> pd.Series:
@@ -218,7 +251,15 @@ def normalise_titles(
     genres = frame["genres"] if "genres" in frame.columns else pd.Series([[]] * len(frame))
     out["genres"] = [parse_genres(v, where=f"{who}, title {t!r}") for v, t in zip(genres, labels)]
     talent = frame["talent"] if "talent" in frame.columns else pd.Series([[]] * len(frame))
-    out["talent"] = [parse_talent(v, where=f"{who}, title {t!r}") for v, t in zip(talent, labels)]
+    parsed = [parse_credits(v, where=f"{who}, title {t!r}") for v, t in zip(talent, labels)]
+    out["talent"] = [credits for credits, _ in parsed]
+    out["billing"] = [billing for _, billing in parsed]
+    if "billing" in frame.columns:  # an already canonical frame: its credits are (talent_id, role)
+        out["billing"] = [
+            [float(b) for b in given] if isinstance(given, (list, tuple)) and len(given) == len(billing)
+            and all(math.isnan(b) for b in billing) else billing
+            for given, billing in zip(frame["billing"], out["billing"])
+        ]
 
     for column in ("runtime_minutes", "episodes", "budget"):
         values = _numeric(frame, column, who=who)

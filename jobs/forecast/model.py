@@ -8,8 +8,9 @@ Fitting, in order (docs/forecasting.md explains the choices):
    are blocks of columns (genre, language, origin, the trend, and talent - one block per
    role with enough credits, the other roles pooled). The variance of each block relative
    to the noise is estimated by restricted maximum likelihood (REML) on every training
-   title; the cast exponent is the one with the highest REML likelihood. A block's ridge
-   penalty is noise variance / block variance.
+   title; the credit-weight exponents (cast size, and billing order where the history
+   has one) are the pair with the highest REML likelihood. A block's ridge penalty is
+   noise variance / block variance.
 4. Time-ordered folds: the later half of the history is cut into consecutive folds by
    release date; each is predicted by a model (with the penalties of step 3) trained only
    on the titles released before it. Their residuals give the interval: split-conformal
@@ -60,6 +61,7 @@ MIN_ROLE_CREDITS = 50  # a role gets its own talent variance only with this many
 FIRST_FOLD_AT = 0.5  # the time-ordered folds cover the later half of the history
 
 EXPONENT_GRID = (0.0, 0.5, 1.0)
+BILLING_EXPONENT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 # REML searches each block's variance ratio (block variance / noise variance) in this range,
 # i.e. penalties between 0.01 and 10,000.
 VARIANCE_RATIO_BOUNDS = (1e-4, 1e2)
@@ -95,6 +97,7 @@ class Hyperparameters:
     origin_penalty: float | None = None
     trend_penalty: float | None = None  # None: numeric_penalty
     cast_exponent: float = 1.0  # talent weight 1 / n^a within a role; see features.py
+    billing_exponent: float = 0.0  # and 1 / billing_order^c for a billed credit
     # Genre weight 1 / k^b for k genres. Not searched: on synthetic data, choosing b by the
     # same folds over-fitted (better CV, worse backtest); the mean (b = 1) is the default.
     genre_exponent: float = 1.0
@@ -208,10 +211,10 @@ class _Folds:
 
     def __init__(self, design: Design, titles: pd.DataFrame, y: np.ndarray, masks):
         self.design, self.titles, self.y, self.masks = design, titles, y, masks
-        self._by_exponents: dict[tuple[float, float], list[_Fold]] = {}
+        self._by_exponents: dict[tuple[float, float, float], list[_Fold]] = {}
 
     def get(self, hp: Hyperparameters) -> list[_Fold]:
-        key = (hp.cast_exponent, hp.genre_exponent)
+        key = (hp.cast_exponent, hp.genre_exponent, hp.billing_exponent)
         if key not in self._by_exponents:
             x = self.design.matrix(self.titles, *key)
             self._by_exponents[key] = _prepare_folds(x, self.y, self.titles, self.masks)
@@ -304,7 +307,7 @@ def _reml(x: sparse.csr_matrix, y: np.ndarray, blocks, start: np.ndarray | None 
     return _Reml([name for name, _ in blocks], np.exp(result.x), float(result.fun))
 
 
-def _hyperparameters_from_reml(fit: _Reml, cast_exponent: float, start: Hyperparameters) -> Hyperparameters:
+def _hyperparameters_from_reml(fit: _Reml, exponents: tuple[float, float], start: Hyperparameters) -> Hyperparameters:
     penalty = {name: 1.0 / ratio for name, ratio in zip(fit.names, fit.variance_ratio)}
     roles = tuple(sorted((name.split(":", 1)[1], value) for name, value in penalty.items()
                          if name.startswith("talent:")))
@@ -317,22 +320,28 @@ def _hyperparameters_from_reml(fit: _Reml, cast_exponent: float, start: Hyperpar
         origin_penalty=penalty.get(BLOCK_ORIGIN),
         trend_penalty=penalty.get(BLOCK_TREND),
         use_trend=True,
-        cast_exponent=cast_exponent,
+        cast_exponent=exponents[0],
+        billing_exponent=exponents[1],
     )
 
 
 def _select(design: Design, titles: pd.DataFrame, y: np.ndarray, start: Hyperparameters) -> Hyperparameters:
-    """REML variance ratios for each cast exponent in EXPONENT_GRID; the likeliest wins."""
+    """REML variance ratios for each pair of weight exponents (cast size, billing); the
+    likeliest wins. The billing exponent is searched only when the history bills some credits."""
     role_counts = pd.Series([role for cs in titles["talent"] for _, role in cs], dtype=object).value_counts()
     roles = [role for role, n in role_counts.items() if n >= MIN_ROLE_CREDITS]
     blocks = _random_blocks(design, roles)
+    has_billing = "billing" in titles.columns and any(
+        any(order >= 1 for order in orders) for orders in titles["billing"])
+    billing_grid = BILLING_EXPONENT_GRID if has_billing else (0.0,)
     best, previous = None, None
-    for exponent in EXPONENT_GRID:
-        x = design.matrix(titles, exponent, start.genre_exponent)
-        fit = _reml(x, y, blocks, previous)
-        previous = fit.variance_ratio
-        if best is None or fit.neg_loglik < best[0].neg_loglik:
-            best = (fit, exponent)
+    for billing_exponent in billing_grid:
+        for exponent in EXPONENT_GRID:
+            x = design.matrix(titles, exponent, start.genre_exponent, billing_exponent)
+            fit = _reml(x, y, blocks, previous)
+            previous = fit.variance_ratio
+            if best is None or fit.neg_loglik < best[0].neg_loglik:
+                best = (fit, (exponent, billing_exponent))
     return _hyperparameters_from_reml(best[0], best[1], start)
 
 
@@ -381,6 +390,7 @@ def fit(
     hp = hyperparameters if hyperparameters is not None else _select(design, titles, y, Hyperparameters())
     cv = folds.cross_validate(hp)
     design.cast_exponent, design.genre_exponent = hp.cast_exponent, hp.genre_exponent
+    design.billing_exponent = hp.billing_exponent
     x = design.matrix(titles)
 
     intervals = {"all": _conformal_quantiles(cv.residuals, interval_level)}
@@ -523,8 +533,9 @@ class DemandModel:
 
         `coefficient` is the raw model coefficient. `effect` is what the term adds, on the
         model scale, to the training titles that have it, on average: for talent and genres
-        the coefficient times the mean weight (1 / the number sharing the role, or 1 / the
-        number of genres); for numeric terms, the coefficient per standard deviation.
+        the coefficient times the mean weight (1 / n^a for n sharing the role, times
+        billing_order^-c for a billed credit, or 1 / the number of genres); for numeric
+        terms, the coefficient per standard deviation.
         """
         x = self.design.matrix(self.history).tocsc()
         n_titles = np.diff(x.indptr)

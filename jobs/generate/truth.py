@@ -7,6 +7,8 @@ mart's definitions -
 - `title_id`: the programme id (`film-00012`, or `show-0003-S2` for a season);
 - `genres` sorted; `talent`: every credit of every episode, actors only when billed in the
   top 3 (`top_billed_actors` in dbt_project.yml), credits added part-way through included;
+  each credit is `{talent_id, role}`, with `billing_order` too where the catalogue has one
+  (the cast);
 - `runtime_minutes` per episode, `episodes`, `original_language`, `origin_country`;
 - `views_28d`: seconds played by sessions starting (UTC) in [release, release + 27 days],
   over the programme's runtime.
@@ -40,6 +42,14 @@ def programme_ids(titles: pd.DataFrame) -> pd.Series:
         np.where(titles["title_type"] == "film", titles["title_id"], titles["show_id"].fillna("") + "-S" + season),
         index=titles.index,
     )
+
+
+def _credit(talent_id: str, role: str, billing_order) -> dict:
+    """One training-row credit; `billing_order` only where the catalogue bills the credit (cast)."""
+    credit = {"talent_id": talent_id, "role": role}
+    if not pd.isna(billing_order):
+        credit["billing_order"] = int(billing_order)
+    return credit
 
 
 def training_rows(sim: Simulation) -> pd.DataFrame:
@@ -79,7 +89,7 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
     talent = (credits.drop_duplicates(["programme_id", "talent_id", "role"])
               .sort_values(["programme_id", "talent_id", "role"])
               .groupby("programme_id")
-              .apply(lambda g: [{"talent_id": t, "role": r} for t, r in zip(g["talent_id"], g["role"])],
+              .apply(lambda g: [_credit(t, r, b) for t, r, b in zip(g["talent_id"], g["role"], g["billing_order"])],
                      include_groups=False))
 
     w = works.loc[programmes["work_idx"]]
