@@ -159,11 +159,13 @@ def evaluate(history: pd.DataFrame, truth: pd.DataFrame | None, lifts: pd.DataFr
              "n_train": int(r["n_train"]), "n_test": int(r["n_test"])}
             for r in scores[(scores["scope"] == "cutoff") & (scores["model"] == "demand_model")].to_dict("records")
         ],
-        "final_model": {"hyperparameters": repr(model.hyperparameters), "cv_rmse": round(model.cv_rmse, 4)},
+        "final_model": {"hyperparameters": repr(model.hyperparameters), "cv_rmse": round(model.cv_rmse, 4),
+                        "cast_exponent": model.hyperparameters.cast_exponent,
+                        "billing_exponent": model.hyperparameters.billing_exponent},
     }
     figures = {
         "rmsle_improvement_vs_genre_median": round(
-            1 - overall.loc["demand_model", "rmsle"] / overall.loc["genre_median", "rmsle"], 4),
+            float(1 - overall.loc["demand_model", "rmsle"] / overall.loc["genre_median", "rmsle"]), 4),
         "coverage_80": round(float(overall.loc["demand_model", "coverage_80"]), 4),
     }
     if truth is not None:
@@ -181,7 +183,7 @@ def evaluate(history: pd.DataFrame, truth: pd.DataFrame | None, lifts: pd.DataFr
     out["figures"] = figures
     out["meets_bar"] = {
         "rmsle_improvement_vs_genre_median":
-            figures["rmsle_improvement_vs_genre_median"] >= BARS["rmsle_improvement_vs_genre_median"],
+            bool(figures["rmsle_improvement_vs_genre_median"] >= BARS["rmsle_improvement_vs_genre_median"]),
         "coverage_80": lo <= figures["coverage_80"] <= hi,
         "talent_spearman": figures.get("talent_spearman") is not None
         and figures["talent_spearman"] >= BARS["talent_spearman"],
