@@ -156,6 +156,7 @@ def _invoke(settings: Settings, args: list[str]):
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_path),
         "--log-path", str(log_path),
+        "--threads", str(settings.dbt_threads),
         "--log-level", "warn",
         "--log-level-file", "info",
     ]

@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     session_timeout_s: int = 1800  # a session closes after this much silence
     heartbeat_s: int = 60
     mart_lookback_days: int = 3  # dbt recomputes this many days before the run's dates
+    # dbt's threads on the pipeline's one Spark session: independent models and tests run
+    # at once. Most of a small model's time is driver-side (planning, the Delta log, the
+    # metastore), so threads help even on two cores (bench/results/marts.json).
+    dbt_threads: int = Field(4, ge=1)
 
     # Retention: raw landing files hold raw member ids, so they are kept only as long as
     # reruns and late events need them; bronze keeps parsed, pseudonymised events for
