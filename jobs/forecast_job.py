@@ -107,11 +107,20 @@ class ForecastDataError(RuntimeError):
 
 
 # --- The training frame ------------------------------------------------------------------------
+def _credit(c: dict) -> dict:
+    """A mart credit as the model takes it; billing_order only where the mart has one (a
+    mart built before it carried billing_order has none)."""
+    credit = {"talent_id": c["talent_id"], "role": c["role"]}
+    if c.get("billing_order") is not None:
+        credit["billing_order"] = int(c["billing_order"])
+    return credit
+
+
 def training_history(spark: SparkSession) -> pd.DataFrame:
     """marts.fct_title_training's complete 28-day windows as the frame `forecast.fit` takes.
 
     One row per film or series season: title_id (the programme id), release_date, format,
-    genres (list), talent (list of {talent_id, role}), runtime_minutes (per episode, as
+    genres (list), talent (list of {talent_id, role[, billing_order]}), runtime_minutes (per episode, as
     pitches give it: the mart's season total divided by its episodes), episodes,
     original_language, origin_country, views_28d, completion_rate_28d (NaN when nobody
     started). Only `is_window_complete` rows; their outcome is read from the mart, never
@@ -174,7 +183,7 @@ def _history_frame(rows) -> pd.DataFrame:
             "release_date": r["release_date"],
             "format": r["format"],
             "genres": list(r["genres"] or []),
-            "talent": [{"talent_id": c["talent_id"], "role": c["role"]} for c in (r["talent"] or [])],
+            "talent": [_credit(c) for c in (r["talent"] or [])],
             "runtime_minutes": runtime,
             "episodes": episodes,
             "original_language": r["original_language"],

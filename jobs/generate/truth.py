@@ -86,11 +86,12 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
     credits = credits[billed.to_numpy()].assign(
         programme_id=titles["programme_id"].to_numpy()[credits.loc[billed.to_numpy(), "title_idx"].to_numpy()])
     credits = credits[credits["programme_id"].isin(programmes.index)]
-    talent = (credits.drop_duplicates(["programme_id", "talent_id", "role"])
-              .sort_values(["programme_id", "talent_id", "role"])
-              .groupby("programme_id")
-              .apply(lambda g: [_credit(t, r, b) for t, r, b in zip(g["talent_id"], g["role"], g["billing_order"])],
-                     include_groups=False))
+    # One credit per programme, person and role, billed at its best over the episodes (the mart's rule).
+    per_person = (credits.groupby(["programme_id", "talent_id", "role"], as_index=False)["billing_order"].min()
+                  .sort_values(["programme_id", "talent_id", "role"]))
+    talent = per_person.groupby("programme_id").apply(
+        lambda g: [_credit(t, r, b) for t, r, b in zip(g["talent_id"], g["role"], g["billing_order"])],
+        include_groups=False)
 
     w = works.loc[programmes["work_idx"]]
     out = pd.DataFrame({

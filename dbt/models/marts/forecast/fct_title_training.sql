@@ -28,17 +28,38 @@ titles as (
 
 ),
 
-talent as (
+-- One credit per programme, person and role: a series credits its cast on every episode.
+-- billing_order is the credit's best (lowest) billing over those episodes; null for crew.
+programme_credits as (
 
     select
         titles.programme_id,
-        array_sort(collect_set(named_struct('talent_id', credits.talent_id, 'role', credits.role))) as talent
+        credits.talent_id,
+        credits.role,
+        min(credits.billing_order) as billing_order
     from credits
     inner join titles
         on credits.title_id = titles.title_id
     where credits.role != 'actor'
         or credits.billing_order <= {{ var('top_billed_actors') | int }}
-    group by titles.programme_id
+    group by
+        titles.programme_id,
+        credits.talent_id,
+        credits.role
+
+),
+
+talent as (
+
+    select
+        programme_id,
+        array_sort(collect_list(named_struct(
+            'talent_id', talent_id,
+            'role', role,
+            'billing_order', billing_order
+        ))) as talent
+    from programme_credits
+    group by programme_id
 
 ),
 
