@@ -34,8 +34,8 @@ test-deps:
 test: setup test-deps
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
 
-# The long scenarios (`@pytest.mark.slow`): ten daily runs, a crashed and resumed
-# backfill, and a comparison with a build from scratch.
+# Only the long scenarios (`@pytest.mark.slow`, part of `make test`): ten daily runs, a
+# crashed and resumed backfill, and a comparison with a build from scratch.
 test-slow: setup test-deps
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -m slow
 
