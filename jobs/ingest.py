@@ -93,9 +93,8 @@ _DIMENSIONS = (
 
 
 def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> CatalogResult:
-    """Load every catalogue snapshot up to `through` that bronze lacks, then bring the SCD2
-    dimensions up to date (only when something new arrived): extended from the last loaded
-    snapshot when the new ones follow it, derived from every snapshot otherwise."""
+    """Load every catalogue snapshot up to `through` that bronze lacks, then rebuild the
+    SCD2 dimensions from all loaded snapshots (only when something new arrived)."""
     landing = [d for d in io.catalog_snapshot_dates(spark, settings) if d <= through]
     if not landing:
         raise io.InputMissingError(
@@ -118,33 +117,13 @@ def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> Ca
             scope=_in_dates("t.snapshot_date", new), partition_by=["snapshot_date"], preserve=(),
         )
         result.versions[S.BRONZE_CATALOG] = written.version
-    # The daily case: the new snapshots all follow the ones already loaded, so history up to
-    # the last loaded snapshot is settled and only the tail from it onward is derived again.
-    # Anything else (a first load, a snapshot delivered out of order) derives it all.
-    tail_from = max(loaded) if loaded and new and min(new) > max(loaded) else None
-    if tail_from is not None and not all(io.table_exists(spark, t) for t, _, _ in _DIMENSIONS):
-        tail_from = None
-    result.versions.update(derive_dimensions(spark, tail_from))
-    log.info("catalogue: %d new snapshot(s) loaded, %d in all%s", len(new), result.snapshots_total,
-             f"; dimensions extended from {tail_from}" if tail_from else "")
-    return result
-
-
-def derive_dimensions(spark: SparkSession, tail_from: date | None = None) -> dict[str, int | None]:
-    """Write the SCD2 dimensions from bronze's snapshots: from every one, or, given
-    `tail_from` (the last snapshot the dimensions were derived from), by extending them
-    with the snapshots from it onward. Returns each table's new Delta version."""
     history = io.read_table(spark, S.BRONZE_CATALOG)
-    if tail_from is not None:
-        history = history.where(F.col("snapshot_date") >= F.lit(tail_from))
     dates = history.select("snapshot_date").distinct()
-    versions = {}
     for table, build, keys in _DIMENSIONS:
         dim = history.transform(build).transform(cat.scd2_history(keys, dates))
-        if tail_from is not None:
-            dim = cat.extend_scd2(io.read_table(spark, table), dim, keys, tail_from)
-        versions[table] = io.overwrite(spark, table, dim).version
-    return versions
+        result.versions[table] = io.overwrite(spark, table, dim).version
+    log.info("catalogue: %d new snapshot(s) loaded, %d in all", len(new), result.snapshots_total)
+    return result
 
 
 # --- Events ---------------------------------------------------------------------------------

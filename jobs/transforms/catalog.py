@@ -102,21 +102,3 @@ def scd2_history(keys: list[str], snapshot_dates: DataFrame):
         )
 
     return transform
-
-
-def extend_scd2(existing: DataFrame, tail: DataFrame, keys: list[str], tail_from) -> DataFrame:
-    """An SCD2 table extended by the history derived from snapshots `tail_from` onward.
-
-    `existing` was derived from snapshots up to `tail_from` (its last), `tail` by
-    `scd2_history` from `tail_from` and the snapshots after it. Runs `existing` closed are
-    settled (they end on or before `tail_from`). A run open in `existing` is the same run
-    as the tail's run that starts at `tail_from` for that key, so it keeps its original
-    valid_from. The result equals deriving the history from every snapshot at once.
-    """
-    opened = existing.where(F.col("valid_to").isNull()).select(*keys, F.col("valid_from").alias("_open_from"))
-    extended = tail.join(opened, keys, "left").withColumn(
-        "valid_from",
-        F.when((F.col("valid_from") == F.lit(tail_from)) & F.col("_open_from").isNotNull(), F.col("_open_from"))
-        .otherwise(F.col("valid_from")),
-    ).drop("_open_from")
-    return existing.where(F.col("valid_to").isNotNull()).unionByName(extended.select(*existing.columns))
