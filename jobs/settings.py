@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     mart_lookback_days: int = 3  # dbt recomputes this many days before the run's dates
     # dbt's threads on the pipeline's one Spark session: independent models and tests run
     # at once. Most of a small model's time is driver-side (planning, the Delta log, the
-    # metastore), so threads help even on two cores (bench/results/marts.json).
+    # metastore), so threads help even on two cores (bench/results/marts_threads.json).
     dbt_threads: int = Field(4, ge=1)
 
     # Retention: raw landing files hold raw member ids, so they are kept only as long as

@@ -91,7 +91,8 @@ def test_every_session_metric_matches_the_oracle(ingested, expected):
 def _snapshot(spark, audit=True):
     """Every row of every table; `audit=False` leaves out when rows were ingested."""
     tables = [S.BRONZE_EVENTS, S.BRONZE_QUARANTINE, S.SILVER_SESSIONS, S.SILVER_TITLES, S.SILVER_CREDITS,
-              S.SILVER_AVAILABILITY, S.SILVER_SEASONS, S.SILVER_TALENT, S.BRONZE_CATALOG]
+              S.SILVER_AVAILABILITY, S.SILVER_SEASONS, S.SILVER_TALENT, S.SILVER_SHOWS,
+              S.SILVER_TITLE_GENRES, S.BRONZE_CATALOG]
     out = {}
     for t in tables:
         df = spark.table(t)
