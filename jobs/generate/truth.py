@@ -11,7 +11,12 @@ mart's definitions -
   (the cast);
 - `runtime_minutes` per episode, `episodes`, `original_language`, `origin_country`;
 - `views_28d`: seconds played by sessions starting (UTC) in [release, release + 27 days],
-  over the programme's runtime.
+  over the programme's runtime;
+- `release_availability_share`: the member-weighted share of markets where the programme
+  is available on its release day - each country weighted by the distinct profiles with a
+  session there (starting, UTC) in the 28 days up to and including the release day; NaN
+  when no session falls in that window. Availability is the catalogue's own calendar
+  (`Catalog.availability[day, work, country]`), which the snapshots report.
 
 Views come from the true sessions, so they include the few sessions the pipeline
 quarantines (too late, unknown title: about 0.3 % with the default fault rates) and the
@@ -65,6 +70,10 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
         "day": (sim.sessions["start_ms"] - origin_ms) // DAY_MS,
     })
     sessions["programme_id"] = titles["programme_id"].to_numpy()[sessions["title_idx"].to_numpy()]
+    profile_days = pd.DataFrame({
+        "day": sessions["day"].to_numpy(), "country_idx": sim.sessions["country_idx"],
+        "profile_idx": sim.sessions["profile_idx"],
+    }).drop_duplicates()
 
     programmes = titles.groupby("programme_id", sort=False).agg(
         work_idx=("work_idx", "first"), release_day=("release_day", "min"),
@@ -79,6 +88,8 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
     in_window = release.notna() & (sessions["day"] >= release) & (sessions["day"] <= release + WINDOW_DAYS - 1)
     played = sessions[in_window].groupby("programme_id")["play_s"].sum()
     programmes["views_28d"] = played.reindex(programmes.index).fillna(0.0) / programmes["runtime_s"]
+    programmes["release_availability_share"] = release_availability_shares(
+        cat.availability, profile_days, programmes["release_day"].to_numpy(), programmes["work_idx"].to_numpy())
 
     credits = cat.credits.merge(cat.talent[["talent_idx", "talent_id"]], on="talent_idx")
     billed = (credits["role"] != "actor") | (credits["billing_order"].fillna(TOP_BILLED_ACTORS + 1)
@@ -104,10 +115,30 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
         "episodes": programmes["episodes"].astype(float).to_numpy(),
         "original_language": w["original_language"].to_numpy(),
         "origin_country": w["origin_country"].to_numpy(),
+        "release_availability_share": programmes["release_availability_share"].to_numpy(),
         "views_28d": programmes["views_28d"].to_numpy(),
         **{column: w[column].to_numpy() for column in TRUTH_COLUMNS},
     })
     return out.sort_values(["release_date", "title_id"], kind="mergesort").reset_index(drop=True)
+
+
+def release_availability_shares(availability: np.ndarray, profile_days: pd.DataFrame, release_days: np.ndarray,
+                                work_idx: np.ndarray) -> np.ndarray:
+    """Per programme, the member-weighted share of countries where its work is available on
+    the release day (see module doc). `profile_days`: distinct (day, country_idx, profile_idx)
+    of the sessions; NaN where no session falls in the 28 days up to the release day."""
+    n_countries = availability.shape[2]
+    weights: dict[int, np.ndarray] = {}
+    for day in np.unique(release_days):
+        inside = profile_days[(profile_days["day"] > day - WINDOW_DAYS) & (profile_days["day"] <= day)]
+        per_country = inside.drop_duplicates(["country_idx", "profile_idx"])["country_idx"].to_numpy()
+        weights[int(day)] = np.bincount(per_country, minlength=n_countries).astype(float)
+    out = np.full(len(release_days), np.nan)
+    for i, (day, work) in enumerate(zip(release_days, work_idx)):
+        w = weights[int(day)]
+        if w.sum() > 0:
+            out[i] = float(w[availability[int(day), int(work)]].sum() / w.sum())
+    return out
 
 
 def credit_lifts(sim: Simulation, rows: pd.DataFrame) -> pd.DataFrame:
