@@ -169,6 +169,62 @@ def test_history_without_the_optional_budget_and_with_it_both_fit(history):
     assert "budget" in set(model.effects()["feature"].map(lambda f: str(f).split("_")[-1]))
 
 
+def _with_availability(history, n=300, seed=0):
+    """The first n titles with a release_availability_share: two in three released
+    everywhere, the rest in markets holding 15-95 % of members, whose views scale with it."""
+    rng = np.random.default_rng(seed)
+    small = history.head(n).copy()
+    share = np.where(rng.random(n) < 2 / 3, 1.0, rng.uniform(0.15, 0.95, n))
+    small["release_availability_share"] = share
+    small["views_28d"] = np.round(small["views_28d"] * share).astype(int)
+    return small
+
+
+def test_availability_at_release_is_a_term_when_the_history_has_it(history):
+    with_share = _with_availability(history)
+    model = forecast.fit(with_share, hyperparameters=Hyperparameters())
+    assert "log_availability" in model.design.numeric_names
+    coefficient = model.effects().set_index("feature").loc["log_availability", "coefficient"]
+    assert coefficient > 0
+    # A regional release is forecast below the same pitch released everywhere, and explain
+    # names the term; its contributions still add up to the point forecast.
+    regional, global_ = (pitch(title_id=t, release_availability_share=s) for t, s in (("r", 0.3), ("g", 1.0)))
+    points = model.predict(pd.concat([regional, global_]), n_comparables=0)["point"].tolist()
+    assert points[0] < points[1]
+    explanation = model.explain(regional)
+    assert "availability" in set(explanation["component"])
+    assert explanation["contribution"].sum() == pytest.approx(
+        model.predict(regional, n_comparables=0)["point_model_scale"].item(), abs=1e-9)
+    # A pitch that does not say gets the training median (here 1.0, a global release).
+    assert model.design.availability_median == 1.0
+    silent = model.explain(pitch())
+    said = model.explain(pitch(release_availability_share=1.0))
+    assert silent.set_index("component").loc["availability", "contribution"] == pytest.approx(
+        said.set_index("component").loc["availability", "contribution"])
+
+
+def test_availability_at_release_is_optional_and_unused_when_rare(history):
+    without = forecast.fit(history.head(300), hyperparameters=Hyperparameters())
+    assert "log_availability" not in without.design.numeric_names
+    assert "availability" not in set(without.explain(pitch(release_availability_share=0.5))["component"])
+    # Fewer than 20 % of the titles carry it: left out, as budget is.
+    rare = _with_availability(history)
+    rare.loc[rare.index[30:], "release_availability_share"] = np.nan
+    assert "log_availability" not in forecast.fit(rare, hyperparameters=Hyperparameters()).design.numeric_names
+
+
+@pytest.mark.parametrize("value", [1.5, -0.1, "global"])
+def test_an_availability_outside_0_1_or_not_a_number_is_refused_naming_the_title(history, model, value):
+    bad = _with_availability(history, n=100)
+    bad["release_availability_share"] = bad["release_availability_share"].astype(object)
+    bad.loc[bad.index[7], "release_availability_share"] = value
+    title = bad["title_id"].iloc[7]
+    with pytest.raises(ForecastInputError, match=rf"'release_availability_share'.*'{title}'"):
+        forecast.fit(bad)
+    with pytest.raises(ForecastInputError, match=r"'release_availability_share'.*'p-1'"):
+        model.predict(pitch(release_availability_share=value))
+
+
 def test_billing_order_is_optional_and_survives_a_second_normalisation():
     from slatehouse.forecast.inputs import normalise_titles
 
@@ -314,6 +370,10 @@ def test_example_pitch_and_slate_load_and_format(model):
     assert len(one) == 1 and len(slate) == 3
     assert slate.loc[0, "talent"] == ["t-0001:showrunner", "t-0042:actor", "t-0107:actor"]
     assert slate.loc[2, "talent"] == [] and slate.loc[0, "genres"] == ["drama", "crime"]
+    # The release plan: the pitch and the first slate row say where they will be available.
+    assert one.loc[0, "release_availability_share"] == 1.0
+    assert slate["release_availability_share"].tolist()[:2] == [1.0, 0.45]
+    assert np.isnan(slate.loc[2, "release_availability_share"])
     result = model.predict(pd.concat([one, slate], ignore_index=True))
     assert result["title_id"].tolist()[:2] == ["pitch-harbour-lights", "pitch-harbour-lights"]
     text = forecast.format_forecast(result)
@@ -325,6 +385,12 @@ def test_slate_reader_names_the_line_of_a_bad_number(tmp_path):
     path = tmp_path / "slate.csv"
     path.write_text("title_id,format,runtime_minutes\na,film,90\nb,film,ninety\n")
     with pytest.raises(ForecastInputError, match=r"line 3.*'runtime_minutes'"):
+        forecast.load_slate(path)
+    path.write_text("title_id,format,release_availability_share\na,film,0.4\nb,film,most\n")
+    with pytest.raises(ForecastInputError, match=r"line 3.*'release_availability_share'"):
+        forecast.load_slate(path)
+    path.write_text("title_id,format,release_availability_share\na,film,0.4\nb,film,40\n")
+    with pytest.raises(ForecastInputError, match=r"'release_availability_share'.*\[0, 1\].*'b'"):
         forecast.load_slate(path)
 
 
@@ -369,6 +435,7 @@ def simulated():
         "spearman": spearmanr(established["effect"], established["true_effect"]).statistic,
         "n_established": len(established),
         "billing_exponent": model.hyperparameters.billing_exponent,
+        "model": model,
     }
 
 
@@ -383,6 +450,19 @@ def test_the_simulators_billing_order_reaches_the_model_and_reml_uses_it(simulat
     # should lead REML to a billing exponent above 0 (0 = billing ignored).
     assert any("billing_order" in c for cs in simulated["history"]["talent"] for c in cs)
     assert simulated["billing_exponent"] > 0
+
+
+def test_the_simulators_availability_at_release_reaches_the_model(simulated):
+    # About a third of the simulator's works are released in some countries only; the
+    # truth rows carry the mart's release_availability_share, and the fit uses it with
+    # the sign a share of the audience must have.
+    shares = simulated["history"]["release_availability_share"]
+    assert shares.notna().all() and shares.between(0, 1).all() and (shares < 1).mean() > 0.2
+    model = simulated["model"]
+    assert "log_availability" in model.design.numeric_names
+    assert model.effects().set_index("feature").loc["log_availability", "coefficient"] > 0
+    row = simulated["history"].loc[shares.idxmin()]
+    assert model.explain(row).set_index("component").loc["availability", "contribution"] < 0
 
 
 def test_evidence_80_percent_interval_covers_75_to_85_percent_on_the_simulator(simulated):

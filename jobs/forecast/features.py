@@ -4,8 +4,9 @@ Audience counts are modelled on `log1p`, proportions (completion rate) on the lo
 design is additive on that scale:
 
     baseline
-    + numeric terms (format, log runtime, log episodes, log budget, seasonality, trend),
-      each standardised with the training titles' mean and spread
+    + numeric terms (format, log runtime, log episodes, log budget, log availability at
+      release, seasonality, trend), each standardised with the training titles' mean and
+      spread
     + the title's genre effects, weighted (see below)
     + original-language effect + origin-country effect
     + for each credited role, the effects of the talent in that role, weighted (see below)
@@ -38,6 +39,14 @@ YEAR_DAYS = 365.25
 # once and the annual harmonics soak up the trend, then extrapolate it into the months the
 # history has not seen (on a 7-month simulated history they moved forecasts by a factor of 3).
 SEASONALITY_MIN_SPAN_DAYS = 730
+# An optional numeric input (budget, availability at release) is a term only when the
+# history carries it often enough for its coefficient to mean something.
+OPTIONAL_MIN_SHARE, OPTIONAL_MIN_TITLES = 0.2, 10
+# Availability at release enters as log(share): a title that only half the members can
+# watch can reach about half the audience, so views scale with the share and the log puts
+# that on the model's log scale. The floor keeps a share of 0 (available nowhere yet)
+# finite: 1 % of members.
+AVAILABILITY_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -102,12 +111,21 @@ NUMERIC_GROUPS = {
     "log_episodes": "episodes",
     "log_budget": "budget",
     "budget_missing": "budget",
+    "log_availability": "availability",
     "season_sin1": "season",
     "season_cos1": "season",
     "season_sin2": "season",
     "season_cos2": "season",
     "trend_years": "trend",
 }
+
+
+def _median_if_common(values: pd.Series) -> float | None:
+    """The median of an optional numeric input, or None when too few titles carry it."""
+    known = values.notna()
+    if known.mean() >= OPTIONAL_MIN_SHARE and known.sum() >= OPTIONAL_MIN_TITLES:
+        return float(values.median())
+    return None
 
 
 @dataclass
@@ -122,6 +140,9 @@ class Design:
     budget_median: float | None
     date_origin: pd.Timestamp
     last_date: pd.Timestamp
+    # The training median of release_availability_share (what a pitch without one gets);
+    # None when the history has too little of it, and the term is left out.
+    availability_median: float | None = None
     cast_exponent: float = 1.0  # set by fit to the chosen hyperparameters
     genre_exponent: float = 1.0
     billing_exponent: float = 0.0
@@ -141,12 +162,16 @@ class Design:
             runtime_median["_all"] = 90.0
         series_episodes = titles.loc[titles["format"] == "series", "episodes"].dropna()
         episodes_median = float(series_episodes.median()) if len(series_episodes) else 8.0
-        has_budget = titles["budget"].notna().mean() >= 0.2 and titles["budget"].notna().sum() >= 10
-        budget_median = float(titles["budget"].median()) if has_budget else None
+        budget_median = _median_if_common(titles["budget"])
+        availability = titles["release_availability_share"] if "release_availability_share" in titles.columns \
+            else pd.Series(np.nan, index=titles.index)
+        availability_median = _median_if_common(availability)
 
         numeric_names = ["is_series", "log_runtime", "log_episodes"]
         if budget_median is not None:
             numeric_names += ["log_budget", "budget_missing"]
+        if availability_median is not None:
+            numeric_names += ["log_availability"]
         span_days = (titles["release_date"].max() - titles["release_date"].min()).days
         if span_days >= SEASONALITY_MIN_SPAN_DAYS:
             numeric_names += ["season_sin1", "season_cos1", "season_sin2", "season_cos2"]
@@ -159,6 +184,7 @@ class Design:
             runtime_median=runtime_median,
             episodes_median=episodes_median,
             budget_median=budget_median,
+            availability_median=availability_median,
             date_origin=titles["release_date"].min(),
             last_date=titles["release_date"].max(),
         )
@@ -216,6 +242,11 @@ class Design:
             missing = np.isnan(budget)
             values["log_budget"] = np.log1p(np.where(missing, self.budget_median, budget))
             values["budget_missing"] = missing.astype(float)
+        if self.availability_median is not None:
+            share = titles["release_availability_share"].to_numpy(dtype=float) \
+                if "release_availability_share" in titles.columns else np.full(len(titles), np.nan)
+            share = np.where(np.isnan(share), self.availability_median, share)
+            values["log_availability"] = np.log(np.maximum(share, AVAILABILITY_FLOOR))
         raw = np.column_stack([values[name] for name in self.numeric_names])
         if undated.any():  # only pitches can be undated; history requires release_date
             for j, name in enumerate(self.numeric_names):

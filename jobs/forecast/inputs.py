@@ -13,6 +13,8 @@ forecaster can be used from a notebook without Spark.
   float, NaN where the source has none (crew, or a source without cast order);
 - `release_date`: `datetime64[ns]`, midnight;
 - `runtime_minutes`, `episodes`, `budget`: float (NaN where unknown);
+- `release_availability_share`: float in [0, 1], the share of members who can watch the
+  title on its release day (1 = a global release; NaN where unknown);
 - `original_language`, `origin_country`: str or None.
 """
 
@@ -38,7 +40,10 @@ REQUIRED_HISTORY_COLUMNS = (
     "original_language",
     "origin_country",
 )
-OPTIONAL_COLUMNS = ("budget",)
+AVAILABILITY = "release_availability_share"
+OPTIONAL_COLUMNS = ("budget", AVAILABILITY)
+# Numeric pitch fields a CSV slate carries as text.
+NUMERIC_COLUMNS = ("runtime_minutes", "episodes", "budget", AVAILABILITY)
 # A pitch needs only its format; every other field has a documented default.
 REQUIRED_PITCH_COLUMNS = ("format",)
 UNSPECIFIED_ROLE = "unspecified"
@@ -150,15 +155,16 @@ def parse_talent(value: Any, *, where: str) -> list[tuple[str, str]]:
     return parse_credits(value, where=where)[0]
 
 
-def _numeric(frame: pd.DataFrame, column: str, *, who: str) -> pd.Series:
+def _numeric(frame: pd.DataFrame, column: str, *, who: str, labels: list[str] | None = None) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(np.nan, index=frame.index, dtype=float)
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = values.isna() & ~frame[column].map(_is_missing)
     if bad.any():
         first = frame.index[bad.to_numpy()][0]
+        where = f"row {first}" if labels is None else f"title {labels[int(np.flatnonzero(bad.to_numpy())[0])]!r}"
         raise ForecastInputError(
-            f"{who}: column {column!r} must be numeric; row {first} has {frame.at[first, column]!r}"
+            f"{who}: column {column!r} must be numeric; {where} has {frame.at[first, column]!r}"
         )
     return values.astype(float)
 
@@ -262,7 +268,7 @@ def normalise_titles(
         ]
 
     for column in ("runtime_minutes", "episodes", "budget"):
-        values = _numeric(frame, column, who=who)
+        values = _numeric(frame, column, who=who, labels=labels)
         negative = values <= 0 if column != "budget" else values < 0
         if negative.any():
             i = int(np.flatnonzero(negative.to_numpy())[0])
@@ -270,6 +276,15 @@ def normalise_titles(
                 f"{who}: column {column!r} must be positive; title {labels[i]!r} has {values.iloc[i]}"
             )
         out[column] = values
+    share = _numeric(frame, AVAILABILITY, who=who, labels=labels)
+    outside = (share < 0) | (share > 1)
+    if outside.any():
+        i = int(np.flatnonzero(outside.to_numpy())[0])
+        raise ForecastInputError(
+            f"{who}: column {AVAILABILITY!r} must be a share in [0, 1] (1 = available to every "
+            f"member on the release day); title {labels[i]!r} has {share.iloc[i]}"
+        )
+    out[AVAILABILITY] = share
     # A film is one episode whatever the source says.
     out.loc[out["format"] == "film", "episodes"] = 1.0
 
@@ -342,7 +357,7 @@ def load_slate(path: str | Path) -> pd.DataFrame:
             )
     if "title_id" not in frame.columns and "pitch_id" in frame.columns:
         frame = frame.rename(columns={"pitch_id": "title_id"})
-    for column in ("runtime_minutes", "episodes", "budget"):
+    for column in NUMERIC_COLUMNS:
         if column in frame.columns:
             numbers = pd.to_numeric(frame[column], errors="coerce")
             bad = numbers.isna() & frame[column].notna()

@@ -518,8 +518,8 @@ class DemandModel:
     def explain(self, pitch: pd.DataFrame | pd.Series | dict) -> pd.DataFrame:
         """Additive contributions on the model scale for one pitch.
 
-        Columns: component (baseline, format, runtime, episodes, budget, season, trend,
-        genre, language, origin, talent), feature (e.g. "drama", "t-0001 (director)") and
+        Columns: component (baseline, format, runtime, episodes, budget, availability,
+        season, trend, genre, language, origin, talent), feature (e.g. "drama", "t-0001 (director)") and
         contribution. They sum to the pitch's `point_model_scale`. Numeric terms are
         relative to the average training title; unseen genres or talent contribute 0.
         """
