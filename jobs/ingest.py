@@ -11,6 +11,7 @@ a year is a handful of Spark jobs rather than 365 small runs; one date is a list
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -92,9 +93,23 @@ _DIMENSIONS = (
 )
 
 
+# Which snapshots the dimensions were last derived from, kept as a property of the bronze
+# table and set only after all seven are written. A run that died between loading a snapshot
+# and writing the dimensions leaves it behind, so the rerun derives them again rather than
+# finding "nothing new". A quality gate's RESTORE puts it back together with the tables.
+DIMENSIONS_FROM = "slatehouse.dimensions_from_snapshots"
+
+
+def _snapshots_marker(dates: set[date]) -> str:
+    days = sorted(dates)
+    digest = hashlib.sha1(",".join(d.isoformat() for d in days).encode()).hexdigest()[:12]
+    return f"{len(days)} snapshots, {days[0]} to {days[-1]}, sha1 {digest}"
+
+
 def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> CatalogResult:
     """Load every catalogue snapshot up to `through` that bronze lacks, then rebuild the
-    SCD2 dimensions from all loaded snapshots (only when something new arrived)."""
+    SCD2 dimensions from all loaded snapshots (only when something new arrived, or when
+    the dimensions do not yet reflect every loaded snapshot)."""
     landing = [d for d in io.catalog_snapshot_dates(spark, settings) if d <= through]
     if not landing:
         raise io.InputMissingError(
@@ -107,9 +122,12 @@ def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> Ca
     new = [d for d in landing if d not in loaded]
     result = CatalogResult(through=through.isoformat(), snapshots_loaded=[d.isoformat() for d in new],
                            snapshots_total=len(loaded) + len(new))
-    if not new and io.table_exists(spark, S.SILVER_TITLES):
+    if not new and loaded and io.table_property(spark, S.BRONZE_CATALOG, DIMENSIONS_FROM) == _snapshots_marker(loaded):
         log.info("catalogue: every snapshot up to %s is loaded", through)
         return result
+    if not new:
+        log.warning("catalogue: the dimensions do not reflect every loaded snapshot "
+                    "(an earlier run stopped before writing them); deriving them again")
     if new:
         snapshots = io.read_catalog_snapshots(spark, settings, new, S.CATALOG_SCHEMA)
         written = io.merge_replace(
@@ -122,6 +140,8 @@ def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> Ca
     for table, build, keys in _DIMENSIONS:
         dim = history.transform(build).transform(cat.scd2_history(keys, dates))
         result.versions[table] = io.overwrite(spark, table, dim).version
+    io.set_table_property(spark, S.BRONZE_CATALOG, DIMENSIONS_FROM, _snapshots_marker(loaded | set(new)))
+    result.versions[S.BRONZE_CATALOG] = io.current_version(spark, S.BRONZE_CATALOG)
     log.info("catalogue: %d new snapshot(s) loaded, %d in all", len(new), result.snapshots_total)
     return result
 

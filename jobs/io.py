@@ -214,6 +214,20 @@ def current_version(spark: SparkSession, name: str) -> int | None:
     return DeltaTable.forName(spark, name).history(1).select("version").first()[0]
 
 
+def table_property(spark: SparkSession, name: str, key: str) -> str | None:
+    """A table property's value, or None when the table or the property is missing."""
+    if not table_exists(spark, name):
+        return None
+    rows = spark.sql(f"SHOW TBLPROPERTIES {name}").collect()
+    return next((r.value for r in rows if r.key == key), None)
+
+
+def set_table_property(spark: SparkSession, name: str, key: str, value: str) -> None:
+    """Set one table property (a metadata-only Delta commit)."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ('{key}' = '{escaped}')")
+
+
 def table_location(spark: SparkSession, name: str) -> str:
     return spark.sql(f"DESCRIBE DETAIL {name}").select("location").first()[0]
 

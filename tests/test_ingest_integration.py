@@ -129,3 +129,41 @@ def test_missing_landing_folder_is_a_clear_error(ingested, settings):
     spark, _, _ = ingested
     with pytest.raises(io.InputMissingError, match=r"received date\(s\) 2031-01-01"):
         io.read_event_lines(spark, settings, [date(2031, 1, 1)])
+
+
+def test_a_run_that_died_before_writing_the_dimensions_is_healed_by_its_rerun(ingested, settings, monkeypatch):
+    """The snapshot reached bronze, the dimensions were never written: the rerun of the
+    same date finds nothing new to load but must still derive the dimensions."""
+    from conftest import reset_warehouse
+
+    from slatehouse.ingest import DIMENSIONS_FROM, ingest_catalog
+
+    spark, days, _ = ingested
+    dims = [S.SILVER_TITLES, S.SILVER_CREDITS, S.SILVER_AVAILABILITY, S.SILVER_SEASONS,
+            S.SILVER_TALENT, S.SILVER_SHOWS, S.SILVER_TITLE_GENRES]
+    snapshot_dates = io.catalog_snapshot_dates(spark, settings)
+    assert len(snapshot_dates) >= 2
+    expected = {t: sorted(map(repr, spark.table(t).collect())) for t in dims}
+
+    reset_warehouse(spark)
+    first = ingest_catalog(spark, settings, snapshot_dates[-2])
+    assert io.table_property(spark, S.BRONZE_CATALOG, DIMENSIONS_FROM).startswith(
+        f"{first.snapshots_total} snapshots")
+    written = io.overwrite
+
+    def crash(spark_, name, df, *args, **kwargs):
+        raise RuntimeError(f"killed while writing {name}")
+
+    monkeypatch.setattr(io, "overwrite", crash)
+    with pytest.raises(RuntimeError, match="killed while writing"):
+        ingest_catalog(spark, settings, snapshot_dates[-1])
+    monkeypatch.setattr(io, "overwrite", written)
+    loaded = {r[0] for r in spark.table(S.BRONZE_CATALOG).select("snapshot_date").distinct().collect()}
+    assert snapshot_dates[-1] in loaded  # the snapshot is in bronze, the dimensions lag
+
+    rerun = ingest_catalog(spark, settings, snapshot_dates[-1])
+    assert rerun.snapshots_loaded == []  # nothing new to load ...
+    assert S.SILVER_TITLES in rerun.versions  # ... yet the dimensions were derived again
+    assert {t: sorted(map(repr, spark.table(t).collect())) for t in dims} == expected
+    again = ingest_catalog(spark, settings, snapshot_dates[-1])
+    assert S.SILVER_TITLES not in again.versions  # now up to date: nothing to do
