@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from slatehouse import forecast
+from slatehouse.forecast.inputs import AVAILABILITY
 
 from .data import MartReader
 from .privacy import suppress
@@ -56,6 +57,9 @@ def training_history(training: pd.DataFrame, data_from: pd.Timestamp | None = No
         "episodes": episodes,
         "original_language": rows["original_language"],
         "origin_country": rows["origin_country"],
+        # A mart built before the column existed still works, without it.
+        AVAILABILITY: rows[AVAILABILITY].astype(float)
+        if AVAILABILITY in rows.columns else np.nan,
         TARGET: rows[TARGET].astype(float),
     }).reset_index(drop=True)
 
@@ -74,19 +78,33 @@ def demand_model(reader: MartReader) -> forecast.DemandModel:
 class Pitch:
     format: str
     genres: tuple[str, ...] = ()
-    talent: tuple[tuple[str, str], ...] = ()  # (talent_id, role)
+    talent: tuple[tuple[str, str], ...] = ()  # (talent_id, role); actors in billing order
     episodes: int | None = None
     runtime_minutes: float | None = None  # per episode for a series
     original_language: str | None = None
     origin_country: str | None = None
     release_date: date | None = None
+    availability_share: float | None = None  # share of members who can watch on release day
+
+    def credits(self) -> list[dict]:
+        """The talent as the forecaster takes it: actors carry their billing order, the
+        order in which they were listed (1 = top billed)."""
+        out, billed = [], 0
+        for talent_id, role in self.talent:
+            credit = {"talent_id": talent_id, "role": role}
+            if role == "actor":
+                billed += 1
+                credit["billing_order"] = billed
+            out.append(credit)
+        return out
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([{
             "title_id": "pitch",
             "format": self.format,
             "genres": list(self.genres),
-            "talent": [{"talent_id": t, "role": r} for t, r in self.talent],
+            "talent": self.credits(),
+            AVAILABILITY: self.availability_share,
             "episodes": 1 if self.format == "film" else self.episodes,
             "runtime_minutes": self.runtime_minutes,
             "original_language": self.original_language or None,

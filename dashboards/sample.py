@@ -83,9 +83,10 @@ SCHEMAS: dict[str, pa.Schema] = {
     "fct_title_training": pa.schema([
         ("programme_id", _S), ("programme_type", _S), ("format", _S), ("programme_name", _S),
         ("release_date", _D), ("genres", _STRS),
-        ("talent", pa.list_(pa.field("element", pa.struct([("talent_id", _S), ("role", _S)])))),
+        ("talent", pa.list_(pa.field("element", pa.struct([("talent_id", _S), ("role", _S),
+                                                            ("billing_order", _I32)])))),
         ("runtime_minutes", _F), ("episodes", _I64), ("original_language", _S),
-        ("origin_country", _S), ("hours_viewed_28d", _F), ("views_28d", _F), ("starters_28d", _I64),
+        ("origin_country", _S), ("release_availability_share", _F), ("hours_viewed_28d", _F), ("views_28d", _F), ("starters_28d", _I64),
         ("completion_rate_28d", _F), ("window_end_date", _D), ("is_window_complete", _B)]),
 }
 PARTITIONS = {"fct_title_daily": ["event_date"], "fct_top10_weekly": ["week_start_date"],
@@ -398,18 +399,22 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
     # Training: every released programme with its 28-day window.
     w28 = windows[windows["window_days"] == 28].set_index("programme_id")
     training = []
-    for pid, p in prog.iterrows():
+    for i, (pid, p) in enumerate(prog.iterrows()):
         if pid not in w28.index:
             continue
         people = credits[credits["programme_id"] == pid]
+        billing = (people["role"] == "actor").cumsum().where(people["role"] == "actor")
         window = w28.loc[pid]
         episodes = 1 if p["format"] == "film" else int(p["episode_count"])
         training.append(dict(
             programme_id=pid, programme_type=p["programme_type"], format=p["format"],
             programme_name=p["programme_name"], release_date=p["release_date"], genres=p["genres"],
-            talent=[dict(talent_id=t, role=r) for t, r in zip(people["talent_id"], people["role"])],
+            talent=[dict(talent_id=t, role=r, billing_order=None if pd.isna(b) else int(b))
+                    for t, r, b in zip(people["talent_id"], people["role"], billing)],
             runtime_minutes=p["runtime_s"] / 60.0, episodes=episodes,
             original_language=p["original_language"], origin_country=p["origin_country"],
+            # Most programmes launch everywhere; every fourth in some markets only.
+            release_availability_share=1.0 if i % 4 else 0.35 + 0.1 * (i % 5),
             hours_viewed_28d=float(window["hours_viewed"]), views_28d=float(window["views"]),
             starters_28d=int(window["starters"]), completion_rate_28d=window["completion_rate"],
             window_end_date=window["window_end_date"], is_window_complete=bool(window["is_window_complete"])))

@@ -273,6 +273,28 @@ def test_a_pitch_gets_a_forecast_with_interval_comparables_and_explanation(sampl
     assert forecasting.demand_model(reader) is forecasting.demand_model(reader), "fitted once, then cached"
 
 
+def test_the_pitch_form_bills_actors_in_order_and_states_its_release_plan(sample):
+    settings, reader = sample
+    history = forecasting.history(reader)
+    assert history["release_availability_share"].between(0, 1).all()
+    assert (history["release_availability_share"] < 1).any()
+    assert any(c.get("billing_order") == 1 for credits in history["talent"] for c in credits)
+    talent = {"director": ["T00001"], "actor": ["T00002", "T00003"]}
+    form = ("film", ["drama"], None, 100, "en", "US", None, talent)
+    everywhere, some_markets, unknown = (greenlight.pitch_from_form(*form, share) for share in (100, 25, None))
+    assert everywhere.credits() == [
+        {"talent_id": "T00001", "role": "director"},
+        {"talent_id": "T00002", "role": "actor", "billing_order": 1},
+        {"talent_id": "T00003", "role": "actor", "billing_order": 2}]
+    assert (everywhere.availability_share, some_markets.availability_share, unknown.availability_share) == (1.0, 0.25, None)
+    model = forecasting.demand_model(reader)
+    explained = {p: model.explain(pitch.frame()).set_index("feature")["contribution"]
+                 for p, pitch in (("all", everywhere), ("some", some_markets))}
+    term = [f for f in explained["all"].index if "availability" in f]
+    assert term, "the release plan reaches the model"
+    assert explained["all"][term[0]] != explained["some"][term[0]]
+
+
 def test_reports_are_self_contained_and_suppress_small_cells(sample):
     settings, reader = sample
     paths = write_reports(settings, date(2024, 3, 31))

@@ -56,6 +56,8 @@ def layout(reader: MartReader, query: dict) -> html.Div:
         _field("Origin country", dcc.Dropdown(id="greenlight-origin", options=options["countries"],
                                               value="US" if "US" in options["countries"] else None)),
         _field("Planned release (optional)", dcc.DatePickerSingle(id="greenlight-release", display_format="YYYY-MM-DD")),
+        _field("Members able to watch on release day, %", dcc.Input(
+            id="greenlight-availability", type="number", min=0, max=100, value=100)),
         *talent_fields,
         html.Div(html.Button("Forecast", id="greenlight-submit", className="button", n_clicks=0), className="field wide"),
     ], className="form")
@@ -139,14 +141,18 @@ def slate_section(reader: MartReader) -> html.Div:
                   id="greenlight-slate")
 
 
-def pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, talent: dict) -> forecasting.Pitch:
+def pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, talent: dict,
+                    availability_percent=None) -> forecasting.Pitch:
+    """The form's fields as a pitch. Actors are billed in the order they were picked; an
+    empty availability field means unknown (the model then uses the history's median)."""
     credits = tuple((tid, role) for role, ids in talent.items() for tid in (ids or []))
     return forecasting.Pitch(
         format=fmt or "film", genres=tuple(genres or ()), talent=credits,
         episodes=int(episodes) if episodes else None,
         runtime_minutes=float(runtime) if runtime else None,
         original_language=language, origin_country=origin,
-        release_date=date.fromisoformat(release[:10]) if release else None)
+        release_date=date.fromisoformat(release[:10]) if release else None,
+        availability_share=float(availability_percent) / 100 if availability_percent not in (None, "") else None)
 
 
 def register(app, reader: MartReader) -> None:
@@ -162,12 +168,13 @@ def register(app, reader: MartReader) -> None:
         State("greenlight-format", "value"), State("greenlight-genres", "value"),
         State("greenlight-episodes", "value"), State("greenlight-runtime", "value"),
         State("greenlight-language", "value"), State("greenlight-origin", "value"),
-        State("greenlight-release", "date"),
+        State("greenlight-release", "date"), State("greenlight-availability", "value"),
         *[State(f"greenlight-talent-{role}", "value") for role in roles],
         prevent_initial_call=True,
     )
-    def _forecast(n_clicks, fmt, genres, episodes, runtime, language, origin, release, *talent):
-        pitch = pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, dict(zip(roles, talent)))
+    def _forecast(n_clicks, fmt, genres, episodes, runtime, language, origin, release, availability, *talent):
+        pitch = pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, dict(zip(roles, talent)),
+                                availability)
         try:
             return result_section(reader, pitch)
         except ForecastInputError as exc:
