@@ -162,6 +162,13 @@ def test_catalogue_marts_by_hand(spark, first_build):
     assert set(training) == {"F1", "F2", "S1-S1"}
     assert training["S1-S1"].episodes == 2 and training["S1-S1"].runtime_minutes == 60.0
     assert {(t.talent_id, t.role) for t in training["F1"].talent} == {("T1", "actor"), ("T3", "director")}
+    # Availability at release, weighted by the profiles that played anything in each country
+    # in the 28 days up to the release day. On 2024-01-01 only GB has played (P1, P2): F1 and
+    # the season (GB, FR) reach everyone. By 2024-01-02 FR has P3 and P4 too, and F2 is
+    # available in FR alone: half the members.
+    assert training["F1"].release_availability_share == pytest.approx(1.0)
+    assert training["S1-S1"].release_availability_share == pytest.approx(1.0)
+    assert training["F2"].release_availability_share == pytest.approx(0.5)
 
 
 def _snapshot(spark) -> dict[str, list[tuple]]:
