@@ -88,16 +88,20 @@ def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) 
     """What knowing the simulator's true effects would give on the same table and cutoffs.
 
     - `oracle_improvement`: least squares on the training titles of log1p(views) on format,
-      log runtime, log episodes and the TRUE genre + talent effect of each title's work;
+      log runtime, log episodes, log availability at release (when the table has it, as the
+      model does) and the TRUE genre + talent effect of each title's work;
     - `talent_spearman_ceiling`: for talent on >= 3 titles, Spearman between true_effect and
       true_effect + the mean residual of their titles after every true effect is removed
       (an unshrunk estimate that knew everything else exactly).
     """
     y = np.log1p(history[TARGET].to_numpy(float))
-    x = np.column_stack([
-        np.ones(len(history)), (history["format"] == "series").astype(float), np.log(history["runtime_minutes"]),
-        np.log(history["episodes"]), history["genre_effect"] + history["talent_effect"],
-    ])
+    known = [np.ones(len(history)), (history["format"] == "series").astype(float), np.log(history["runtime_minutes"]),
+             np.log(history["episodes"])]
+    share = history.get("release_availability_share")
+    if share is not None and share.notna().all():
+        known.append(np.log(np.maximum(share.to_numpy(float), 0.01)))
+    k = len(known)  # the observable columns; the last is the true genre + talent effect
+    x = np.column_stack([*known, history["genre_effect"] + history["talent_effect"]])
     primary = history["genres"].map(lambda gs: gs[0] if gs else None)
     errors, baseline = [], []
     for cutoff in cutoffs:
@@ -123,7 +127,7 @@ def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) 
     credits = credits[credits["n"] >= MIN_TALENT_TITLES].merge(truth, on=["talent_id", "role"])
     unshrunk = credits["true_effect"] + credits["residual"]
     # How much of log views the pre-release truth explains (in-sample), for docs/simulator.md.
-    appeal = np.column_stack([x[:, :4], history["latent_quality"] + history["genre_effect"] + history["talent_effect"]])
+    appeal = np.column_stack([x[:, :k], history["latent_quality"] + history["genre_effect"] + history["talent_effect"]])
     def r2(design):
         fitted = design @ np.linalg.lstsq(design, y, rcond=None)[0]
         return round(float(1 - np.var(y - fitted) / np.var(y)), 3)
@@ -131,8 +135,9 @@ def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) 
         "oracle_rmsle": round(oracle, 4),
         "oracle_improvement_vs_genre_median": round(1 - oracle / genre, 4),
         "talent_spearman_ceiling": round(float(spearmanr(unshrunk, credits["true_effect"]).statistic), 4),
-        "r2_log_views": {"format_runtime_episodes": r2(x[:, :4]), "+ true genre and talent": r2(x),
-                         "+ latent quality (all of appeal)": r2(appeal)},
+        "r2_log_views": {"format_runtime_episodes": r2(x[:, :4]),
+                         **({"+ log availability": r2(x[:, :k])} if k > 4 else {}),
+                         "+ true genre and talent": r2(x), "+ latent quality (all of appeal)": r2(appeal)},
     }
 
 
@@ -237,6 +242,8 @@ def _training_history_from_delta(home: Path) -> pd.DataFrame:
             talent=[dict(c) for c in r["talent"]] if r["talent"] is not None else [],
             runtime_minutes=r["runtime_minutes"], episodes=r["episodes"],
             original_language=r["original_language"], origin_country=r["origin_country"],
+            release_availability_share=None if pd.isna(r.get("release_availability_share")) else
+            r["release_availability_share"],
             views_28d=r["views_28d"],
             completion_rate_28d=None if pd.isna(r["completion_rate_28d"]) else r["completion_rate_28d"],
         ))
