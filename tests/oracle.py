@@ -649,3 +649,29 @@ def market_offer_vs_demand(v: Viewing) -> dict[tuple[str, date, str, str], dict]
                 r["meets_avmsd_european_quota"] = bool(pids) and len(euro_pids) >= 0.3 * len(pids)
                 out[(country, month, breakdown, g)] = r
     return out
+
+
+def release_availability_share(v: Viewing) -> dict[str, float | None]:
+    """fct_title_training.release_availability_share, per released programme: the share of
+    the markets' profiles (distinct profiles with any session in the country in the 28 days
+    up to and including the release date) in the markets where any of the programme's titles
+    is listed as available by the snapshot in effect on the release date (the latest one on
+    or before it). None without sessions in that window, or before the first snapshot."""
+    out: dict[str, float | None] = {}
+    for pid, p in v.cat.programmes.items():
+        if p.release_date > v.through:
+            continue
+        first = p.release_date - timedelta(days=27)
+        members: dict[str, set] = defaultdict(set)
+        for s in v.all:
+            if first <= s["event_date"] <= p.release_date:
+                members[s["country"]].add(s["profile_id"])
+        in_effect = [d for d in v.cat.snapshot_dates if d <= p.release_date]
+        if not members or not in_effect:
+            out[pid] = None
+            continue
+        listed = v.cat.snapshots[max(in_effect)]
+        available = {c for t in p.titles if t in listed for c in listed[t]["available_countries"]}
+        total = sum(len(profiles) for profiles in members.values())
+        out[pid] = sum(len(profiles) for country, profiles in members.items() if country in available) / total
+    return out

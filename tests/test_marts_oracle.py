@@ -153,3 +153,13 @@ def test_market_offer_vs_demand_matches_oracle(built, truth):
     assert any(row["european_works_programme_share"] for row in expected.values())
     _agree(_rows(built, "marts.fct_market_offer_vs_demand", "country,month_start_date,breakdown,group_value"),
            expected, "fct_market_offer_vs_demand")
+
+
+def test_release_availability_share_matches_oracle(built, truth):
+    expected = {pid: {"release_availability_share": share}
+                for pid, share in oracle.release_availability_share(truth).items()}
+    # The small dataset has two days of viewing: programmes released before them have no
+    # snapshot on their release date (null); the ones released inside them carry a share.
+    assert any(row["release_availability_share"] is not None for row in expected.values())
+    assert any(row["release_availability_share"] is None for row in expected.values())
+    _agree(_rows(built, "marts.fct_title_training", "programme_id"), expected, "fct_title_training")
