@@ -47,6 +47,8 @@ DAILY_TABLE = "marts.fct_title_daily"  # its first event date is where viewing d
 BACKTEST_TABLE = "marts.fct_forecast_backtest"
 SLATE_TABLE = "marts.fct_slate_forecasts"
 SLATE_FILE = "slate.csv"  # under settings.home; `score_slate` takes any path
+# The member-weighted share of markets where the programme is available on its release day.
+AVAILABILITY = "release_availability_share"
 
 # The forecast's targets, as the training mart names them. views_28d is the headline
 # (the slate is scored on it); completion rate is backtested alongside.
@@ -122,7 +124,8 @@ def training_history(spark: SparkSession) -> pd.DataFrame:
     One row per film or series season: title_id (the programme id), release_date, format,
     genres (list), talent (list of {talent_id, role[, billing_order]}), runtime_minutes (per episode, as
     pitches give it: the mart's season total divided by its episodes), episodes,
-    original_language, origin_country, views_28d, completion_rate_28d (NaN when nobody
+    original_language, origin_country, release_availability_share (NaN where the mart has
+    none, or has no such column), views_28d, completion_rate_28d (NaN when nobody
     started). Only `is_window_complete` rows; their outcome is read from the mart, never
     recomputed.
 
@@ -139,6 +142,8 @@ def training_history(spark: SparkSession) -> pd.DataFrame:
     data_from = _first_event_date(spark)
     if data_from is not None:
         complete = complete.where(F.col("release_date") >= F.lit(data_from))
+    # A mart built before release_availability_share existed still works, without it.
+    optional = [AVAILABILITY] if AVAILABILITY in complete.columns else []
     rows = (
         complete
         .select(
@@ -151,6 +156,7 @@ def training_history(spark: SparkSession) -> pd.DataFrame:
             "episodes",
             "original_language",
             "origin_country",
+            *optional,
             "views_28d",
             "completion_rate_28d",
         )
@@ -188,12 +194,13 @@ def _history_frame(rows) -> pd.DataFrame:
             "episodes": episodes,
             "original_language": r["original_language"],
             "origin_country": r["origin_country"],
+            AVAILABILITY: _float(r.get(AVAILABILITY)),
             "views_28d": _float(r["views_28d"]),
             "completion_rate_28d": _float(r["completion_rate_28d"]),
         })
     columns = [
         "title_id", "release_date", "format", "genres", "talent", "runtime_minutes", "episodes",
-        "original_language", "origin_country", "views_28d", "completion_rate_28d",
+        "original_language", "origin_country", AVAILABILITY, "views_28d", "completion_rate_28d",
     ]
     frame = pd.DataFrame(records, columns=columns)
     frame["release_date"] = pd.to_datetime(frame["release_date"])

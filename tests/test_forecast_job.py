@@ -120,6 +120,25 @@ def test_training_history_keeps_complete_windows_in_the_models_shape(empty_wareh
     normalise_titles(history, target="views_28d")
 
 
+def test_training_history_passes_availability_at_release_through_when_the_mart_has_it(empty_warehouse):
+    spark = empty_warehouse
+    rows = training_rows(n_complete=12, n_open=3)
+    shares = [None] + [0.4 if i % 3 == 0 else 1.0 for i in range(1, len(rows))]
+    schema = T.StructType(TRAINING_SCHEMA.fields + [
+        T.StructField(forecast_job.AVAILABILITY, T.DoubleType(), True)])
+    spark.sql("DROP TABLE IF EXISTS marts.fct_title_training")
+    io.append(spark, "marts.fct_title_training",
+              spark.createDataFrame([row + (share,) for row, share in zip(rows, shares)], schema))
+
+    history = forecast_job.training_history(spark)
+
+    assert np.isnan(history[forecast_job.AVAILABILITY].iloc[0])  # null in the mart: unknown
+    assert history[forecast_job.AVAILABILITY].tolist()[1:] == shares[1:12]
+    # A mart built before the column existed reads as unknown everywhere.
+    write_training(spark, rows)
+    assert forecast_job.training_history(spark)[forecast_job.AVAILABILITY].isna().all()
+
+
 def test_training_history_leaves_out_titles_released_before_the_data_begins(empty_warehouse):
     spark = empty_warehouse
     write_training(spark, training_rows(n_complete=12, n_open=3))
