@@ -163,3 +163,26 @@ def test_release_availability_share_matches_oracle(built, truth):
     assert any(row["release_availability_share"] is not None for row in expected.values())
     assert any(row["release_availability_share"] is None for row in expected.values())
     _agree(_rows(built, "marts.fct_title_training", "programme_id"), expected, "fct_title_training")
+
+
+def test_ground_truth_availability_share_agrees_with_the_oracle(tmp_path, settings):
+    # No Spark: the simulator's own figure (slatehouse.generate.truth, what bench_forecast
+    # measures the model on) against the oracle's plain reading of the files it writes.
+    # Without faults both see the same sessions, so they must agree exactly.
+    from datetime import date
+
+    from slatehouse.generate import FaultRates, generate, simulate
+    from slatehouse.generate.truth import training_rows
+
+    args = dict(start_date=date(2026, 3, 2), days=40, members=150, titles=80, seed=5, history_days=10)
+    generate(tmp_path, faults=FaultRates.clean(), **args)
+    rows = training_rows(simulate(**args))
+    received = oracle.received_dates(tmp_path)
+    events, _, _ = oracle.accept_events(tmp_path, settings.require_pseudonym_key(), received)
+    viewing = oracle.Viewing(list(oracle.sessions(events, oracle.runtimes(tmp_path)).values()),
+                             oracle.Catalogue(tmp_path, max(received)))
+    expected = oracle.release_availability_share(viewing)
+    shares = dict(zip(rows["title_id"], rows["release_availability_share"]))
+    assert len(shares) >= 10 and any(share < 1 for share in shares.values())
+    for pid, share in shares.items():
+        assert _close(share, expected[pid]), f"{pid}: truth {share}, oracle {expected[pid]}"
