@@ -137,6 +137,17 @@ def test_interval_brackets_the_point_forecast(model, history):
     assert (result["p90"] > result["p10"]).all()
 
 
+def test_small_counts_never_get_a_negative_interval_end(history):
+    # Views of a few units (a small service): the log1p-scale interval reaches below 0,
+    # which stands for 0 views, never for a negative number.
+    small = history.assign(views_28d=np.random.default_rng(5).poisson(1.0, len(history)).astype(float))
+    result = forecast.fit(small, "views_28d").predict(small.head(100), n_comparables=0)
+    assert (result["p10"] == 0).any(), "the interval should reach down to no views at all"
+    assert (result["p10"] >= 0).all() and (result["point"] >= 0).all()
+    scores = forecast.backtest(small, "views_28d", ["2022-01-01"])
+    assert scores["coverage_80"].notna().all()
+
+
 def test_unseen_talent_unseen_genre_empty_lists_and_missing_fields_all_forecast(model, history):
     pitches = pd.concat([
         pitch(title_id="new-talent", talent=[{"talent_id": "nobody-1", "role": "director"},

@@ -66,7 +66,8 @@ class TargetScale:
         z = np.asarray(z, dtype=float)
         if self.kind == "logit":
             return 1.0 / (1.0 + np.exp(-z))
-        return np.expm1(z)
+        # A count is never negative: log1p(y) < 0 would mean y < 0, so it stands for 0.
+        return np.maximum(np.expm1(z), 0.0)
 
     def inverse_bound(self, z) -> np.ndarray:
         """An interval end back on the target's scale. A proportion is modelled clipped to
