@@ -78,6 +78,7 @@ BACKTEST_KEYS = ("target", "scope", "cutoff", "model")
 _CREDIT = StructType([
     StructField("talent_id", StringType(), False),
     StructField("role", StringType(), False),
+    StructField("billing_order", IntegerType(), True),  # 1 = top billed; null when not given
 ])
 SLATE_SCHEMA = StructType([
     StructField("pitch_id", StringType(), False),
@@ -89,6 +90,7 @@ SLATE_SCHEMA = StructType([
     StructField("original_language", StringType(), True),
     StructField("origin_country", StringType(), True),
     StructField("budget", DoubleType(), True),
+    StructField(AVAILABILITY, DoubleType(), True),  # as the pitch gave it; null = not given
     StructField("release_date", DateType(), True),
     StructField("target", StringType(), False),
     StructField("point", DoubleType(), False),
@@ -393,7 +395,12 @@ def _nullable(value) -> float | None:
 
 
 def _replace_table(spark: SparkSession, name: str, df: DataFrame, keys) -> io.WriteResult:
-    """Make the whole table equal to `df` (a merge scoped to every row: unchanged rows stay)."""
+    """Make the whole table equal to `df` (a merge scoped to every row: unchanged rows stay).
+    A table written by an older version with other columns is replaced, schema and all, in
+    one commit (its earlier versions stay in the Delta history)."""
+    if io.table_exists(spark, name) and not io.same_columns(io.read_table(spark, name).schema, df.schema):
+        log.warning("%s has other columns than this version writes; replacing it", name)
+        return io.replace_table(spark, name, df)
     return io.merge_replace(spark, name, df, keys=list(keys), scope="true", preserve=())
 
 
@@ -449,9 +456,11 @@ def _score_slate(spark: SparkSession, model: forecast.DemandModel, slate_path: P
     for pitch, pred in zip(pitches.to_dict("records"), predicted.to_dict("records")):
         rows.append((
             pitch["title_id"], pitch["format"], list(pitch["genres"]),
-            [(talent_id, role) for talent_id, role in pitch["talent"]],
+            [(talent_id, role, None if np.isnan(billing) else int(billing))
+             for (talent_id, role), billing in zip(pitch["talent"], pitch["billing"])],
             _nullable(pitch["runtime_minutes"]), _nullable(pitch["episodes"]),
             pitch["original_language"], pitch["origin_country"], _nullable(pitch["budget"]),
+            _nullable(pitch[AVAILABILITY]),
             None if pd.isna(pitch["release_date"]) else pitch["release_date"].date(),
             pred["target"], float(pred["point"]), float(pred["p10"]), float(pred["p90"]),
             int(pred["n_known_talent"]), int(pred["n_talent"]),

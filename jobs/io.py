@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import ArrayType, MapType, StructType
 
 from slatehouse.settings import Settings
 
@@ -300,6 +300,28 @@ def merge_replace(
     if scope and delete_missing:
         merge = merge.whenNotMatchedBySourceDelete(condition=scope)
     merge.execute()
+    return _last_write(spark, name)
+
+
+def same_columns(a: StructType, b: StructType) -> bool:
+    """The same column names and types, nested ones included; nullability aside."""
+    def shape(t):
+        if isinstance(t, StructType):
+            return tuple((f.name, shape(f.dataType)) for f in t.fields)
+        if isinstance(t, ArrayType):
+            return ("array", shape(t.elementType))
+        if isinstance(t, MapType):
+            return ("map", shape(t.keyType), shape(t.valueType))
+        return t.simpleString()
+
+    return shape(a) == shape(b)
+
+
+def replace_table(spark: SparkSession, name: str, df: DataFrame) -> WriteResult:
+    """Replace a table's schema and contents in one Delta commit (REPLACE TABLE: readers
+    see the old or the new table, and the old versions stay in its history)."""
+    ensure_database(spark, name.split(".")[0])
+    df.writeTo(name).using("delta").createOrReplace()
     return _last_write(spark, name)
 
 

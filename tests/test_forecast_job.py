@@ -181,6 +181,10 @@ def test_refresh_forecasts_writes_the_backtest_and_the_slate(empty_warehouse, se
     assert (slate["n_training_titles"] == 120).all()
     harbour = slate.loc["pitch-harbour-lights"]
     assert harbour["format"] == "series" and list(harbour["genres"]) == ["drama", "crime"]
+    assert slate["release_availability_share"].tolist()[:2] == [1.0, 0.45]
+    assert np.isnan(slate.loc["pitch-new-voices", "release_availability_share"])
+    assert [tuple(c) for c in harbour["talent"]] == [("t-0001", "showrunner", None), ("t-0042", "actor", None),
+                                                      ("t-0107", "actor", None)]
     assert len(json.loads(harbour["comparables"])) == 5
     explanation = json.loads(harbour["explanation"])
     assert explanation[0]["component"] == "baseline"
@@ -192,6 +196,26 @@ def test_refresh_forecasts_writes_the_backtest_and_the_slate(empty_warehouse, se
     assert spark.table(forecast_job.BACKTEST_TABLE).select("run_at").distinct().count() == 1
     assert spark.table(forecast_job.SLATE_TABLE).count() == 3
     assert again.metrics == result.metrics
+
+
+def test_a_slate_table_with_older_columns_is_replaced_schema_and_all(empty_warehouse, settings, tmp_path):
+    spark = empty_warehouse
+    write_training(spark, training_rows(n_complete=60))
+    old = T.StructType([f for f in forecast_job.SLATE_SCHEMA.fields if f.name != "release_availability_share"])
+    io.create_table(spark, forecast_job.SLATE_TABLE, old)
+    slate = tmp_path / "billed.csv"
+    slate.write_text("title_id,format,genres,talent,release_availability_share\n"
+                     "p1,film,drama,t-0001:director;t-0042:actor:2,0.6\n")
+
+    forecast_job.score_slate(spark, settings, slate)
+
+    table = spark.table(forecast_job.SLATE_TABLE)
+    assert io.same_columns(table.schema, forecast_job.SLATE_SCHEMA)
+    row = table.collect()[0]
+    assert row["release_availability_share"] == 0.6
+    assert [tuple(c) for c in row["talent"]] == [("t-0001", "director", None), ("t-0042", "actor", 2)]
+    history = spark.sql(f"DESCRIBE HISTORY {forecast_job.SLATE_TABLE}").select("operation").collect()
+    assert [h[0] for h in history][0] == "CREATE OR REPLACE TABLE AS SELECT" and len(history) == 2
 
 
 def test_refresh_skips_the_backtest_on_a_short_history(empty_warehouse, settings):
