@@ -5,7 +5,7 @@ Catalogue (snapshot 2024-01-01, all rows current):
       actor T1 (billing 1), actor T2 (billing 5: not top-billed), director T3; GB, FR
   F2  film, fr, FR, 3600 s, released 2024-01-02, comedy; director T3, actor T1 (billing 2); FR
   S1  series "Harbour", en, GB; season S1-S1 = E1, E2 (1800 s each, released 2024-01-01),
-      drama; showrunner T4; GB, FR
+      drama; showrunner T4, actor T5 (billed 3rd on E1, 1st on E2: the season bills T5 1st); GB, FR
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ SHOWS = [dict(show_id="S1", show_title="Harbour", original_language="en", origin
 SEASONS = [dict(season_id="S1-S1", show_id="S1", season_number=1, episode_count=2,
                 season_runtime_s=3600, season_release_date=D("2024-01-01"))]
 GENRES = [("F1", "drama"), ("F1", "thriller"), ("F2", "comedy"), ("E1", "drama"), ("E2", "drama")]
-TALENT = [("T1", "Ada Actor"), ("T2", "Ben Bitpart"), ("T3", "Cy Director"), ("T4", "Di Runner")]
+TALENT = [("T1", "Ada Actor"), ("T2", "Ben Bitpart"), ("T3", "Cy Director"), ("T4", "Di Runner"), ("T5", "Eve Ensemble")]
 CREDITS = [
     ("F1", "T1", "actor", 1), ("F1", "T2", "actor", 5), ("F1", "T3", "director", None),
     ("F2", "T3", "director", None), ("F2", "T1", "actor", 2),
     ("E1", "T4", "showrunner", None), ("E2", "T4", "showrunner", None),
+    ("E1", "T5", "actor", 3), ("E2", "T5", "actor", 1),
 ]
 AVAILABILITY = [("F1", "GB"), ("F1", "FR"), ("F2", "FR"), ("E1", "GB"), ("E1", "FR"),
                 ("E2", "GB"), ("E2", "FR")]
