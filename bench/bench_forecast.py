@@ -215,39 +215,18 @@ def ground_truth_run(args, seed: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]
     return record, history, truth
 
 
-class _Row(dict):
-    def asDict(self, recursive: bool = False) -> dict:  # noqa: N802 - the Spark Row method forecast_job calls
-        return self
-
-
 def _training_history_from_delta(home: Path) -> pd.DataFrame:
     """forecast_job.training_history without Spark: the Delta files read with deltalake, so a
-    warehouse can be read while a pipeline run still holds its metastore. Same filters
-    (complete windows released on or after the first event date), same frame
-    (forecast_job._history_frame)."""
+    warehouse can be read while a pipeline run still holds its metastore. Same rules
+    (`forecast.history_from_training_mart`, from the first event date)."""
     from deltalake import DeltaTable
 
-    from slatehouse import forecast_job
+    from slatehouse import forecast
 
     marts = home / "warehouse" / "marts.db"
     training = DeltaTable(str(marts / "fct_title_training")).to_pandas()
     first = DeltaTable(str(marts / "fct_title_daily")).to_pandas(columns=["event_date"])["event_date"].min()
-    rows = training[training["is_window_complete"].fillna(False).astype(bool)
-                    & (pd.to_datetime(training["release_date"]) >= pd.to_datetime(first))]
-    records = []
-    for r in rows.to_dict("records"):
-        records.append(_Row(
-            title_id=r["programme_id"], release_date=r["release_date"], format=r["format"],
-            genres=list(r["genres"]) if r["genres"] is not None else [],
-            talent=[dict(c) for c in r["talent"]] if r["talent"] is not None else [],
-            runtime_minutes=r["runtime_minutes"], episodes=r["episodes"],
-            original_language=r["original_language"], origin_country=r["origin_country"],
-            release_availability_share=None if pd.isna(r.get("release_availability_share")) else
-            r["release_availability_share"],
-            views_28d=r["views_28d"],
-            completion_rate_28d=None if pd.isna(r["completion_rate_28d"]) else r["completion_rate_28d"],
-        ))
-    return forecast_job._history_frame(records)
+    return forecast.history_from_training_mart(training, first)
 
 
 def marts_run(args) -> dict:

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from slatehouse import forecast
-from slatehouse.forecast.inputs import AVAILABILITY
 
 from .data import MartReader
 from .privacy import suppress
@@ -38,30 +37,9 @@ ROLES = ("director", "writer", "showrunner", "producer", "actor")
 
 def training_history(training: pd.DataFrame, data_from: pd.Timestamp | None = None) -> pd.DataFrame:
     """fct_title_training as the forecaster's history, by the pipeline's rules
-    (slatehouse.forecast_job.training_history, which needs Spark): programmes with a
-    complete 28-day window released on or after `data_from` (the first event date; an
-    older title's first days were never observed), `title_id` = programme_id, runtime per
-    episode (the forecaster's unit; the mart holds the season's total)."""
-    keep = training["is_window_complete"].fillna(False).astype(bool) & training[TARGET].notna()
-    if data_from is not None and not pd.isna(data_from):
-        keep &= pd.to_datetime(training["release_date"]) >= pd.Timestamp(data_from)
-    rows = training[keep]
-    episodes = rows["episodes"].fillna(1).clip(lower=1).astype(float)
-    return pd.DataFrame({
-        "title_id": rows["programme_id"].astype(str),
-        "release_date": rows["release_date"],
-        "format": rows["format"],
-        "genres": rows["genres"].map(lambda g: [] if g is None else list(g)),
-        "talent": rows["talent"].map(lambda t: [] if t is None else [dict(c) for c in t]),
-        "runtime_minutes": rows["runtime_minutes"].astype(float) / episodes,
-        "episodes": episodes,
-        "original_language": rows["original_language"],
-        "origin_country": rows["origin_country"],
-        # A mart built before the column existed still works, without it.
-        AVAILABILITY: rows[AVAILABILITY].astype(float)
-        if AVAILABILITY in rows.columns else np.nan,
-        TARGET: rows[TARGET].astype(float),
-    }).reset_index(drop=True)
+    (`forecast.history_from_training_mart`), keeping the titles with a views target."""
+    rows = forecast.history_from_training_mart(training, data_from)
+    return rows[rows[TARGET].notna()].reset_index(drop=True)
 
 
 def history(reader: MartReader) -> pd.DataFrame:
@@ -104,7 +82,7 @@ class Pitch:
             "format": self.format,
             "genres": list(self.genres),
             "talent": self.credits(),
-            AVAILABILITY: self.availability_share,
+            forecast.AVAILABILITY: self.availability_share,
             "episodes": 1 if self.format == "film" else self.episodes,
             "runtime_minutes": self.runtime_minutes,
             "original_language": self.original_language or None,

@@ -48,7 +48,7 @@ BACKTEST_TABLE = "marts.fct_forecast_backtest"
 SLATE_TABLE = "marts.fct_slate_forecasts"
 SLATE_FILE = "slate.csv"  # under settings.home; `score_slate` takes any path
 # The member-weighted share of markets where the programme is available on its release day.
-AVAILABILITY = "release_availability_share"
+AVAILABILITY = forecast.AVAILABILITY
 
 # The forecast's targets, as the training mart names them. views_28d is the headline
 # (the slate is scored on it); completion rate is backtested alongside.
@@ -111,30 +111,10 @@ class ForecastDataError(RuntimeError):
 
 
 # --- The training frame ------------------------------------------------------------------------
-def _credit(c: dict) -> dict:
-    """A mart credit as the model takes it; billing_order only where the mart has one (a
-    mart built before it carried billing_order has none)."""
-    credit = {"talent_id": c["talent_id"], "role": c["role"]}
-    if c.get("billing_order") is not None:
-        credit["billing_order"] = int(c["billing_order"])
-    return credit
-
-
 def training_history(spark: SparkSession) -> pd.DataFrame:
-    """marts.fct_title_training's complete 28-day windows as the frame `forecast.fit` takes.
-
-    One row per film or series season: title_id (the programme id), release_date, format,
-    genres (list), talent (list of {talent_id, role[, billing_order]}), runtime_minutes (per episode, as
-    pitches give it: the mart's season total divided by its episodes), episodes,
-    original_language, origin_country, release_availability_share (NaN where the mart has
-    none, or has no such column), views_28d, completion_rate_28d (NaN when nobody
-    started). Only `is_window_complete` rows; their outcome is read from the mart, never
-    recomputed.
-
-    Titles released before the first event date in the warehouse (library titles, older
-    seasons) are left out too: their window closed inside the data, so the mart marks it
-    complete, but its first days were never observed and its views are truncated.
-    """
+    """marts.fct_title_training's complete 28-day windows, released on or after the
+    warehouse's first event date, as the frame `forecast.fit` takes
+    (`forecast.history_from_training_mart` says what each column holds)."""
     if not io.table_exists(spark, TRAINING_TABLE):
         raise ForecastDataError(
             f"{TRAINING_TABLE} does not exist. Build the marts first (`slatehouse run`, or "
@@ -145,72 +125,21 @@ def training_history(spark: SparkSession) -> pd.DataFrame:
     if data_from is not None:
         complete = complete.where(F.col("release_date") >= F.lit(data_from))
     # A mart built before release_availability_share existed still works, without it.
-    optional = [AVAILABILITY] if AVAILABILITY in complete.columns else []
-    rows = (
-        complete
-        .select(
-            F.col("programme_id").alias("title_id"),
-            "release_date",
-            "format",
-            "genres",
-            "talent",
-            "runtime_minutes",
-            "episodes",
-            "original_language",
-            "origin_country",
-            *optional,
-            "views_28d",
-            "completion_rate_28d",
-        )
-        .collect()
-    )
+    columns = [c for c in ("programme_id", "release_date", "format", "genres", "talent", "runtime_minutes",
+                           "episodes", "original_language", "origin_country", AVAILABILITY, "views_28d",
+                           "completion_rate_28d", "is_window_complete") if c in complete.columns]
+    rows = [r.asDict(recursive=True) for r in complete.select(*columns).collect()]
     log.info(
         "read %s: %d titles with a complete 28-day window released on or after %s",
         TRAINING_TABLE, len(rows), data_from,
     )
-    return _history_frame(rows)
+    return forecast.history_from_training_mart(pd.DataFrame(rows, columns=columns))
 
 
 def _first_event_date(spark: SparkSession):
     if not io.table_exists(spark, DAILY_TABLE):
         return None
     return io.read_table(spark, DAILY_TABLE).agg(F.min("event_date")).first()[0]
-
-
-def _history_frame(rows) -> pd.DataFrame:
-    records = []
-    for row in rows:
-        r = row.asDict(recursive=True)
-        episodes = float(r["episodes"]) if r["episodes"] is not None else None
-        runtime = float(r["runtime_minutes"]) if r["runtime_minutes"] is not None else None
-        # The mart gives a season's total runtime; the model (and a pitch) uses per episode.
-        if r["format"] == "series" and runtime is not None and episodes:
-            runtime = runtime / episodes
-        records.append({
-            "title_id": r["title_id"],
-            "release_date": r["release_date"],
-            "format": r["format"],
-            "genres": list(r["genres"] or []),
-            "talent": [_credit(c) for c in (r["talent"] or [])],
-            "runtime_minutes": runtime,
-            "episodes": episodes,
-            "original_language": r["original_language"],
-            "origin_country": r["origin_country"],
-            AVAILABILITY: _float(r.get(AVAILABILITY)),
-            "views_28d": _float(r["views_28d"]),
-            "completion_rate_28d": _float(r["completion_rate_28d"]),
-        })
-    columns = [
-        "title_id", "release_date", "format", "genres", "talent", "runtime_minutes", "episodes",
-        "original_language", "origin_country", AVAILABILITY, "views_28d", "completion_rate_28d",
-    ]
-    frame = pd.DataFrame(records, columns=columns)
-    frame["release_date"] = pd.to_datetime(frame["release_date"])
-    return frame.sort_values(["release_date", "title_id"], kind="mergesort").reset_index(drop=True)
-
-
-def _float(value) -> float:
-    return float(value) if value is not None else math.nan
 
 
 # --- Backtest -----------------------------------------------------------------------------------

@@ -12,11 +12,12 @@ The method, its calibration and its leakage rules are in docs/forecasting.md.
 """
 
 from .backtest import BACKTEST_COLUMNS, backtest, backtest_predictions, summarise_backtest
-from .inputs import ForecastInputError, load_pitch, load_slate, normalise_titles
+from .inputs import AVAILABILITY, ForecastInputError, history_from_training_mart, load_pitch, load_slate, normalise_titles
 from .model import PREDICTION_COLUMNS, DemandModel, Hyperparameters, fit
 from .report import format_forecast
 
 __all__ = [
+    "AVAILABILITY",
     "BACKTEST_COLUMNS",
     "PREDICTION_COLUMNS",
     "DemandModel",
@@ -26,6 +27,7 @@ __all__ = [
     "backtest_predictions",
     "fit",
     "format_forecast",
+    "history_from_training_mart",
     "load_pitch",
     "load_slate",
     "normalise_titles",

@@ -372,3 +372,53 @@ def load_slate(path: str | Path) -> pd.DataFrame:
     except ForecastInputError as error:
         raise ForecastInputError(f"{error} (rows are numbered from 0 after the header)") from error
     return frame
+
+
+# --- The warehouse's training mart --------------------------------------------------------
+MART_TARGETS = ("views_28d", "completion_rate_28d")
+
+
+def history_from_training_mart(training: pd.DataFrame, data_from=None) -> pd.DataFrame:
+    """`marts.fct_title_training` (as a pandas frame, however it was read) as the history
+    `fit` takes: its rows with a complete 28-day window, released on or after `data_from`
+    (the warehouse's first event date: an older title's window closed inside the data, so
+    the mart calls it complete, but its first days were never observed).
+
+    One row per film or series season: `title_id` (the programme id), release_date, format,
+    genres, talent (`{talent_id, role[, billing_order]}`; billing only where the mart has
+    it), runtime_minutes per episode (the mart holds a season's total), episodes, language,
+    origin, `release_availability_share` (NaN where the mart has none or no such column),
+    views_28d and completion_rate_28d (NaN when nobody started). Outcomes are read, never
+    recomputed. Sorted by release date.
+    """
+    rows = training[training["is_window_complete"].fillna(False).astype(bool)]
+    if data_from is not None and not pd.isna(data_from):
+        rows = rows[pd.to_datetime(rows["release_date"]) >= pd.Timestamp(data_from)]
+    episodes = pd.to_numeric(rows["episodes"], errors="coerce").astype(float)
+    runtime = pd.to_numeric(rows["runtime_minutes"], errors="coerce").astype(float)
+    per_episode = (rows["format"] == "series") & episodes.gt(0)
+    frame = pd.DataFrame({
+        "title_id": rows["programme_id"].astype(str),
+        "release_date": pd.to_datetime(rows["release_date"]),
+        "format": rows["format"],
+        "genres": rows["genres"].map(lambda g: [] if g is None else list(g)),
+        "talent": rows["talent"].map(lambda t: [] if t is None else [_mart_credit(c) for c in t]),
+        "runtime_minutes": runtime.where(~per_episode, runtime / episodes),
+        "episodes": episodes,
+        "original_language": rows["original_language"],
+        "origin_country": rows["origin_country"],
+        AVAILABILITY: pd.to_numeric(rows[AVAILABILITY], errors="coerce").astype(float)
+        if AVAILABILITY in rows.columns else np.nan,
+        **{t: pd.to_numeric(rows[t], errors="coerce").astype(float) if t in rows.columns else np.nan
+           for t in MART_TARGETS},
+    })
+    return frame.sort_values(["release_date", "title_id"], kind="mergesort").reset_index(drop=True)
+
+
+def _mart_credit(credit) -> dict:
+    """A mart credit (a dict, or a Spark Row) as the model takes it."""
+    c = credit.asDict() if hasattr(credit, "asDict") else dict(credit)
+    out = {"talent_id": c["talent_id"], "role": c["role"]}
+    if c.get("billing_order") is not None and not pd.isna(c["billing_order"]):
+        out["billing_order"] = int(c["billing_order"])
+    return out
