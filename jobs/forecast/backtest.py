@@ -121,7 +121,8 @@ def _scores(group: pd.DataFrame) -> dict[str, float]:
         "rmsle": float(np.sqrt(np.mean((np.log1p(point) - np.log1p(actual)) ** 2))),
         "mdape": float(np.median(ape)) if positive.any() else float("nan"),
         "coverage_80": float(covered.mean()),
-        "median_interval_ratio": float(ratio.median()),
+        # Over the titles whose p10 is above 0 (a count's interval can reach down to 0).
+        "median_interval_ratio": float(ratio.median()) if ratio.notna().any() else float("nan"),
     }
 
 
