@@ -96,7 +96,7 @@ _DIMENSIONS = (
 # Which snapshots the dimensions were last derived from, kept as a property of the bronze
 # table and set only after all seven are written. A run that died between loading a snapshot
 # and writing the dimensions leaves it behind, so the rerun derives them again rather than
-# finding "nothing new". A quality gate's RESTORE puts it back together with the tables.
+# finding "nothing new".
 DIMENSIONS_FROM = "slatehouse.dimensions_from_snapshots"
 
 
