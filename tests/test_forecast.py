@@ -373,6 +373,36 @@ def test_backtest_beats_the_genre_median_by_30_percent_with_calibrated_intervals
     assert model_rows["coverage_80"].between(0.65, 0.92).all()
 
 
+
+def test_the_interval_is_wider_where_out_of_time_errors_are_larger(history, model):
+    # Catalogue data is like this: small titles are far noisier on the log scale than big
+    # ones. Here the titles the model expects to be smaller get extra noise; one width for
+    # every pitch would under-cover them and over-cover the rest.
+    expected = model.predict(history, n_comparables=0)["point_model_scale"].to_numpy()
+    small = expected < np.median(expected)
+    noise = np.random.default_rng(11).normal(0.0, 1.0, len(history)) * small
+    noisy = history.assign(views_28d=np.expm1(np.log1p(history["views_28d"]) + noise))
+
+    fitted = forecast.fit(noisy, "views_28d")
+    assert fitted.residual_scale.coef[1] < 0, "a smaller forecast should get a wider interval"
+    result = fitted.predict(noisy, n_comparables=0)
+    width = np.log1p(result["p90"]) - np.log1p(result["p10"])
+    assert width[small].median() > 1.15 * width[~small].median()
+
+    predictions = forecast.backtest_predictions(noisy, "views_28d", ["2021-09-01", "2022-09-01"])
+    rows = predictions[predictions["model"] == "demand_model"].merge(
+        pd.DataFrame({"title_id": noisy["title_id"], "small": small}), on="title_id")
+    covered = (rows["p10"] <= rows["actual"]) & (rows["actual"] <= rows["p90"])
+    for is_small, group in covered.groupby(rows["small"]):
+        assert 0.7 <= group.mean() <= 0.9, (is_small, group.mean(), len(group))
+
+
+def test_one_interval_width_where_errors_do_not_depend_on_size(model):
+    # The synthetic history's noise does not depend on the title: no width term is kept.
+    assert model.residual_scale.coef[1:] == (0.0, 0.0)
+    widths = model.interval[1] - model.interval[0]
+    assert widths > 0
+
 # --- files and terminal output --------------------------------------------------------------
 
 def test_example_pitch_and_slate_load_and_format(model):
