@@ -390,11 +390,9 @@ class ResidualScale:
         terms = {1: (predicted - centre) / spread}
         if min(familiar.sum(), n - familiar.sum()) >= MIN_GROUP_RESIDUALS:
             terms[2] = familiar
-        while True:
+        while terms:  # drop the weakest term until every one left has |t| >= SCALE_MIN_T
             design = np.column_stack([np.ones(n)] + list(terms.values()))
             coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-            if not terms:
-                break
             fitted = design @ coef
             sigma2 = float(np.sum((target - fitted) ** 2)) / max(n - design.shape[1], 1)
             se = np.sqrt(np.maximum(np.diag(sigma2 * np.linalg.pinv(design.T @ design)), 1e-300))
@@ -402,12 +400,11 @@ class ResidualScale:
             if t.min() >= SCALE_MIN_T:
                 break
             del terms[list(terms)[int(np.argmin(t))]]
+        if not terms:
+            return cls()
         full = [float(coef[0]), 0.0, 0.0]
         for k, key in enumerate(terms, start=1):
             full[key] = float(coef[k])
-        if not terms:
-            return cls()
-        fitted = design @ coef
         return cls(tuple(full), centre, spread, (float(fitted.min()), float(fitted.max())))
 
     def __call__(self, predicted: np.ndarray, is_familiar: np.ndarray) -> np.ndarray:
