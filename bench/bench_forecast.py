@@ -40,6 +40,7 @@ import logging
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -84,6 +85,19 @@ def talent_agreement(model, truth: pd.DataFrame, lifts: pd.DataFrame | None = No
     return out
 
 
+def _true_design(history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    """log1p(views); the observable columns (intercept, format, log runtime, log episodes and,
+    when the table has it, log availability at release, as the model has) followed by the
+    TRUE genre + talent effect of each title's work; and the number of observable columns."""
+    y = np.log1p(history[TARGET].to_numpy(float))
+    known = [np.ones(len(history)), (history["format"] == "series").astype(float), np.log(history["runtime_minutes"]),
+             np.log(history["episodes"])]
+    share = history.get("release_availability_share")
+    if share is not None and share.notna().all():
+        known.append(np.log(np.maximum(share.to_numpy(float), 0.01)))
+    return y, np.column_stack([*known, history["genre_effect"] + history["talent_effect"]]), len(known)
+
+
 def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) -> dict:
     """What knowing the simulator's true effects would give on the same table and cutoffs.
 
@@ -94,14 +108,7 @@ def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) 
       true_effect + the mean residual of their titles after every true effect is removed
       (an unshrunk estimate that knew everything else exactly).
     """
-    y = np.log1p(history[TARGET].to_numpy(float))
-    known = [np.ones(len(history)), (history["format"] == "series").astype(float), np.log(history["runtime_minutes"]),
-             np.log(history["episodes"])]
-    share = history.get("release_availability_share")
-    if share is not None and share.notna().all():
-        known.append(np.log(np.maximum(share.to_numpy(float), 0.01)))
-    k = len(known)  # the observable columns; the last is the true genre + talent effect
-    x = np.column_stack([*known, history["genre_effect"] + history["talent_effect"]])
+    y, x, k = _true_design(history)
     primary = history["genres"].map(lambda gs: gs[0] if gs else None)
     errors, baseline = [], []
     for cutoff in cutoffs:
@@ -141,6 +148,34 @@ def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) 
     }
 
 
+def spearman_with_true_variances(history: pd.DataFrame, truth: pd.DataFrame, model) -> dict:
+    """The talent ranking of the same model told the simulator's true talent variances.
+
+    The fit is the posterior mean of the mixed model; with the true variance of each role's
+    effects (rather than REML's estimate) it is the best linear estimate the training rows
+    allow, so its Spearman bounds what any estimator of this model can reach - unlike the
+    ceiling above, which is also told every co-credited person's effect. Each role's penalty
+    is noise variance / (slope x sd of the role's true_effect)^2, where the slope and the
+    noise come from regressing log views on the observable terms and the true genre + talent
+    effect; credits are weighted the simulator's way (summed, an actor divided by billing
+    order). The other blocks keep REML's penalties.
+    """
+    from slatehouse import forecast
+
+    y, x, _ = _true_design(history)
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    slope, noise = float(coef[-1]), float(np.var(y - x @ coef))
+    sd = truth.groupby("role")["true_effect"].std()
+    roles = tuple(sorted((role, noise / (slope * s) ** 2) for role, s in sd.items()))
+    hp = replace(model.hyperparameters, role_penalties=roles, cast_exponent=0.0, billing_exponent=1.0)
+    told = forecast.fit(history, TARGET, hyperparameters=hp)
+    joined = told.talent_effects().merge(truth, on=["talent_id", "role"])
+    joined = joined[joined["n_titles"] >= MIN_TALENT_TITLES]
+    return {"spearman": round(float(spearmanr(joined["effect"], joined["true_effect"]).statistic), 4),
+            "slope": round(slope, 3), "noise_sd": round(noise ** 0.5, 3),
+            "role_penalties": {role: round(value, 2) for role, value in roles}}
+
+
 def evaluate(history: pd.DataFrame, truth: pd.DataFrame | None, lifts: pd.DataFrame | None = None, *,
              with_ceilings: bool = True) -> dict:
     """The backtest as refresh_forecasts runs it, the final fit, the talent agreement."""
@@ -178,6 +213,7 @@ def evaluate(history: pd.DataFrame, truth: pd.DataFrame | None, lifts: pd.DataFr
         figures["talent_spearman"] = out["talent"].get("spearman")
         if with_ceilings and "talent_effect" in history.columns:
             out["ceilings"] = ceilings(history, truth, cutoffs, horizon)
+            out["ceilings"]["talent_spearman_true_variances"] = spearman_with_true_variances(history, truth, model)
     if "completion_rate_28d" in history.columns and history["completion_rate_28d"].notna().sum() >= 50:
         rates = history[history["completion_rate_28d"].notna()]
         cr, _, _ = forecast_job.run_backtest(rates, "completion_rate_28d")
