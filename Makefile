@@ -30,13 +30,9 @@ test-deps:
 	bash .ci/airflow-venv.sh
 
 # One BLAS thread: the forecast's small matrix work is slower, not faster, when its
-# threads compete with Spark's for two cores. Two workers (pytest-xdist), each with its own
-# Spark session, warehouse and metastore, each running whole files: the ten-day scenario
-# starts first on one while the other files run on the other. TEST_WORKERS=0 runs in
-# one process.
-TEST_WORKERS ?= 2
+# threads compete with Spark's for two cores.
 test: setup test-deps
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
 
 # Only the long scenarios (`@pytest.mark.slow`, part of `make test`): ten daily runs, a
 # crashed and resumed backfill, and a comparison with a build from scratch.

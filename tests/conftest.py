@@ -36,13 +36,6 @@ def spark(settings):
     session.stop()
 
 
-def pytest_collection_modifyitems(config, items):
-    """Files with a slow scenario run first: under `make test`'s two workers (pytest-xdist,
-    one file per worker at a time) the longest file then starts at once instead of last."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
-
-
 WAREHOUSE_DATABASES = ("bronze", "silver", "staging", "intermediate", "marts", "ops")
 
 
