@@ -151,10 +151,10 @@ def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) 
 def spearman_with_true_variances(history: pd.DataFrame, truth: pd.DataFrame, model) -> dict:
     """The talent ranking of the same model told the simulator's true talent variances.
 
-    The fit is the posterior mean of the mixed model; with the true variance of each role's
-    effects (rather than REML's estimate) it is the best linear estimate the training rows
-    allow, so its Spearman bounds what any estimator of this model can reach - unlike the
-    ceiling above, which is also told every co-credited person's effect. Each role's penalty
+    The fit is the posterior mean of the mixed model with the shrinkage it would use if it
+    knew the variance of each role's effects (rather than REML's estimate): whether a better
+    variance estimate would rank talent better. Unlike the ceiling above, it is not told
+    any co-credited person's effect. Each role's penalty
     is noise variance / (slope x sd of the role's true_effect)^2, where the slope and the
     noise come from regressing log views on the observable terms and the true genre + talent
     effect; credits are weighted the simulator's way (summed, an actor divided by billing
@@ -169,9 +169,7 @@ def spearman_with_true_variances(history: pd.DataFrame, truth: pd.DataFrame, mod
     roles = tuple(sorted((role, noise / (slope * s) ** 2) for role, s in sd.items()))
     hp = replace(model.hyperparameters, role_penalties=roles, cast_exponent=0.0, billing_exponent=1.0)
     told = forecast.fit(history, TARGET, hyperparameters=hp)
-    joined = told.talent_effects().merge(truth, on=["talent_id", "role"])
-    joined = joined[joined["n_titles"] >= MIN_TALENT_TITLES]
-    return {"spearman": round(float(spearmanr(joined["effect"], joined["true_effect"]).statistic), 4),
+    return {"spearman": talent_agreement(told, truth)["spearman"],
             "slope": round(slope, 3), "noise_sd": round(noise ** 0.5, 3),
             "role_penalties": {role: round(value, 2) for role, value in roles}}
 
