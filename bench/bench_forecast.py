@@ -23,7 +23,8 @@ the latest 40 % of release dates, every later title scored once):
 - `coverage_80`: share of scored titles inside the model's 80 % interval;
 - `talent_spearman`: Spearman between `DemandModel.talent_effects().effect` (a fit on the
   whole table) and the simulator's `true_effect`, for talent credited on >= 3 titles;
-- ceilings (what a forecaster that knew the simulator's true effects would reach).
+- ceilings (what a forecaster that knew the simulator's true effects would reach), and the
+  talent ranking of the same model told the true variance of each role's effects.
 
 Writes bench/results/forecast.json. A benchmark, not a test: it records figures, including
 misses, and asserts nothing (tests/test_forecast.py::test_evidence_bars_on_the_simulator
@@ -154,11 +155,11 @@ def spearman_with_true_variances(history: pd.DataFrame, truth: pd.DataFrame, mod
     The fit is the posterior mean of the mixed model with the shrinkage it would use if it
     knew the variance of each role's effects (rather than REML's estimate): whether a better
     variance estimate would rank talent better. Unlike the ceiling above, it is not told
-    any co-credited person's effect. Each role's penalty
-    is noise variance / (slope x sd of the role's true_effect)^2, where the slope and the
-    noise come from regressing log views on the observable terms and the true genre + talent
-    effect; credits are weighted the simulator's way (summed, an actor divided by billing
-    order). The other blocks keep REML's penalties.
+    any co-credited person's effect. Each role's penalty is noise variance / (slope x sd of
+    the role's true_effect)^2, where the slope and the noise come from regressing log views
+    on the observable terms and the true genre + talent effect; credits are weighted the
+    simulator's way (summed, an actor divided by billing order). The other blocks keep
+    REML's penalties.
     """
     from slatehouse import forecast
 
