@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Sequence
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -152,15 +151,15 @@ def _event_window(settings: Settings, received: Sequence[date]) -> tuple[date, d
     return min(received) - timedelta(days=settings.lateness_days + 1), max(received) + timedelta(days=1)
 
 
-def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[date]) -> list[EventsResult]:
-    """Landing lines of the received dates -> bronze.events + bronze.events_quarantine."""
-    received = sorted(set(received))
+def check_events(spark: SparkSession, settings: Settings, received: Sequence[date]) -> DataFrame:
+    """Every landing line of the received dates, checked (lazily): the contract's columns
+    with pseudonymised member ids, and `reason_code` (null when accepted) with its detail."""
     key = settings.require_pseudonym_key()
     lines = io.read_event_lines(spark, settings, received)
     first_listed = (
         io.read_table(spark, S.SILVER_TITLES).groupBy("title_id").agg(F.min("valid_from").alias("first_listed"))
     )
-    checked = (
+    return (
         lines.transform(parse_events)
         .transform(with_lateness(settings.lateness_days))
         .transform(flag_unknown_titles(first_listed))
@@ -169,29 +168,34 @@ def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[da
         .transform(flag_erased_members(erased_pseudonyms(spark)))
         .transform(with_event_date)
         .withColumn("_ingested_at", F.current_timestamp())
-        .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    try:
-        by_date: dict[date, dict[str, int]] = {d: {} for d in received}
-        for r in checked.groupBy("received_date", "reason_code").agg(F.count(F.lit(1)).alias("n")).collect():
-            by_date[r["received_date"]][r["reason_code"] or "accepted"] = r["n"]
-        accepted_df = checked.where(F.col("reason_code").isNull()).select(*S.BRONZE_EVENTS_SCHEMA.fieldNames())
-        quarantine_df = checked.where(F.col("reason_code").isNotNull()).select(
-            "received_date", "_source_file", "_line_number", "reason_code", "reason_detail", "event_id",
-            F.col("line").alias("raw_line"), "_ingested_at",
-        )
-        lo, hi = _event_window(settings, received)
-        scope = f"{_in_dates('t.received_date', received)} AND t.event_date BETWEEN {_d(lo)} AND {_d(hi)}"
-        events_version = _replace_received_dates(
-            spark, S.BRONZE_EVENTS, accepted_df, ["event_id"], scope, ["event_date"], received)
-        quarantine_version = _replace_received_dates(
-            spark, S.BRONZE_QUARANTINE, quarantine_df, ["_source_file", "_line_number"],
-            _in_dates("t.received_date", received), ["received_date"], received)
-        event_dates: dict[date, list[str]] = {d: [] for d in received}
-        for r in accepted_df.select("received_date", "event_date").distinct().collect():
-            event_dates[r[0]].append(r[1].isoformat())
-    finally:
-        checked.unpersist()
+
+
+def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[date]) -> list[EventsResult]:
+    """Landing lines of the received dates -> bronze.events + bronze.events_quarantine."""
+    received = sorted(set(received))
+    # Checked once, then counted and split into bronze and quarantine. A local checkpoint
+    # keeps the rows as they are; a columnar cache (`persist`) was slower to build and to
+    # read back (bench/bench_ingest.py, docs/performance.md).
+    checked = check_events(spark, settings, received).localCheckpoint(eager=True)
+    by_date: dict[date, dict[str, int]] = {d: {} for d in received}
+    for r in checked.groupBy("received_date", "reason_code").agg(F.count(F.lit(1)).alias("n")).collect():
+        by_date[r["received_date"]][r["reason_code"] or "accepted"] = r["n"]
+    accepted_df = checked.where(F.col("reason_code").isNull()).select(*S.BRONZE_EVENTS_SCHEMA.fieldNames())
+    quarantine_df = checked.where(F.col("reason_code").isNotNull()).select(
+        "received_date", "_source_file", "_line_number", "reason_code", "reason_detail", "event_id",
+        F.col("line").alias("raw_line"), "_ingested_at",
+    )
+    lo, hi = _event_window(settings, received)
+    scope = f"{_in_dates('t.received_date', received)} AND t.event_date BETWEEN {_d(lo)} AND {_d(hi)}"
+    events_version = _replace_received_dates(
+        spark, S.BRONZE_EVENTS, accepted_df, ["event_id"], scope, ["event_date"], received)
+    quarantine_version = _replace_received_dates(
+        spark, S.BRONZE_QUARANTINE, quarantine_df, ["_source_file", "_line_number"],
+        _in_dates("t.received_date", received), ["received_date"], received)
+    event_dates: dict[date, list[str]] = {d: [] for d in received}
+    for r in accepted_df.select("received_date", "event_date").distinct().collect():
+        event_dates[r[0]].append(r[1].isoformat())
     results = []
     versions = {S.BRONZE_EVENTS: events_version, S.BRONZE_QUARANTINE: quarantine_version}
     for d in received:
