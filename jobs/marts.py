@@ -151,17 +151,24 @@ def _invoke(settings: Settings, args: list[str]):
     log_path.mkdir(parents=True, exist_ok=True)
     # The session target is the embedded path; SLATEHOUSE_DBT_TARGET selects another.
     os.environ.setdefault("SLATEHOUSE_DBT_TARGET", "session")
-    full_args = args + [
+    common = [
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_path),
         "--log-path", str(log_path),
-        "--threads", str(settings.dbt_threads),
         "--log-level", "warn",
         "--log-level-file", "info",
     ]
+    # Parse first without the run's --vars, then run on that manifest. dbt re-parses the
+    # whole project whenever --vars differ from the last parse, and every run's window
+    # does; parsed without them, dbt's partial parsing finds nothing changed. The window
+    # is only read when the SQL is compiled, which the run does with its own --vars.
+    parsed = dbtRunner().invoke(["parse", *common])
+    if not parsed.success:
+        return parsed
+    full_args = args + common + ["--threads", str(settings.dbt_threads)]
     log.debug("dbt %s", " ".join(full_args))
-    return dbtRunner().invoke(full_args)
+    return dbtRunner(manifest=parsed.result).invoke(full_args)
 
 
 def _ensure_schemas(spark) -> None:
