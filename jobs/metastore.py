@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
 from slatehouse.settings import ConfigError, Settings
-from slatehouse.spark import _pyspark_home, check_java
+from slatehouse.spark import ivy_retrieve
 
 log = logging.getLogger(__name__)
 
@@ -31,34 +30,17 @@ POSTGRES_JDBC_ARTIFACT = ("org.postgresql", "postgresql", "42.7.14")
 def resolve_postgres_jdbc(jars_dir: Path) -> Path:
     """Fetch the PostgreSQL JDBC driver from Maven Central into `jars_dir` once.
 
-    Uses the Ivy that ships with pyspark, as `resolve_delta_jars` does. A driver jar put
+    Resolved as Delta's jars are (`slatehouse.spark.ivy_retrieve`). A driver jar put
     in the folder by hand (any `postgresql-*.jar`) is used as it is.
     """
     present = sorted(jars_dir.glob("postgresql-*.jar"))
     if present:
         return present[-1]
-    check_java()
-    jars_dir.mkdir(parents=True, exist_ok=True)
-    ivy = next((_pyspark_home() / "jars").glob("ivy-*.jar"))
     staging = jars_dir / ".ivy-postgres"
-    group, artifact, version = POSTGRES_JDBC_ARTIFACT
-    log.info("resolving %s:%s:%s from Maven Central into %s", group, artifact, version, jars_dir)
-    cmd = [
-        "java", "-jar", str(ivy), "-dependency", group, artifact, version,
-        "-confs", "default", "-types", "jar", "-m2compatible",
-        "-cache", str(staging / "cache"),
-        "-retrieve", str(staging / "jars" / "[artifact]-[revision](-[classifier]).[ext]"),
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    _, artifact, version = POSTGRES_JDBC_ARTIFACT
+    retrieved = ivy_retrieve(POSTGRES_JDBC_ARTIFACT, jars_dir, staging, by_hand=f"{artifact}-{version}.jar")
     # The driver's only dependency (checker-qual) is compile-time annotations: not needed.
-    fetched = staging / "jars" / f"{artifact}-{version}.jar"
-    if result.returncode != 0 or not fetched.exists():
-        raise ConfigError(
-            f"Could not resolve {group}:{artifact}:{version} from Maven Central "
-            f"(exit {result.returncode}). Check network access to Maven Central, or put "
-            f"{artifact}-{version}.jar in {jars_dir} (SLATEHOUSE_JARS_DIR) by hand.\n"
-            f"{result.stdout[-2000:]}"
-        )
+    fetched = retrieved / f"{artifact}-{version}.jar"
     target = jars_dir / fetched.name
     shutil.copy2(fetched, target)
     shutil.rmtree(staging, ignore_errors=True)

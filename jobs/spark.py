@@ -60,38 +60,45 @@ def _pyspark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
+def ivy_retrieve(artifact: tuple[str, str, str], jars_dir: Path, staging: Path, by_hand: str) -> Path:
+    """Resolve a Maven artifact and its dependencies from Maven Central with the Ivy that
+    ships with pyspark, into `staging`/jars; returns that folder. Raises ConfigError,
+    saying what to put in `jars_dir` by hand (`by_hand`), when it cannot."""
+    check_java()
+    jars_dir.mkdir(parents=True, exist_ok=True)
+    ivy = next((_pyspark_home() / "jars").glob("ivy-*.jar"))
+    group, name, version = artifact
+    log.info("resolving %s:%s:%s from Maven Central into %s", group, name, version, jars_dir)
+    retrieved = staging / "jars"
+    cmd = [
+        "java", "-jar", str(ivy), "-dependency", group, name, version,
+        "-confs", "default", "-types", "jar", "-m2compatible",
+        "-cache", str(staging / "cache"),
+        "-retrieve", str(retrieved / "[artifact]-[revision](-[classifier]).[ext]"),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0 or not (retrieved / f"{name}-{version}.jar").exists():
+        raise ConfigError(
+            f"Could not resolve {group}:{name}:{version} from Maven Central "
+            f"(exit {result.returncode}). Check network access to Maven Central, or put "
+            f"{by_hand} in {jars_dir} (SLATEHOUSE_JARS_DIR) by hand.\n{result.stdout[-2000:]}"
+        )
+    return retrieved
+
+
 def resolve_delta_jars(jars_dir: Path) -> list[Path]:
     """Fetch Delta's JARs (and what they need beyond Spark's own) into `jars_dir` once.
 
-    Uses the Ivy that ships with pyspark against Maven Central. Jars that pyspark already
-    ships are left out so the classpath holds one copy of each library. A folder filled
-    by hand (for an offline cluster) is used as it is.
+    Jars that pyspark already ships are left out so the classpath holds one copy of each
+    library. A folder filled by hand (for an offline cluster) is used as it is.
     """
     jars = sorted(jars_dir.glob("*.jar"))
     if any("delta-spark" in j.name for j in jars):
         return jars
-    check_java()
-    jars_dir.mkdir(parents=True, exist_ok=True)
-    spark_jars = _pyspark_home() / "jars"
-    ivy = next(spark_jars.glob("ivy-*.jar"))
     staging = jars_dir / ".ivy"
-    group, artifact, version = DELTA_ARTIFACT
-    log.info("resolving %s:%s:%s from Maven Central into %s", group, artifact, version, jars_dir)
-    cmd = [
-        "java", "-jar", str(ivy), "-dependency", group, artifact, version,
-        "-confs", "default", "-types", "jar", "-m2compatible",
-        "-cache", str(staging / "cache"),
-        "-retrieve", str(staging / "jars" / "[artifact]-[revision](-[classifier]).[ext]"),
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ConfigError(
-            f"Could not resolve {group}:{artifact}:{version} from Maven Central "
-            f"(exit {result.returncode}). Check network access to Maven Central, or put the "
-            f"jars in {jars_dir} (SLATEHOUSE_JARS_DIR) by hand.\n{result.stdout[-2000:]}"
-        )
-    shipped = {_artifact_name(p.name) for p in spark_jars.glob("*.jar")}
-    for jar in (staging / "jars").glob("*.jar"):
+    retrieved = ivy_retrieve(DELTA_ARTIFACT, jars_dir, staging, by_hand="the jars")
+    shipped = {_artifact_name(p.name) for p in (_pyspark_home() / "jars").glob("*.jar")}
+    for jar in retrieved.glob("*.jar"):
         if _artifact_name(jar.name) not in shipped:
             shutil.copy2(jar, jars_dir / jar.name)
     shutil.rmtree(staging, ignore_errors=True)
