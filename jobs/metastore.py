@@ -36,14 +36,13 @@ def resolve_postgres_jdbc(jars_dir: Path) -> Path:
     present = sorted(jars_dir.glob("postgresql-*.jar"))
     if present:
         return present[-1]
-    staging = jars_dir / ".ivy-postgres"
     _, artifact, version = POSTGRES_JDBC_ARTIFACT
-    retrieved = ivy_retrieve(POSTGRES_JDBC_ARTIFACT, jars_dir, staging, by_hand=f"{artifact}-{version}.jar")
+    retrieved = ivy_retrieve(POSTGRES_JDBC_ARTIFACT, jars_dir, by_hand=f"{artifact}-{version}.jar")
     # The driver's only dependency (checker-qual) is compile-time annotations: not needed.
     fetched = retrieved / f"{artifact}-{version}.jar"
     target = jars_dir / fetched.name
     shutil.copy2(fetched, target)
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(retrieved.parent, ignore_errors=True)
     log.info("resolved %s", target.name)
     return target
 

@@ -60,14 +60,16 @@ def _pyspark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def ivy_retrieve(artifact: tuple[str, str, str], jars_dir: Path, staging: Path, by_hand: str) -> Path:
+def ivy_retrieve(artifact: tuple[str, str, str], jars_dir: Path, by_hand: str) -> Path:
     """Resolve a Maven artifact and its dependencies from Maven Central with the Ivy that
-    ships with pyspark, into `staging`/jars; returns that folder. Raises ConfigError,
-    saying what to put in `jars_dir` by hand (`by_hand`), when it cannot."""
+    ships with pyspark, into a staging folder under `jars_dir`; returns the folder of the
+    retrieved jars (the caller copies what it needs, then removes its parent). Raises
+    ConfigError, saying what to put in `jars_dir` by hand (`by_hand`), when it cannot."""
     check_java()
     jars_dir.mkdir(parents=True, exist_ok=True)
     ivy = next((_pyspark_home() / "jars").glob("ivy-*.jar"))
     group, name, version = artifact
+    staging = jars_dir / f".ivy-{name}"
     log.info("resolving %s:%s:%s from Maven Central into %s", group, name, version, jars_dir)
     retrieved = staging / "jars"
     cmd = [
@@ -95,13 +97,12 @@ def resolve_delta_jars(jars_dir: Path) -> list[Path]:
     jars = sorted(jars_dir.glob("*.jar"))
     if any("delta-spark" in j.name for j in jars):
         return jars
-    staging = jars_dir / ".ivy"
-    retrieved = ivy_retrieve(DELTA_ARTIFACT, jars_dir, staging, by_hand="the jars")
+    retrieved = ivy_retrieve(DELTA_ARTIFACT, jars_dir, by_hand="the jars")
     shipped = {_artifact_name(p.name) for p in (_pyspark_home() / "jars").glob("*.jar")}
     for jar in retrieved.glob("*.jar"):
         if _artifact_name(jar.name) not in shipped:
             shutil.copy2(jar, jars_dir / jar.name)
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(retrieved.parent, ignore_errors=True)
     jars = sorted(jars_dir.glob("*.jar"))
     log.info("resolved %d jars", len(jars))
     return jars

@@ -24,8 +24,7 @@ def test_a_jars_folder_filled_by_hand_is_used_as_it_is(tmp_path):
 def test_an_artifact_that_cannot_be_resolved_is_a_clear_error(tmp_path):
     jars = tmp_path / "jars"
     with pytest.raises(ConfigError) as raised:
-        ivy_retrieve(("org.postgresql", "postgresql", "0.0.0-none"), jars, jars / ".ivy-test",
-                     by_hand="postgresql-0.0.0-none.jar")
+        ivy_retrieve(("org.postgresql", "postgresql", "0.0.0-none"), jars, by_hand="postgresql-0.0.0-none.jar")
     message = str(raised.value)
     assert "Could not resolve org.postgresql:postgresql:0.0.0-none from Maven Central" in message
     assert f"put postgresql-0.0.0-none.jar in {jars} (SLATEHOUSE_JARS_DIR) by hand" in message
