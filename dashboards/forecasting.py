@@ -63,6 +63,7 @@ class Pitch:
     origin_country: str | None = None
     release_date: date | None = None
     availability_share: float | None = None  # share of members who can watch on release day
+    show_id: str | None = None  # the next season of this show; None for a new production
 
     def credits(self) -> list[dict]:
         """The talent as the forecaster takes it: actors carry their billing order, the
@@ -88,6 +89,7 @@ class Pitch:
             "original_language": self.original_language or None,
             "origin_country": self.origin_country or None,
             "release_date": pd.Timestamp(self.release_date) if self.release_date else None,
+            "show_id": self.show_id or None,
         }])
 
 
@@ -155,8 +157,23 @@ def slate(reader: MartReader) -> pd.DataFrame | None:
     return reader.read(SLATE)
 
 
-def form_options(training: pd.DataFrame, talent: pd.DataFrame, genres: pd.DataFrame) -> dict:
-    """Choices for the Greenlight form, from the catalogue."""
+def _show_options(training: pd.DataFrame, programmes: pd.DataFrame | None) -> list[dict]:
+    if "show_id" not in training.columns:
+        return []
+    seasons = training["show_id"].dropna().value_counts()
+    names = {}
+    if programmes is not None and {"show_id", "show_title"} <= set(programmes.columns):
+        names = programmes.dropna(subset=["show_id"]).drop_duplicates("show_id").set_index("show_id")["show_title"]
+    options = [{"label": f"{names.get(show, show)} ({n} season{'s' if n > 1 else ''} so far)", "value": show}
+               for show, n in seasons.items()]
+    return sorted(options, key=lambda o: o["label"])
+
+
+def form_options(training: pd.DataFrame, talent: pd.DataFrame, genres: pd.DataFrame,
+                 programmes: pd.DataFrame | None = None) -> dict:
+    """Choices for the Greenlight form, from the catalogue. `shows` are the shows with a
+    season in the training table (the ones whose next season the model can say something
+    about), named by `programmes` (marts.dim_programme) where it has them."""
     credited = talent[talent["programmes_credited"] > 0].sort_values("talent_name")
     by_role = {role: [{"label": name, "value": tid}
                       for tid, name, roles in zip(credited["talent_id"], credited["talent_name"], credited["roles"])
@@ -167,6 +184,7 @@ def form_options(training: pd.DataFrame, talent: pd.DataFrame, genres: pd.DataFr
         "talent": by_role,
         "languages": sorted(training["original_language"].dropna().unique()),
         "countries": sorted(training["origin_country"].dropna().unique()),
+        "shows": _show_options(training, programmes),
         "runtime_film": float(np.nanmedian(training.loc[training["format"] == "film", "runtime_minutes"].astype(float)))
         if (training["format"] == "film").any() else 100.0,
     }

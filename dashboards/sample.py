@@ -86,7 +86,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("talent", pa.list_(pa.field("element", pa.struct([("talent_id", _S), ("role", _S),
                                                             ("billing_order", _I32)])))),
         ("runtime_minutes", _F), ("episodes", _I64), ("original_language", _S),
-        ("origin_country", _S), ("release_availability_share", _F), ("hours_viewed_28d", _F), ("views_28d", _F), ("starters_28d", _I64),
+        ("origin_country", _S), ("show_id", _S), ("release_availability_share", _F), ("hours_viewed_28d", _F), ("views_28d", _F), ("starters_28d", _I64),
         ("completion_rate_28d", _F), ("window_end_date", _D), ("is_window_complete", _B)]),
 }
 PARTITIONS = {"fct_title_daily": ["event_date"], "fct_top10_weekly": ["week_start_date"],
@@ -413,6 +413,7 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
                     for t, r, b in zip(people["talent_id"], people["role"], billing)],
             runtime_minutes=p["runtime_s"] / 60.0, episodes=episodes,
             original_language=p["original_language"], origin_country=p["origin_country"],
+            show_id=p["show_id"],
             # Most programmes launch everywhere; every fourth in some markets only.
             release_availability_share=1.0 if i % 4 else 0.35 + 0.1 * (i % 5),
             hours_viewed_28d=float(window["hours_viewed"]), views_28d=float(window["views"]),

@@ -91,6 +91,7 @@ SLATE_SCHEMA = StructType([
     StructField("origin_country", StringType(), True),
     StructField("budget", DoubleType(), True),
     StructField(AVAILABILITY, DoubleType(), True),  # as the pitch gave it; null = not given
+    StructField("show_id", StringType(), True),  # a returning show's next season; null = a new production
     StructField("release_date", DateType(), True),
     StructField("target", StringType(), False),
     StructField("point", DoubleType(), False),
@@ -124,9 +125,9 @@ def training_history(spark: SparkSession) -> pd.DataFrame:
     data_from = _first_event_date(spark)
     if data_from is not None:
         complete = complete.where(F.col("release_date") >= F.lit(data_from))
-    # A mart built before release_availability_share existed still works, without it.
+    # A mart built before release_availability_share or show_id existed still works, without them.
     columns = [c for c in ("programme_id", "release_date", "format", "genres", "talent", "runtime_minutes",
-                           "episodes", "original_language", "origin_country", AVAILABILITY, "views_28d",
+                           "episodes", "original_language", "origin_country", AVAILABILITY, "show_id", "views_28d",
                            "completion_rate_28d", "is_window_complete") if c in complete.columns]
     rows = [r.asDict(recursive=True) for r in complete.select(*columns).collect()]
     log.info(
@@ -389,7 +390,7 @@ def _score_slate(spark: SparkSession, model: forecast.DemandModel, slate_path: P
              for (talent_id, role), billing in zip(pitch["talent"], pitch["billing"])],
             _nullable(pitch["runtime_minutes"]), _nullable(pitch["episodes"]),
             pitch["original_language"], pitch["origin_country"], _nullable(pitch["budget"]),
-            _nullable(pitch[AVAILABILITY]),
+            _nullable(pitch[AVAILABILITY]), pitch["show_id"],
             None if pd.isna(pitch["release_date"]) else pitch["release_date"].date(),
             pred["target"], float(pred["point"]), float(pred["p10"]), float(pred["p90"]),
             int(pred["n_known_talent"]), int(pred["n_talent"]),

@@ -295,6 +295,22 @@ def test_the_pitch_form_bills_actors_in_order_and_states_its_release_plan(sample
     assert explained["all"][term[0]] != explained["some"][term[0]]
 
 
+def test_the_pitch_form_can_pitch_a_returning_shows_next_season(sample):
+    settings, reader = sample
+    options = forecasting.form_options(reader.read("marts.fct_title_training"), reader.read("marts.dim_talent"),
+                                       reader.read("marts.dim_genre"), reader.read("marts.dim_programme"))
+    history = forecasting.history(reader)
+    assert {o["value"] for o in options["shows"]} == set(reader.read("marts.fct_title_training")["show_id"].dropna())
+    assert all(" so far)" in o["label"] and o["label"] != o["value"] for o in options["shows"])  # named
+    show = history.dropna(subset=["show_id"]).iloc[0]["show_id"]
+    form = ("series", ["drama"], 6, 45, "en", "GB", None, {})
+    returning, new = (greenlight.pitch_from_form(*form, 100, s) for s in (show, None))
+    model = forecasting.demand_model(reader)
+    explained = model.explain(returning.frame())
+    assert explained.loc[explained["component"] == "show", "feature"].tolist() == [show]
+    assert "show" not in set(model.explain(new.frame())["component"])
+
+
 def test_reports_are_self_contained_and_suppress_small_cells(sample):
     settings, reader = sample
     paths = write_reports(settings, date(2024, 3, 31))

@@ -339,6 +339,67 @@ def test_talent_effects_recover_the_true_ranking_for_talent_with_three_titles(mo
     assert rho >= 0.7, rho
 
 
+# --- returning shows -------------------------------------------------------------------------
+
+def with_shows(history: pd.DataFrame, seasons: int = 3, sd: float = 0.5, seed: int = 3):
+    """The series of `history` grouped into shows of `seasons` seasons each, spread across
+    time, every show's views scaled by its own true effect (log scale, sd `sd`)."""
+    rng = np.random.default_rng(seed)
+    out = history.copy()
+    series = np.flatnonzero(out["format"].to_numpy() == "series")
+    n_shows = len(series) // seasons
+    show_of = rng.permutation(len(series)) % n_shows
+    effect = rng.normal(0, sd, n_shows)
+    out["show_id"] = None
+    out.loc[series, "show_id"] = [f"show-{k:03d}" for k in show_of]
+    views = out.loc[series, "views_28d"].to_numpy() * np.exp(effect[show_of])
+    out.loc[series, "views_28d"] = np.round(views).astype(int)
+    return out, {f"show-{k:03d}": e for k, e in enumerate(effect)}
+
+
+@pytest.fixture(scope="module")
+def shows(history):
+    return with_shows(history)
+
+
+def test_a_returning_shows_earlier_seasons_carry_to_its_next_season(shows):
+    history, truth = shows
+    model = forecast.fit(history, "views_28d")
+    assert model.hyperparameters.show_penalty is not None  # estimated by REML, like genre
+    effects = model.effects()
+    estimated = effects[effects["block"] == "show"].set_index("feature")["coefficient"]
+    assert len(estimated) == len(truth)
+    assert spearmanr(estimated, estimated.index.map(truth)).statistic > 0.6
+
+    best = estimated.idxmax()
+    next_season = dict(format="series", episodes=8, runtime_minutes=50, genres=["drama"])
+    returning, new, unseen = (
+        model.predict(pitch(title_id=name, show_id=show, **next_season), n_comparables=0).iloc[0]
+        for name, show in (("returning", best), ("new", None), ("unseen", "show-never-made")))
+    assert returning["point"] > new["point"]
+    assert unseen["point"] == new["point"]  # a show never seen is the average show: 0
+    explanation = model.explain(pitch(show_id=best, **next_season))
+    term = explanation[explanation["component"] == "show"]
+    assert term["feature"].tolist() == [best]
+    assert term["contribution"].item() == pytest.approx(estimated[best])
+
+
+def test_the_show_term_improves_the_backtest_where_shows_carry_their_quality(shows):
+    history, _ = shows
+    cutoffs = ["2022-01-01", "2023-01-01"]
+    rmsle = {}
+    for name, frame in (("with", history), ("without", history.drop(columns="show_id"))):
+        scores = forecast.backtest(frame, "views_28d", cutoffs)
+        overall = scores[(scores["scope"] == "overall") & (scores["model"] == "demand_model")]
+        rmsle[name] = overall["rmsle"].item()
+    assert rmsle["with"] < 0.98 * rmsle["without"], rmsle
+
+
+def test_a_history_without_shows_has_no_show_term(model):
+    assert not any(block == "show" for block, _ in model.design.columns)
+    assert model.hyperparameters.show_penalty is None
+
+
 # --- time: leakage and backtest -------------------------------------------------------------
 
 def test_predictions_after_the_cutoff_ignore_post_cutoff_outcomes(history):
@@ -408,7 +469,8 @@ def test_one_interval_width_where_errors_do_not_depend_on_size(model):
 def test_example_pitch_and_slate_load_and_format(model):
     one = forecast.load_pitch(ROOT / "docs/examples/pitch.yaml")
     slate = forecast.load_slate(ROOT / "docs/examples/slate.csv")
-    assert len(one) == 1 and len(slate) == 3
+    assert len(one) == 1 and len(slate) == 4
+    assert slate["show_id"].isna().tolist() == [True, True, True, False]  # the last: a next season
     assert slate.loc[0, "talent"] == ["t-0001:showrunner", "t-0042:actor", "t-0107:actor"]
     assert slate.loc[2, "talent"] == [] and slate.loc[0, "genres"] == ["drama", "crime"]
     # The release plan: the pitch and the first slate row say where they will be available.
@@ -418,7 +480,7 @@ def test_example_pitch_and_slate_load_and_format(model):
     result = model.predict(pd.concat([one, slate], ignore_index=True))
     assert result["title_id"].tolist()[:2] == ["pitch-harbour-lights", "pitch-harbour-lights"]
     text = forecast.format_forecast(result)
-    assert text.count("views_28d forecast") == 4
+    assert text.count("views_28d forecast") == 5
     assert "80% interval" in text and "most comparable past titles" in text and "baseline" in text
 
 
@@ -484,6 +546,13 @@ def test_the_simulator_gives_hundreds_of_complete_titles_and_recurring_talent(si
     assert len(simulated["history"]) >= 250
     assert simulated["n_scored"] >= 100
     assert simulated["n_established"] >= 100
+
+
+def test_the_simulators_seasons_carry_their_show_into_the_model(simulated):
+    history = simulated["history"]
+    assert (history["show_id"].notna() == (history["format"] == "series")).all()
+    shows = {key for block, key in simulated["model"].design.columns if block == "show"}
+    assert shows == set(history["show_id"].dropna())
 
 
 def test_the_simulators_billing_order_reaches_the_model_and_reml_uses_it(simulated):

@@ -120,23 +120,29 @@ def test_training_history_keeps_complete_windows_in_the_models_shape(empty_wareh
     normalise_titles(history, target="views_28d")
 
 
-def test_training_history_passes_availability_at_release_through_when_the_mart_has_it(empty_warehouse):
+def test_training_history_passes_availability_and_the_show_through_when_the_mart_has_them(empty_warehouse):
     spark = empty_warehouse
     rows = training_rows(n_complete=12, n_open=3)
     shares = [None] + [0.4 if i % 3 == 0 else 1.0 for i in range(1, len(rows))]
+    # Seasons (every fourth programme) alternate between two shows; films have none.
+    shows = [f"SH{i // 4 % 2}" if row[1] == "season" else None for i, row in enumerate(rows)]
     schema = T.StructType(TRAINING_SCHEMA.fields + [
-        T.StructField(forecast_job.AVAILABILITY, T.DoubleType(), True)])
+        T.StructField(forecast_job.AVAILABILITY, T.DoubleType(), True),
+        T.StructField("show_id", T.StringType(), True)])
     spark.sql("DROP TABLE IF EXISTS marts.fct_title_training")
     io.append(spark, "marts.fct_title_training",
-              spark.createDataFrame([row + (share,) for row, share in zip(rows, shares)], schema))
+              spark.createDataFrame([row + (share, show) for row, share, show in zip(rows, shares, shows)], schema))
 
     history = forecast_job.training_history(spark)
 
     assert np.isnan(history[forecast_job.AVAILABILITY].iloc[0])  # null in the mart: unknown
     assert history[forecast_job.AVAILABILITY].tolist()[1:] == shares[1:12]
-    # A mart built before the column existed reads as unknown everywhere.
+    assert history["show_id"].tolist() == shows[:12]
+    assert history.loc[history["format"] == "series", "show_id"].tolist() == ["SH0", "SH1", "SH0"]
+    # A mart built before the columns existed reads as unknown everywhere.
     write_training(spark, rows)
-    assert forecast_job.training_history(spark)[forecast_job.AVAILABILITY].isna().all()
+    older = forecast_job.training_history(spark)
+    assert older[forecast_job.AVAILABILITY].isna().all() and older["show_id"].isna().all()
 
 
 def test_training_history_leaves_out_titles_released_before_the_data_begins(empty_warehouse):
@@ -174,9 +180,11 @@ def test_refresh_forecasts_writes_the_backtest_and_the_slate(empty_warehouse, se
     assert result.metrics["views_28d"]["demand_model"]["rmsle"] == pytest.approx(
         views.loc["demand_model", "rmsle"], abs=1e-4)
 
-    assert result.slate_scored == 3
+    assert result.slate_scored == 4
     slate = spark.table(forecast_job.SLATE_TABLE).toPandas().set_index("pitch_id")
-    assert sorted(slate.index) == ["pitch-harbour-lights", "pitch-last-orbit", "pitch-new-voices"]
+    assert sorted(slate.index) == ["pitch-harbour-lights", "pitch-last-orbit", "pitch-new-voices",
+                                   "pitch-show-0018-s3"]
+    assert slate.sort_index()["show_id"].tolist() == [None, None, None, "show-0018"]  # the last: a next season
     assert ((slate["p10"] <= slate["point"]) & (slate["point"] <= slate["p90"])).all()
     assert (slate["n_training_titles"] == 120).all()
     harbour = slate.loc["pitch-harbour-lights"]
@@ -194,7 +202,7 @@ def test_refresh_forecasts_writes_the_backtest_and_the_slate(empty_warehouse, se
     again = forecast_job.refresh_forecasts(spark, settings)
     assert spark.table(forecast_job.BACKTEST_TABLE).count() == 24
     assert spark.table(forecast_job.BACKTEST_TABLE).select("run_at").distinct().count() == 1
-    assert spark.table(forecast_job.SLATE_TABLE).count() == 3
+    assert spark.table(forecast_job.SLATE_TABLE).count() == 4
     assert again.metrics == result.metrics
 
 

@@ -32,7 +32,7 @@ def _field(label: str, component, wide: bool = False) -> html.Div:
 
 def layout(reader: MartReader, query: dict) -> html.Div:
     options = forecasting.form_options(reader.read("marts.fct_title_training"), reader.read("marts.dim_talent"),
-                                       reader.read("marts.dim_genre"))
+                                       reader.read("marts.dim_genre"), reader.read("marts.dim_programme"))
     # Every role gets a dropdown (the callback reads them all); a role nobody in the
     # catalogue holds is hidden.
     talent_fields = [
@@ -58,6 +58,8 @@ def layout(reader: MartReader, query: dict) -> html.Div:
         _field("Planned release (optional)", dcc.DatePickerSingle(id="greenlight-release", display_format="YYYY-MM-DD")),
         _field("Members able to watch on release day, %", dcc.Input(
             id="greenlight-availability", type="number", min=0, max=100, value=100)),
+        _field("Next season of (optional)", dcc.Dropdown(
+            id="greenlight-show", options=options["shows"], placeholder="a new production")),
         *talent_fields,
         html.Div(html.Button("Forecast", id="greenlight-submit", className="button", n_clicks=0), className="field wide"),
     ], className="form")
@@ -142,9 +144,10 @@ def slate_section(reader: MartReader) -> html.Div:
 
 
 def pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, talent: dict,
-                    availability_percent=None) -> forecasting.Pitch:
+                    availability_percent=None, show=None) -> forecasting.Pitch:
     """The form's fields as a pitch. Actors are billed in the order they were picked; an
-    empty availability field means unknown (the model then uses the history's median)."""
+    empty availability field means unknown (the model then uses the history's median); a
+    show makes the pitch that show's next season, so its earlier seasons count."""
     credits = tuple((tid, role) for role, ids in talent.items() for tid in (ids or []))
     return forecasting.Pitch(
         format=fmt or "film", genres=tuple(genres or ()), talent=credits,
@@ -152,7 +155,8 @@ def pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, t
         runtime_minutes=float(runtime) if runtime else None,
         original_language=language, origin_country=origin,
         release_date=date.fromisoformat(release[:10]) if release else None,
-        availability_share=float(availability_percent) / 100 if availability_percent not in (None, "") else None)
+        availability_share=float(availability_percent) / 100 if availability_percent not in (None, "") else None,
+        show_id=show or None)
 
 
 def register(app, reader: MartReader) -> None:
@@ -169,12 +173,14 @@ def register(app, reader: MartReader) -> None:
         State("greenlight-episodes", "value"), State("greenlight-runtime", "value"),
         State("greenlight-language", "value"), State("greenlight-origin", "value"),
         State("greenlight-release", "date"), State("greenlight-availability", "value"),
+        State("greenlight-show", "value"),
         *[State(f"greenlight-talent-{role}", "value") for role in roles],
         prevent_initial_call=True,
     )
-    def _forecast(n_clicks, fmt, genres, episodes, runtime, language, origin, release, availability, *talent):
+    def _forecast(n_clicks, fmt, genres, episodes, runtime, language, origin, release, availability, show,
+                  *talent):
         pitch = pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, dict(zip(roles, talent)),
-                                availability)
+                                availability, show)
         try:
             return result_section(reader, pitch)
         except ForecastInputError as exc:

@@ -9,6 +9,7 @@ design is additive on that scale:
       spread
     + the title's genre effects, weighted (see below)
     + original-language effect + origin-country effect
+    + the show's effect (a series season's show, or a film's franchise, where given)
     + for each credited role, the effects of the talent in that role, weighted (see below)
 
 Within a role, each credited person's column carries the weight 1 / n^a, n being how many
@@ -20,8 +21,8 @@ cast) is weighted by billing_order^-c as well, so the coefficient is what the pe
 when billed first; c is chosen by REML too, from (0, 0.5, 1, 1.5, 2), and c = 0 ignores
 billing. Credits without a billing order (crew, or a source without cast order) keep
 1 / n^a alone. Genres are weighted 1 / k^b for k genres; b = 1 (the mean) unless the caller
-sets it. Levels never seen in training (a new director, a new genre) have no column and
-contribute 0, which is the prior: the average talent, genre or country.
+sets it. Levels never seen in training (a new director, a new genre, a new show) have no
+column and contribute 0, which is the prior: the average talent, genre, country or show.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ BLOCK_GENRE = "genre"
 BLOCK_LANGUAGE = "language"
 BLOCK_ORIGIN = "origin"
 BLOCK_TALENT = "talent"
+BLOCK_SHOW = "show"
 
 # Numeric columns and the explanation group each belongs to.
 NUMERIC_GROUPS = {
@@ -201,6 +203,8 @@ class Design:
         design.columns += [(BLOCK_GENRE, g) for g in genres]
         design.columns += [(BLOCK_LANGUAGE, v) for v in sorted(titles["original_language"].dropna().unique())]
         design.columns += [(BLOCK_ORIGIN, v) for v in sorted(titles["origin_country"].dropna().unique())]
+        if "show_id" in titles.columns:
+            design.columns += [(BLOCK_SHOW, v) for v in sorted(titles["show_id"].dropna().unique())]
         credits = sorted({credit for cs in titles["talent"] for credit in cs})
         design.columns += [(BLOCK_TALENT, credit) for credit in credits]
         design.index = {column: i for i, column in enumerate(design.columns)}
@@ -267,6 +271,7 @@ class Design:
         genre_weight_exponent = self.genre_exponent if genre_exponent is None else genre_exponent
         billing_weight_exponent = self.billing_exponent if billing_exponent is None else billing_exponent
         billing_lists = titles["billing"] if "billing" in titles.columns else [()] * len(titles)
+        shows = titles["show_id"] if "show_id" in titles.columns else [None] * len(titles)
         n = len(titles)
         rows: list[np.ndarray] = [np.arange(n)]
         cols: list[np.ndarray] = [np.zeros(n, dtype=int)]
@@ -280,8 +285,8 @@ class Design:
             vals.append(numeric[:, j])
 
         r, c, v = [], [], []
-        for i, (genres, language, origin, credits, billing) in enumerate(
-            zip(titles["genres"], titles["original_language"], titles["origin_country"], titles["talent"],
+        for i, (genres, language, origin, show, credits, billing) in enumerate(
+            zip(titles["genres"], titles["original_language"], titles["origin_country"], shows, titles["talent"],
                 billing_lists)
         ):
             if genres:
@@ -290,7 +295,7 @@ class Design:
                     j = self.index.get((BLOCK_GENRE, g))
                     if j is not None:
                         r.append(i), c.append(j), v.append(weight)
-            for block, level in ((BLOCK_LANGUAGE, language), (BLOCK_ORIGIN, origin)):
+            for block, level in ((BLOCK_LANGUAGE, language), (BLOCK_ORIGIN, origin), (BLOCK_SHOW, show)):
                 j = self.index.get((block, level))
                 if j is not None:
                     r.append(i), c.append(j), v.append(1.0)

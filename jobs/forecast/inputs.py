@@ -15,7 +15,9 @@ forecaster can be used from a notebook without Spark.
 - `runtime_minutes`, `episodes`, `budget`: float (NaN where unknown);
 - `release_availability_share`: float in [0, 1], the share of members who can watch the
   title on its release day (1 = a global release; NaN where unknown);
-- `original_language`, `origin_country`: str or None.
+- `original_language`, `origin_country`: str or None;
+- `show_id`: str or None, the show a series season belongs to (or a film's franchise), so
+  that a returning show's earlier seasons inform its next one.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ REQUIRED_HISTORY_COLUMNS = (
     "origin_country",
 )
 AVAILABILITY = "release_availability_share"
-OPTIONAL_COLUMNS = ("budget", AVAILABILITY)
+SHOW = "show_id"
+OPTIONAL_COLUMNS = ("budget", AVAILABILITY, SHOW)
 # Numeric pitch fields a CSV slate carries as text.
 NUMERIC_COLUMNS = ("runtime_minutes", "episodes", "budget", AVAILABILITY)
 # A pitch needs only its format; every other field has a documented default.
@@ -290,6 +293,7 @@ def normalise_titles(
 
     out["original_language"] = _text(frame, "original_language", str.lower)
     out["origin_country"] = _text(frame, "origin_country", str.upper)
+    out[SHOW] = _text(frame, SHOW, str)
 
     if target is not None:
         values = _numeric(frame, target, who=who)
@@ -388,6 +392,7 @@ def history_from_training_mart(training: pd.DataFrame, data_from=None) -> pd.Dat
     genres, talent (`{talent_id, role[, billing_order]}`; billing only where the mart has
     it), runtime_minutes per episode (the mart holds a season's total), episodes, language,
     origin, `release_availability_share` (NaN where the mart has none or no such column),
+    `show_id` (a season's show; None for films, or with a mart that has no such column),
     views_28d and completion_rate_28d (NaN when nobody started). Outcomes are read, never
     recomputed. Sorted by release date.
     """
@@ -409,6 +414,7 @@ def history_from_training_mart(training: pd.DataFrame, data_from=None) -> pd.Dat
         "origin_country": rows["origin_country"],
         AVAILABILITY: pd.to_numeric(rows[AVAILABILITY], errors="coerce").astype(float)
         if AVAILABILITY in rows.columns else np.nan,
+        SHOW: rows[SHOW] if SHOW in rows.columns else None,
         **{t: pd.to_numeric(rows[t], errors="coerce").astype(float) if t in rows.columns else np.nan
            for t in MART_TARGETS},
     })

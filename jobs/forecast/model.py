@@ -5,8 +5,8 @@ Fitting, in order (docs/forecasting.md explains the choices):
 1. Check and canonicalise the history; sort it by release date.
 2. Learn the design (vocabulary, standardisation) from the history - features only.
 3. Shrinkage by empirical Bayes: the model is a Gaussian mixed model whose random effects
-   are blocks of columns (genre, language, origin, the trend, and talent - one block per
-   role with enough credits, the other roles pooled). The variance of each block relative
+   are blocks of columns (genre, language, origin, show, the trend, and talent - one
+   block per role with enough credits, the other roles pooled). The variance of each block relative
    to the noise is estimated by restricted maximum likelihood (REML) on every training
    title (the latest `REML_MAX_TITLES` of a longer history); the credit-weight exponents (cast size, and billing order where the history
    has one) are the pair with the highest REML likelihood. A block's ridge penalty is
@@ -43,6 +43,7 @@ from .features import (
     BLOCK_LANGUAGE,
     BLOCK_NUMERIC,
     BLOCK_ORIGIN,
+    BLOCK_SHOW,
     BLOCK_TALENT,
     BLOCK_TREND,
     NUMERIC_GROUPS,
@@ -101,6 +102,7 @@ class Hyperparameters:
     role_penalties: tuple[tuple[str, float], ...] = ()
     language_penalty: float | None = None
     origin_penalty: float | None = None
+    show_penalty: float | None = None  # None: category_penalty
     trend_penalty: float | None = None  # None: numeric_penalty
     cast_exponent: float = 1.0  # talent weight 1 / n^a within a role; see features.py
     billing_exponent: float = 0.0  # and 1 / billing_order^c for a billed credit
@@ -126,6 +128,7 @@ def _penalty(design: Design, hp: Hyperparameters) -> np.ndarray:
         BLOCK_GENRE: hp.category_penalty,
         BLOCK_LANGUAGE: hp.category_penalty if hp.language_penalty is None else hp.language_penalty,
         BLOCK_ORIGIN: hp.category_penalty if hp.origin_penalty is None else hp.origin_penalty,
+        BLOCK_SHOW: hp.category_penalty if hp.show_penalty is None else hp.show_penalty,
     }
     return np.array(
         [hp.for_role(key[1]) if block == BLOCK_TALENT else per_block[block] for block, key in design.columns],
@@ -325,6 +328,7 @@ def _hyperparameters_from_reml(fit: _Reml, exponents: tuple[float, float], start
         category_penalty=penalty.get(BLOCK_GENRE, start.category_penalty),
         language_penalty=penalty.get(BLOCK_LANGUAGE),
         origin_penalty=penalty.get(BLOCK_ORIGIN),
+        show_penalty=penalty.get(BLOCK_SHOW),
         trend_penalty=penalty.get(BLOCK_TREND),
         use_trend=True,
         cast_exponent=exponents[0],
@@ -587,9 +591,10 @@ class DemandModel:
         """Additive contributions on the model scale for one pitch.
 
         Columns: component (baseline, format, runtime, episodes, budget, availability,
-        season, trend, genre, language, origin, talent), feature (e.g. "drama", "t-0001 (director)") and
-        contribution. They sum to the pitch's `point_model_scale`. Numeric terms are
-        relative to the average training title; unseen genres or talent contribute 0.
+        season, trend, genre, language, origin, show, talent), feature (e.g. "drama",
+        "t-0001 (director)") and contribution. They sum to the pitch's `point_model_scale`.
+        Numeric terms are relative to the average training title; unseen genres, shows or
+        talent contribute 0.
         """
         titles = self._pitches(pitch)
         if len(titles) != 1:

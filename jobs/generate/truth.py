@@ -10,6 +10,7 @@ mart's definitions -
   each credit is `{talent_id, role}`, with `billing_order` too where the catalogue has one
   (the cast);
 - `runtime_minutes` per episode, `episodes`, `original_language`, `origin_country`;
+- `show_id`: a season's show (the catalogue's `show_id`); None for films;
 - `views_28d`: seconds played by sessions starting (UTC) in [release, release + 27 days],
   over the programme's runtime;
 - `release_availability_share`: the member-weighted share of markets where the programme
@@ -115,6 +116,7 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
         "episodes": programmes["episodes"].astype(float).to_numpy(),
         "original_language": w["original_language"].to_numpy(),
         "origin_country": w["origin_country"].to_numpy(),
+        "show_id": np.where(w["kind"].to_numpy() == "film", None, w["work_id"].to_numpy()),
         "release_availability_share": programmes["release_availability_share"].to_numpy(),
         "views_28d": programmes["views_28d"].to_numpy(),
         **{column: w[column].to_numpy() for column in TRUTH_COLUMNS},

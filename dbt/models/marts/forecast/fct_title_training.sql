@@ -166,6 +166,7 @@ final as (
         coalesce(programmes.episode_count, 1) as episodes,
         programmes.original_language,
         programmes.origin_country,
+        programmes.show_id,
         release_availability.release_availability_share,
         windows.hours_viewed as hours_viewed_28d,
         windows.views as views_28d,
