@@ -13,7 +13,9 @@ Similarity is a weighted sum of six scores, each in [0, 1], so it is itself in [
 
 Talent uses the overlap coefficient rather than Jaccard so that a pitch sharing its director
 with a title that had a large cast still counts as close. Ties go to the more recent title.
-A missing field scores 0 on its part.
+A missing field scores 0 on its part. A pitch for a show's next season (`show_id`) lists
+that show's earlier seasons first, whatever their score: they are what a commissioner
+compares a renewal with.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class ComparableIndex:
         self.origin = self.titles["origin_country"].to_numpy()
         self.log2_runtime = np.log2(self.titles["runtime_minutes"].to_numpy(dtype=float))
         self.recency = self.titles["release_date"].rank(method="first").to_numpy() / max(len(titles), 1)
+        self.show = (self.titles["show_id"] if "show_id" in self.titles.columns
+                     else pd.Series(None, index=self.titles.index, dtype=object)).to_numpy()
 
     def similarity(self, pitch: pd.Series) -> np.ndarray:
         genres = [g for g in pitch["genres"]]
@@ -105,8 +109,11 @@ class ComparableIndex:
         if k <= 0 or len(self.titles) == 0:
             return []
         score = self.similarity(pitch)
-        # lexsort: last key is primary. Highest similarity first, then the most recent.
-        order = np.lexsort((-self.recency, -np.round(score, 9)))[:k]
+        show = pitch.get("show_id")
+        same_show = (self.show == show).astype(float) if show is not None else np.zeros(len(self.titles))
+        # lexsort: last key is primary. The pitch's own show first, then the highest
+        # similarity, then the most recent.
+        order = np.lexsort((-self.recency, -np.round(score, 9), -same_show))[:k]
         return [
             {
                 "title_id": self.titles.at[i, "title_id"],
