@@ -488,6 +488,18 @@ def test_example_pitch_and_slate_load_and_format(model):
     assert "80% interval" in text and "most comparable past titles" in text and "baseline" in text
 
 
+def test_terminal_output_shows_a_small_count_as_a_count_and_a_rate_as_a_percentage():
+    def line(target, point, p10, p90):
+        result = pd.DataFrame([dict(title_id="p", target=target, point=point, p10=p10, p90=p90,
+                                    n_known_talent=0, n_talent=0, explanation=[], comparables=[])])
+        return forecast.format_forecast(result).splitlines()[0]
+
+    assert line("views_28d", 4.56, 0.71, 17.0) == "p: views_28d forecast 4.56 (80% interval 0.71 to 17)"
+    assert line("views_28d", 2.5e6, 9e5, 7.25e6) == "p: views_28d forecast 2.5M (80% interval 900k to 7.25M)"
+    assert line("completion_rate_28d", 0.42, 0.3, 1.0) == (
+        "p: completion_rate_28d forecast 42.0% (80% interval 30.0% to 100.0%)")
+
+
 def test_slate_reader_names_the_line_of_a_bad_number(tmp_path):
     path = tmp_path / "slate.csv"
     path.write_text("title_id,format,runtime_minutes\na,film,90\nb,film,ninety\n")

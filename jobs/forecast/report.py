@@ -6,11 +6,15 @@ import math
 
 import pandas as pd
 
+from .features import scale_for
+
 
 def _number(value: float, target: str) -> str:
+    """A proportion target (by name, as the model scales it) as a percentage; a count as
+    a number, however small (0.71 views is not 71 %)."""
     if value is None or not math.isfinite(value):
         return "n/a"
-    if "rate" in target or "share" in target or 0 <= value <= 1 and not float(value).is_integer():
+    if scale_for(target).target_kind == "proportion":
         return f"{value:.1%}"
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
