@@ -298,6 +298,8 @@ def marts_run(args) -> dict:
         "log_views_spearman": round(float(spearmanr(joined["views_28d_marts"], joined["views_28d_truth"]).statistic), 4),
         "same_talent_lists": round(float(np.mean(same_talent)), 4),
         "same_genres": round(float(np.mean([list(a) == list(b) for a, b in zip(joined["genres_marts"], joined["genres_truth"])])), 4),
+        "same_show": round(float(np.mean([(a or None) == (b or None)
+                                          for a, b in zip(joined["show_id_marts"], joined["show_id_truth"])])), 4),
     }
     return {
         "warehouse": str(args.marts),
