@@ -157,10 +157,10 @@ def slate(reader: MartReader) -> pd.DataFrame | None:
     return reader.read(SLATE)
 
 
-def _show_options(training: pd.DataFrame, programmes: pd.DataFrame | None) -> list[dict]:
-    if "show_id" not in training.columns:
+def _show_options(history: pd.DataFrame | None, programmes: pd.DataFrame | None) -> list[dict]:
+    if history is None or "show_id" not in history.columns:
         return []
-    seasons = training["show_id"].dropna().value_counts()
+    seasons = history["show_id"].dropna().value_counts()
     names = {}
     if programmes is not None and {"show_id", "show_title"} <= set(programmes.columns):
         names = programmes.dropna(subset=["show_id"]).drop_duplicates("show_id").set_index("show_id")["show_title"]
@@ -170,9 +170,9 @@ def _show_options(training: pd.DataFrame, programmes: pd.DataFrame | None) -> li
 
 
 def form_options(training: pd.DataFrame, talent: pd.DataFrame, genres: pd.DataFrame,
-                 programmes: pd.DataFrame | None = None) -> dict:
+                 programmes: pd.DataFrame | None = None, history: pd.DataFrame | None = None) -> dict:
     """Choices for the Greenlight form, from the catalogue. `shows` are the shows with a
-    season in the training table (the ones whose next season the model can say something
+    season in the model's `history` (the ones whose next season it can say something
     about), named by `programmes` (marts.dim_programme) where it has them."""
     credited = talent[talent["programmes_credited"] > 0].sort_values("talent_name")
     by_role = {role: [{"label": name, "value": tid}
@@ -184,7 +184,7 @@ def form_options(training: pd.DataFrame, talent: pd.DataFrame, genres: pd.DataFr
         "talent": by_role,
         "languages": sorted(training["original_language"].dropna().unique()),
         "countries": sorted(training["origin_country"].dropna().unique()),
-        "shows": _show_options(training, programmes),
+        "shows": _show_options(history, programmes),
         "runtime_film": float(np.nanmedian(training.loc[training["format"] == "film", "runtime_minutes"].astype(float)))
         if (training["format"] == "film").any() else 100.0,
     }

@@ -135,6 +135,26 @@ def test_forecast_form_returns_a_forecast(server, page):
     assert not page.errors, page.errors
 
 
+def test_forecast_form_pitches_a_returning_shows_next_season(server, page):
+    page.goto(server.url + "/greenlight")
+    page.wait_for_selector("#greenlight-submit", timeout=TIMEOUT_MS)
+    page.locator("#greenlight-format input[value=series]").check()
+    page.click("#greenlight-show")
+    page.locator(".dash-dropdown-option").first.click()  # the open dropdown's first show
+    picked = page.inner_text("#greenlight-show")
+    assert " so far)" in picked, picked  # e.g. "Ember Harbour (1 season so far)"
+    show_title = picked.split(" (")[0].strip()
+    page.click("#greenlight-submit")
+    page.wait_for_selector("#greenlight-comparables tbody tr", timeout=TIMEOUT_MS)
+    first = page.locator("#greenlight-comparables tbody tr").first.inner_text()
+    assert first.startswith(f"{show_title}: Season"), first  # its earlier season comes first
+    _graph_points(page, ["greenlight-explanation-graph"])
+    labels = page.evaluate("""() => document.querySelector('#greenlight-explanation-graph .js-plotly-plot')
+                                    .data.flatMap(trace => trace.y || [])""")
+    assert any(str(label).startswith("show: ") for label in labels), labels
+    assert not page.errors, page.errors
+
+
 def test_small_audience_is_shown_as_suppressed(server, page):
     """The tiny film has three profiles: its windows show the marker, never the numbers."""
     page.goto(server.url + f"/title?programme={TINY_PROGRAMME}")

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 PATH = "/greenlight"
 NAME = "Greenlight"
 TABLES = ("marts.fct_title_training", "marts.dim_talent", "marts.dim_genre", "marts.dim_programme",
-          "marts.fct_title_release_windows")
+          "marts.fct_title_release_windows", "marts.fct_title_daily")
 SLATE_NAMES = ("programme_name", "pitch_name", "working_title", "title", "name", "title_id", "pitch_id")
 
 
@@ -32,7 +32,8 @@ def _field(label: str, component, wide: bool = False) -> html.Div:
 
 def layout(reader: MartReader, query: dict) -> html.Div:
     options = forecasting.form_options(reader.read("marts.fct_title_training"), reader.read("marts.dim_talent"),
-                                       reader.read("marts.dim_genre"), reader.read("marts.dim_programme"))
+                                       reader.read("marts.dim_genre"), reader.read("marts.dim_programme"),
+                                       forecasting.history(reader))
     # Every role gets a dropdown (the callback reads them all); a role nobody in the
     # catalogue holds is hidden.
     talent_fields = [
