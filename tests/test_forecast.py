@@ -464,7 +464,7 @@ def test_the_interval_is_wider_where_out_of_time_errors_are_larger(history, mode
 
 def test_one_interval_width_where_errors_do_not_depend_on_size(model):
     # The synthetic history's noise does not depend on the title: no width term is kept.
-    assert model.residual_scale.coef[1:] == (0.0, 0.0)
+    assert model.residual_scale.coef[1:] == (0.0, 0.0, 0.0)
     widths = model.interval[1] - model.interval[0]
     assert widths > 0
 

@@ -15,7 +15,8 @@ Fitting, in order (docs/forecasting.md explains the choices):
    release date; each is predicted by a model (with the penalties of step 3) trained only
    on the titles released before it. Their residuals give the interval: split-conformal
    quantiles of the residuals divided by `ResidualScale`, the typical error for a forecast
-   of that size and familiarity (a term only where the residuals show it).
+   of that size and familiarity, and for a returning show's next season (a term only
+   where the residuals show it).
 5. The final coefficients are the ridge solution on the whole history.
 
 Why REML rather than choosing penalties on the folds: on a few hundred titles the folds
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 
 MIN_TITLES = 20
 INTERVAL_LEVEL = 0.80
-MIN_GROUP_RESIDUALS = 40  # below this, familiarity does not enter the interval's width
+MIN_GROUP_RESIDUALS = 40  # below this, familiarity (or a returning show) does not enter the interval's width
 MIN_SCALE_RESIDUALS = 80  # below this, one width for every pitch
 SCALE_MIN_T = 2.0  # a term of the interval's width needs this much evidence (|t|)
 MIN_ROLE_CREDITS = 50  # a role gets its own talent variance only with this many credits
@@ -180,6 +181,15 @@ def _familiarity(credits_lists, known: set) -> tuple[np.ndarray, np.ndarray]:
     return n_known, (n_credits > 0) & (2 * n_known >= n_credits)
 
 
+def _returning(shows, known: set) -> np.ndarray:
+    """Per title: whether it is the next season of a show the model has seen."""
+    return np.array([show is not None and show in known for show in shows], dtype=bool)
+
+
+def _shows(titles: pd.DataFrame) -> pd.Series:
+    return titles["show_id"] if "show_id" in titles.columns else pd.Series(None, index=titles.index, dtype=object)
+
+
 @dataclass
 class _Fold:
     gram: sparse.csr_matrix
@@ -187,15 +197,19 @@ class _Fold:
     x_validate: sparse.csr_matrix
     y_validate: np.ndarray
     is_familiar: np.ndarray
+    is_returning: np.ndarray
 
 
 def _prepare_folds(x, y, titles: pd.DataFrame, masks) -> list[_Fold]:
     folds = []
+    shows = _shows(titles)
     for train, validate in masks:
         x_train = x[train]
         known = {c for cs in titles["talent"][train] for c in cs}
         _, familiar = _familiarity(titles["talent"][validate], known)
-        folds.append(_Fold((x_train.T @ x_train).tocsr(), x_train.T @ y[train], x[validate], y[validate], familiar))
+        returning = _returning(shows[validate], set(shows[train].dropna()))
+        folds.append(_Fold((x_train.T @ x_train).tocsr(), x_train.T @ y[train], x[validate], y[validate],
+                           familiar, returning))
     return folds
 
 
@@ -205,6 +219,7 @@ class _CrossValidation:
     residuals: np.ndarray
     predicted: np.ndarray
     is_familiar: np.ndarray
+    is_returning: np.ndarray
 
 
 def _cross_validate(folds: list[_Fold], design: Design, hp: Hyperparameters) -> _CrossValidation:
@@ -212,7 +227,8 @@ def _cross_validate(folds: list[_Fold], design: Design, hp: Hyperparameters) -> 
     predicted = np.concatenate([f.x_validate @ _solve_normal(f.gram, f.rhs, penalty) for f in folds])
     residuals = np.concatenate([f.y_validate for f in folds]) - predicted
     familiar = np.concatenate([f.is_familiar for f in folds])
-    return _CrossValidation(float(np.mean(residuals**2)), residuals, predicted, familiar)
+    returning = np.concatenate([f.is_returning for f in folds])
+    return _CrossValidation(float(np.mean(residuals**2)), residuals, predicted, familiar, returning)
 
 
 class _Folds:
@@ -363,37 +379,41 @@ def _select(design: Design, titles: pd.DataFrame, y: np.ndarray, start: Hyperpar
 @dataclass(frozen=True)
 class ResidualScale:
     """How wide a pitch's interval is, relative to the others: the typical size of an
-    out-of-time error for a forecast of that size and familiarity,
+    out-of-time error for a forecast of that size and familiarity, and for the next season
+    of a show the model has seen,
 
-        scale = exp(b0 + b1 * z + b2 * familiar),   z = (point - centre) / spread,
+        scale = exp(b0 + b1 * z + b2 * familiar + b3 * returning),   z = (point - centre) / spread,
 
     fitted by least squares to log(|residual| + delta) over the folds' residuals (delta, a
     tenth of the median |residual|, keeps exact hits finite). On catalogue data small
     audiences are much noisier on the log scale than large ones; one width for all
-    over-covers the large titles and under-covers the small ones. A term stays only when the
+    over-covers the large titles and under-covers the small ones; and a returning show's
+    earlier seasons make its next one easier to forecast. A term stays only when the
     residuals support it (|t| >= `SCALE_MIN_T`), so a history without such a pattern keeps
     one width for every pitch; and the scale is clipped to the range it takes on the folds,
     so a pitch outside that range is not extrapolated to. With fewer than
     `MIN_SCALE_RESIDUALS` residuals the scale is constant.
     """
 
-    coef: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    coef: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     centre: float = 0.0
     spread: float = 1.0
     log_bounds: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
-    def fit(cls, predicted: np.ndarray, is_familiar: np.ndarray, residuals: np.ndarray) -> "ResidualScale":
+    def fit(cls, predicted: np.ndarray, is_familiar: np.ndarray, residuals: np.ndarray,
+            is_returning: np.ndarray | None = None) -> "ResidualScale":
         n = len(residuals)
         if n < MIN_SCALE_RESIDUALS:
             return cls()
         centre, spread = float(np.mean(predicted)), float(np.std(predicted)) or 1.0
         size = np.abs(residuals)
         target = np.log(size + (0.1 * float(np.median(size)) or 1e-6))
-        familiar = is_familiar.astype(float)
         terms = {1: (predicted - centre) / spread}
-        if min(familiar.sum(), n - familiar.sum()) >= MIN_GROUP_RESIDUALS:
-            terms[2] = familiar
+        for key, flags in ((2, is_familiar), (3, is_returning)):
+            flag = np.zeros(n) if flags is None else np.asarray(flags, float)
+            if min(flag.sum(), n - flag.sum()) >= MIN_GROUP_RESIDUALS:
+                terms[key] = flag
         while terms:  # drop the weakest term until every one left has |t| >= SCALE_MIN_T
             design = np.column_stack([np.ones(n)] + list(terms.values()))
             coef, *_ = np.linalg.lstsq(design, target, rcond=None)
@@ -406,15 +426,17 @@ class ResidualScale:
             del terms[list(terms)[int(np.argmin(t))]]
         if not terms:
             return cls()
-        full = [float(coef[0]), 0.0, 0.0]
+        full = [float(coef[0]), 0.0, 0.0, 0.0]
         for k, key in enumerate(terms, start=1):
             full[key] = float(coef[k])
         return cls(tuple(full), centre, spread, (float(fitted.min()), float(fitted.max())))
 
-    def __call__(self, predicted: np.ndarray, is_familiar: np.ndarray) -> np.ndarray:
+    def __call__(self, predicted: np.ndarray, is_familiar: np.ndarray,
+                 is_returning: np.ndarray | None = None) -> np.ndarray:
         z = (np.asarray(predicted, float) - self.centre) / self.spread
-        b0, b1, b2 = self.coef
-        log_scale = np.clip(b0 + b1 * z + b2 * np.asarray(is_familiar, float), *self.log_bounds)
+        b0, b1, b2, b3 = self.coef
+        returning = 0.0 if is_returning is None else np.asarray(is_returning, float)
+        log_scale = np.clip(b0 + b1 * z + b2 * np.asarray(is_familiar, float) + b3 * returning, *self.log_bounds)
         return np.exp(log_scale)
 
 
@@ -466,9 +488,9 @@ def fit(
     design.billing_exponent = hp.billing_exponent
     x = design.matrix(titles)
 
-    residual_scale = ResidualScale.fit(cv.predicted, cv.is_familiar, cv.residuals)
+    residual_scale = ResidualScale.fit(cv.predicted, cv.is_familiar, cv.residuals, cv.is_returning)
     interval = _conformal_quantiles(
-        cv.residuals / residual_scale(cv.predicted, cv.is_familiar), interval_level)
+        cv.residuals / residual_scale(cv.predicted, cv.is_familiar, cv.is_returning), interval_level)
 
     coef = _solve(x, y, _penalty(design, hp))
     log.info(
@@ -509,6 +531,7 @@ class DemandModel:
     def __post_init__(self) -> None:
         self._comparables: ComparableIndex | None = None
         self._known_credits = {c for cs in self.history["talent"] for c in cs}
+        self._known_shows = set(_shows(self.history).dropna())
 
     def __repr__(self) -> str:
         return (
@@ -542,7 +565,7 @@ class DemandModel:
         x = self.design.matrix(titles)
         mu = x @ self.coef
         n_known, familiar = _familiarity(titles["talent"], self._known_credits)
-        width = self.residual_scale(mu, familiar)
+        width = self.residual_scale(mu, familiar, _returning(_shows(titles), self._known_shows))
         lo, hi = self.interval[0] * width, self.interval[1] * width
         out = pd.DataFrame({
             "title_id": titles["title_id"],
