@@ -175,13 +175,45 @@ def spearman_with_true_variances(history: pd.DataFrame, truth: pd.DataFrame, mod
             "role_penalties": {role: round(value, 2) for role, value in roles}}
 
 
+def _by_show(history: pd.DataFrame, predictions: pd.DataFrame) -> dict:
+    """The model's backtest scored separately on returning seasons (the next season of a
+    show with a season released before the cutoff) and on everything else. The show is
+    looked up in `history`, so a run whose model is not given the show (--without-show) is
+    split the same way."""
+    from slatehouse.forecast.backtest import summarise_backtest
+
+    if "show_id" not in history.columns:
+        return {}
+    shows = history.set_index("title_id")["show_id"]
+    released = history[["show_id", "release_date"]].dropna()
+    model = predictions[predictions["model"] == "demand_model"]
+    returning = np.array([
+        show is not None and bool(((released["show_id"] == show) & (released["release_date"] < cutoff)).any())
+        for show, cutoff in zip(model["title_id"].map(shows), model["cutoff"])])
+    out = {}
+    for name, mask in (("returning", returning), ("other", ~returning)):
+        if mask.any():
+            row = summarise_backtest(model[mask], TARGET).query("scope == 'overall'").iloc[0]
+            out[name] = {k: round(float(row[k]), 4) for k in ("rmsle", "coverage_80", "median_interval_ratio")} | {
+                "n_test": int(row["n_test"])}
+    return out
+
+
 def evaluate(history: pd.DataFrame, truth: pd.DataFrame | None, lifts: pd.DataFrame | None = None, *,
-             with_ceilings: bool = True) -> dict:
-    """The backtest as refresh_forecasts runs it, the final fit, the talent agreement."""
+             with_ceilings: bool = True, use_show: bool = True) -> dict:
+    """The backtest as refresh_forecasts runs it, the final fit, the talent agreement.
+    With `use_show` False the model is not given the titles' show (the comparison for the
+    show effect); the returning-season breakdown still uses it."""
     from slatehouse import forecast, forecast_job
+    from slatehouse.forecast.backtest import backtest_predictions, summarise_backtest
 
     began = time.perf_counter()
-    scores, cutoffs, horizon = forecast_job.run_backtest(history, TARGET)
+    given, history = history, (history if use_show or "show_id" not in history.columns
+                               else history.assign(show_id=None))
+    # forecast_job.run_backtest, with the per-title predictions kept for the breakdown below.
+    cutoffs, horizon = forecast_job.backtest_cutoffs(history["release_date"])
+    predictions = backtest_predictions(history, TARGET, cutoffs, horizon_days=horizon)
+    scores = summarise_backtest(predictions, TARGET)
     overall = scores[scores["scope"] == "overall"].set_index("model")
     model = forecast.fit(history, TARGET)
     out = {
@@ -198,6 +230,7 @@ def evaluate(history: pd.DataFrame, truth: pd.DataFrame | None, lifts: pd.DataFr
              "n_train": int(r["n_train"]), "n_test": int(r["n_test"])}
             for r in scores[(scores["scope"] == "cutoff") & (scores["model"] == "demand_model")].to_dict("records")
         ],
+        "by_show": _by_show(given, predictions),
         "final_model": {"hyperparameters": repr(model.hyperparameters), "cv_rmse": round(model.cv_rmse, 4),
                         "cast_exponent": model.hyperparameters.cast_exponent,
                         "billing_exponent": model.hyperparameters.billing_exponent},
@@ -242,7 +275,7 @@ def ground_truth_run(args, seed: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]
     history = training_rows(sim)
     truth = talent_truth(sim)
     simulated_s = time.perf_counter() - t0
-    record = evaluate(history, truth, credit_lifts(sim, history))
+    record = evaluate(history, truth, credit_lifts(sim, history), use_show=not args.without_show)
     record["seed"] = seed
     record["sessions"] = int(len(sim.sessions["start_ms"]))
     record["simulate_s"] = round(simulated_s, 1)
@@ -328,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the key the ground-truth runs are recorded under (e.g. ground_truth_12_months)")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--without-show", action="store_true",
+                        help="do not give the model the seasons' show (the comparison for the show effect)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("py4j", "slatehouse.io", "slatehouse.forecast.model", "slatehouse.forecast.backtest"):
