@@ -66,8 +66,7 @@ class ComparableIndex:
         self.origin = self.titles["origin_country"].to_numpy()
         self.log2_runtime = np.log2(self.titles["runtime_minutes"].to_numpy(dtype=float))
         self.recency = self.titles["release_date"].rank(method="first").to_numpy() / max(len(titles), 1)
-        self.show = (self.titles["show_id"] if "show_id" in self.titles.columns
-                     else pd.Series(None, index=self.titles.index, dtype=object)).to_numpy()
+        self.show = self.titles["show_id"].to_numpy()
 
     def similarity(self, pitch: pd.Series) -> np.ndarray:
         genres = [g for g in pitch["genres"]]

@@ -133,7 +133,8 @@ def _median_if_common(values: pd.Series) -> float | None:
 
 @dataclass
 class Design:
-    """Vocabulary and standardisation learned from the training titles, and nothing else."""
+    """Vocabulary and standardisation learned from the training titles, and nothing else.
+    Every frame it reads has been through `inputs.normalise_titles`."""
 
     numeric_names: list[str]
     numeric_mean: np.ndarray
@@ -203,8 +204,7 @@ class Design:
         design.columns += [(BLOCK_GENRE, g) for g in genres]
         design.columns += [(BLOCK_LANGUAGE, v) for v in sorted(titles["original_language"].dropna().unique())]
         design.columns += [(BLOCK_ORIGIN, v) for v in sorted(titles["origin_country"].dropna().unique())]
-        if "show_id" in titles.columns:
-            design.columns += [(BLOCK_SHOW, v) for v in sorted(titles["show_id"].dropna().unique())]
+        design.columns += [(BLOCK_SHOW, v) for v in sorted(titles["show_id"].dropna().unique())]
         credits = sorted({credit for cs in titles["talent"] for credit in cs})
         design.columns += [(BLOCK_TALENT, credit) for credit in credits]
         design.index = {column: i for i, column in enumerate(design.columns)}
@@ -271,7 +271,6 @@ class Design:
         genre_weight_exponent = self.genre_exponent if genre_exponent is None else genre_exponent
         billing_weight_exponent = self.billing_exponent if billing_exponent is None else billing_exponent
         billing_lists = titles["billing"] if "billing" in titles.columns else [()] * len(titles)
-        shows = titles["show_id"] if "show_id" in titles.columns else [None] * len(titles)
         n = len(titles)
         rows: list[np.ndarray] = [np.arange(n)]
         cols: list[np.ndarray] = [np.zeros(n, dtype=int)]
@@ -286,8 +285,8 @@ class Design:
 
         r, c, v = [], [], []
         for i, (genres, language, origin, show, credits, billing) in enumerate(
-            zip(titles["genres"], titles["original_language"], titles["origin_country"], shows, titles["talent"],
-                billing_lists)
+            zip(titles["genres"], titles["original_language"], titles["origin_country"], titles["show_id"],
+                titles["talent"], billing_lists)
         ):
             if genres:
                 weight = len(genres) ** -genre_weight_exponent

@@ -6,11 +6,12 @@ Fitting, in order (docs/forecasting.md explains the choices):
 2. Learn the design (vocabulary, standardisation) from the history - features only.
 3. Shrinkage by empirical Bayes: the model is a Gaussian mixed model whose random effects
    are blocks of columns (genre, language, origin, show, the trend, and talent - one
-   block per role with enough credits, the other roles pooled). The variance of each block relative
-   to the noise is estimated by restricted maximum likelihood (REML) on every training
-   title (the latest `REML_MAX_TITLES` of a longer history); the credit-weight exponents (cast size, and billing order where the history
-   has one) are the pair with the highest REML likelihood. A block's ridge penalty is
-   noise variance / block variance.
+   block per role with enough credits, the other roles pooled). The variance of each
+   block relative to the noise is estimated by restricted maximum likelihood (REML) on
+   every training title (the latest `REML_MAX_TITLES` of a longer history); the
+   credit-weight exponents (cast size, and billing order where the history has one) are
+   the pair with the highest REML likelihood. A block's ridge penalty is noise variance /
+   block variance.
 4. Time-ordered folds: the later half of the history is cut into consecutive folds by
    release date; each is predicted by a model (with the penalties of step 3) trained only
    on the titles released before it. Their residuals give the interval: split-conformal
@@ -186,10 +187,6 @@ def _returning(shows, known: set) -> np.ndarray:
     return np.array([show is not None and show in known for show in shows], dtype=bool)
 
 
-def _shows(titles: pd.DataFrame) -> pd.Series:
-    return titles["show_id"] if "show_id" in titles.columns else pd.Series(None, index=titles.index, dtype=object)
-
-
 @dataclass
 class _Fold:
     gram: sparse.csr_matrix
@@ -202,7 +199,7 @@ class _Fold:
 
 def _prepare_folds(x, y, titles: pd.DataFrame, masks) -> list[_Fold]:
     folds = []
-    shows = _shows(titles)
+    shows = titles["show_id"]
     for train, validate in masks:
         x_train = x[train]
         known = {c for cs in titles["talent"][train] for c in cs}
@@ -531,7 +528,7 @@ class DemandModel:
     def __post_init__(self) -> None:
         self._comparables: ComparableIndex | None = None
         self._known_credits = {c for cs in self.history["talent"] for c in cs}
-        self._known_shows = set(_shows(self.history).dropna())
+        self._known_shows = set(self.history["show_id"].dropna())
 
     def __repr__(self) -> str:
         return (
@@ -565,7 +562,7 @@ class DemandModel:
         x = self.design.matrix(titles)
         mu = x @ self.coef
         n_known, familiar = _familiarity(titles["talent"], self._known_credits)
-        width = self.residual_scale(mu, familiar, _returning(_shows(titles), self._known_shows))
+        width = self.residual_scale(mu, familiar, _returning(titles["show_id"], self._known_shows))
         lo, hi = self.interval[0] * width, self.interval[1] * width
         out = pd.DataFrame({
             "title_id": titles["title_id"],
