@@ -399,7 +399,7 @@ class ResidualScale:
 
     @classmethod
     def fit(cls, predicted: np.ndarray, is_familiar: np.ndarray, residuals: np.ndarray,
-            is_returning: np.ndarray | None = None) -> "ResidualScale":
+            is_returning: np.ndarray) -> "ResidualScale":
         n = len(residuals)
         if n < MIN_SCALE_RESIDUALS:
             return cls()
@@ -408,7 +408,7 @@ class ResidualScale:
         target = np.log(size + (0.1 * float(np.median(size)) or 1e-6))
         terms = {1: (predicted - centre) / spread}
         for key, flags in ((2, is_familiar), (3, is_returning)):
-            flag = np.zeros(n) if flags is None else np.asarray(flags, float)
+            flag = np.asarray(flags, float)
             if min(flag.sum(), n - flag.sum()) >= MIN_GROUP_RESIDUALS:
                 terms[key] = flag
         while terms:  # drop the weakest term until every one left has |t| >= SCALE_MIN_T
@@ -428,12 +428,11 @@ class ResidualScale:
             full[key] = float(coef[k])
         return cls(tuple(full), centre, spread, (float(fitted.min()), float(fitted.max())))
 
-    def __call__(self, predicted: np.ndarray, is_familiar: np.ndarray,
-                 is_returning: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, predicted: np.ndarray, is_familiar: np.ndarray, is_returning: np.ndarray) -> np.ndarray:
         z = (np.asarray(predicted, float) - self.centre) / self.spread
         b0, b1, b2, b3 = self.coef
-        returning = 0.0 if is_returning is None else np.asarray(is_returning, float)
-        log_scale = np.clip(b0 + b1 * z + b2 * np.asarray(is_familiar, float) + b3 * returning, *self.log_bounds)
+        log_scale = np.clip(b0 + b1 * z + b2 * np.asarray(is_familiar, float) + b3 * np.asarray(is_returning, float),
+                            *self.log_bounds)
         return np.exp(log_scale)
 
 
