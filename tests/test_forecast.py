@@ -269,6 +269,9 @@ def test_billing_order_is_optional_and_survives_a_second_normalisation():
                             + h["talent"].tolist()[1:]), "'talent'"),
         (lambda h: h.assign(runtime_minutes=["long"] + h["runtime_minutes"].tolist()[1:]), "'runtime_minutes'"),
         (lambda h: h.assign(title_id="same"), "'title_id'"),
+        (lambda h: h.assign(views_28d=[np.inf] + h["views_28d"].tolist()[1:]), "'views_28d' must be a finite"),
+        (lambda h: h.assign(runtime_minutes=h["runtime_minutes"].tolist()[:-1] + [np.inf]), "'runtime_minutes'"),
+        (lambda h: h.head(0), "at least 20 released titles"),
     ],
 )
 def test_a_malformed_history_is_refused_with_the_column_named(history, change, column):
@@ -423,6 +426,17 @@ def test_predictions_after_the_cutoff_ignore_post_cutoff_outcomes(history):
     assert (original["n_train"] == (~after).sum()).all()
     pd.testing.assert_frame_equal(original[["point", "p10", "p90"]], changed[["point", "p10", "p90"]])
     assert not np.allclose(original["actual"], changed["actual"])
+
+
+def test_a_cutoff_that_cannot_be_scored_is_skipped_and_none_left_is_an_error_saying_why(history):
+    small = history.head(300)
+    first, last = pd.to_datetime(small["release_date"]).agg(["min", "max"])
+    too_early, usable = first + pd.Timedelta(days=3), pd.to_datetime(small["release_date"]).iloc[200]
+    too_late = last + pd.Timedelta(days=1)
+    scores = forecast.backtest(small, "views_28d", [too_early, usable, too_late])
+    assert set(scores["cutoff"].dropna()) == {usable.date()}
+    with pytest.raises(ForecastInputError, match=r"no cutoff could be scored.*at least 20.*no titles released"):
+        forecast.backtest(small, "views_28d", [first - pd.Timedelta(days=1), too_late])
 
 
 def test_backtest_beats_the_genre_median_by_30_percent_with_calibrated_intervals(history):

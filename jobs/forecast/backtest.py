@@ -3,6 +3,8 @@
 For each cutoff, every model is trained on the titles released strictly before it and
 scores the titles released on or after it (up to `horizon_days` later, if given). Nothing
 released on or after the cutoff - neither its target nor its features - reaches training.
+A cutoff with no titles after it, or too few before it to fit, is skipped with a warning
+that says which; when no cutoff is left, the error lists each one's reason.
 
 Baselines, each with an 80% interval from the training titles' 10th and 90th percentiles:
 - `global_median`: the median target of all training titles;
@@ -74,7 +76,7 @@ def backtest_predictions(
     cutoffs = sorted(pd.Timestamp(c).normalize() for c in cutoffs)
     if not cutoffs:
         raise ValueError("backtest needs at least one cutoff date")
-    frames = []
+    frames, skipped = [], []
     for cutoff in cutoffs:
         is_train = titles["release_date"] < cutoff
         is_test = ~is_train
@@ -82,12 +84,15 @@ def backtest_predictions(
             is_test &= titles["release_date"] < cutoff + pd.Timedelta(days=horizon_days)
         train, test = titles[is_train], titles[is_test]
         if is_test.sum() == 0:
-            log.warning("cutoff %s: no titles released on or after it; skipped", cutoff.date())
+            skipped.append(f"cutoff {cutoff.date()}: no titles released on or after it")
+            log.warning("%s; skipped", skipped[-1])
             continue
         try:
             model = fit(train, target, scale=scale, **fit_kwargs)
-        except ForecastInputError as error:
-            raise ForecastInputError(f"cutoff {cutoff.date()}: {error}") from error
+        except ForecastInputError as error:  # too few titles (or release dates) before it
+            skipped.append(f"cutoff {cutoff.date()}: {error}")
+            log.warning("%s; skipped", skipped[-1])
+            continue
         predicted = model.predict(test, n_comparables=0).set_index(test.index)
         per_model = {MODEL_NAME: predicted[["point", "p10", "p90"]]}
         per_model.update(_baseline_predictions(train, test, target))
@@ -105,7 +110,7 @@ def backtest_predictions(
             }))
         log.info("cutoff %s: trained on %d titles, scored %d", cutoff.date(), len(train), len(test))
     if not frames:
-        raise ValueError("backtest: no cutoff had titles released after it")
+        raise ForecastInputError("backtest: no cutoff could be scored (" + "; ".join(skipped) + ")")
     return pd.concat(frames, ignore_index=True)[PREDICTION_COLUMNS + ["n_train"]]
 
 

@@ -64,6 +64,11 @@ def _is_missing(value: Any) -> bool:
     return value is pd.NA or value is pd.NaT
 
 
+def _missing(values: pd.Series) -> np.ndarray:
+    """Which cells of a column are missing, as a bool array (also for an empty column)."""
+    return np.fromiter((_is_missing(v) for v in values), dtype=bool, count=len(values))
+
+
 def _as_list(value: Any) -> list | None:
     """A list from a list-like cell; None when the cell is not list-like."""
     if _is_missing(value):
@@ -158,18 +163,19 @@ def parse_talent(value: Any, *, where: str) -> list[tuple[str, str]]:
     return parse_credits(value, where=where)[0]
 
 
-def _numeric(frame: pd.DataFrame, column: str, *, who: str, labels: list[str] | None = None) -> pd.Series:
+def _numeric(frame: pd.DataFrame, column: str, *, who: str, labels: list[str]) -> pd.Series:
     if column not in frame.columns:
         return pd.Series(np.nan, index=frame.index, dtype=float)
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & ~frame[column].map(_is_missing)
+    values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    bad = (values.isna().to_numpy() & ~_missing(frame[column])) | np.isinf(values.to_numpy())
     if bad.any():
-        first = frame.index[bad.to_numpy()][0]
-        where = f"row {first}" if labels is None else f"title {labels[int(np.flatnonzero(bad.to_numpy())[0])]!r}"
+        i = int(np.flatnonzero(bad)[0])
+        value = frame[column].iloc[i]
+        value = value.item() if isinstance(value, np.generic) else value
         raise ForecastInputError(
-            f"{who}: column {column!r} must be numeric; {where} has {frame.at[first, column]!r}"
+            f"{who}: column {column!r} must be a finite number; title {labels[i]!r} has {value!r}"
         )
-    return values.astype(float)
+    return values
 
 
 def _text(frame: pd.DataFrame, column: str, case) -> pd.Series:
@@ -216,8 +222,8 @@ def normalise_titles(
 
     if "title_id" in frame.columns:
         ids = frame["title_id"]
-        if ids.map(_is_missing).any():
-            first = int(np.flatnonzero(ids.map(_is_missing).to_numpy())[0])
+        if _missing(ids).any():
+            first = int(np.flatnonzero(_missing(ids))[0])
             raise ForecastInputError(f"{who}: column 'title_id' is empty on row {first}")
         out["title_id"] = ids.astype(str)
     else:
@@ -231,9 +237,9 @@ def normalise_titles(
 
     if "release_date" in frame.columns:
         dates = pd.to_datetime(frame["release_date"], errors="coerce", utc=False)
-        bad = dates.isna() & ~frame["release_date"].map(_is_missing)
+        bad = dates.isna().to_numpy() & ~_missing(frame["release_date"])
         if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
+            i = int(np.flatnonzero(bad)[0])
             raise ForecastInputError(
                 f"{who}: column 'release_date' must be a date (YYYY-MM-DD); "
                 f"title {labels[i]!r} has {frame['release_date'].iloc[i]!r}"
@@ -296,7 +302,7 @@ def normalise_titles(
     out[SHOW] = _text(frame, SHOW, str)
 
     if target is not None:
-        values = _numeric(frame, target, who=who)
+        values = _numeric(frame, target, who=who, labels=labels)
         if values.isna().any():
             i = int(np.flatnonzero(values.isna().to_numpy())[0])
             raise ForecastInputError(
