@@ -193,8 +193,9 @@ def run(
     day: str = typer.Option(..., "--date", help="Received date to process (YYYY-MM-DD)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """The daily run for one received date: catalogue, events, sessions, gates, dbt, gates,
-    forecasts and reports, in one Spark session.
+    """The daily run for one received date, in one Spark session.
+
+    Catalogue, events, sessions, gates, dbt, gates, forecasts and reports.
 
     Exit codes: 0 succeeded, 1 failed, 2 a quality gate failed, 3 input missing, 4 locked."""
     _run_pipeline([date.fromisoformat(day)], "run", as_json)
@@ -206,9 +207,10 @@ def backfill(
     end: str = typer.Option(..., "--end", help="Last received date."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Process a range of received dates in bulk passes within one session: ingest every
-    date in one pass, gate, then one dbt build over all affected event dates. Every step
-    is idempotent, so running a failed backfill again resumes it."""
+    """Process a range of received dates in bulk passes, in one Spark session.
+
+    Ingest every date in one pass, gate, then one dbt build over all affected event dates.
+    Every step is idempotent, so running a failed backfill again resumes it."""
     dates = _dates(None, start, end)
     _run_pipeline(dates, "backfill", as_json)
 
@@ -275,8 +277,10 @@ def maintain(
     retention_hours: float = typer.Option(168.0, help="VACUUM keeps files newer than this."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Retention (landing files, bronze rows), then Delta OPTIMIZE and VACUUM on every
-    warehouse table; records what it did."""
+    """Retention, then Delta OPTIMIZE and VACUUM on every warehouse table.
+
+    Retention removes landing files and bronze rows past their keep period; the run
+    records what it did."""
     _setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.spark import get_spark
@@ -297,8 +301,10 @@ def build_marts_command(
     select: Optional[str] = typer.Option(None, help="dbt node selection, e.g. fct_top10_weekly+."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """`dbt build` on the marts by hand, e.g. a full refresh after upgrading Slatehouse
-    changed a mart's columns (incremental marts refuse a schema change)."""
+    """`dbt build` on the marts by hand.
+
+    For example a full refresh after upgrading Slatehouse changed a mart's columns
+    (incremental marts refuse a schema change)."""
     _setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.marts import MartsBuildError, build_marts
