@@ -181,11 +181,18 @@ def genre_bars_figure(week: pd.DataFrame, metric: str, title: str, k: int, perce
 
 # --- Talent ----------------------------------------------------------------------------------
 
+TALENT_FIGURE_ROWS = 30  # a long career is charted by its latest programmes; the table lists all
+
+
 def talent_figure(programmes: pd.DataFrame, k: int) -> go.Figure:
     title = "28-day views per programme against the median for its genre"
     if programmes.empty:
         return _empty(title, "No programmes credited.")
-    rows = programmes.drop_duplicates("programme_id").copy()
+    rows = programmes.drop_duplicates("programme_id").sort_values("release_date", kind="mergesort")
+    if len(rows) > TALENT_FIGURE_ROWS:
+        title += f" (the latest {TALENT_FIGURE_ROWS} of {len(rows)}; the table lists all)"
+        rows = rows.tail(TALENT_FIGURE_ROWS)
+    rows = rows.copy()
     labels = [f"{n} ({pd.Timestamp(d).year})" for n, d in zip(rows["programme_name"], rows["release_date"])]
     values, hidden = _bar_values(rows, "views_28d")
     complete = rows["is_window_complete"].astype(bool).to_numpy()

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from deltalake import write_deltalake
 
-from slatehouse.dashboards import forecasting, queries, write_reports
+from slatehouse.dashboards import figures, forecasting, queries, write_reports
 from slatehouse.dashboards.data import MART_COLUMNS, MartReader, table_uri
 from slatehouse.dashboards.pages import greenlight
 from slatehouse.dashboards.privacy import SUPPRESSED_TEXT, is_suppressed, profiles_at_least, suppress
@@ -188,6 +188,22 @@ def test_talent_record_against_the_genre_median():
     assert summary.loc["director", "median_views_28d"] == 20.0
     assert summary.loc["director", "genre_median_views_28d"] == 30.0
     assert bool(summary.loc["actor", "median_views_28d__suppressed"])
+
+
+def test_a_long_career_is_charted_by_its_latest_programmes():
+    n = figures.TALENT_FIGURE_ROWS + 15
+    days = pd.date_range("2022-01-01", periods=n, freq="W")
+    programmes = pd.DataFrame({
+        "programme_id": [f"P{i}" for i in range(n)], "programme_name": [f"Show {i}" for i in range(n)],
+        "release_date": days[::-1], "views_28d": np.arange(n, dtype=float), "is_window_complete": True,
+        "genre_median_views_28d": 10.0, "primary_genre": "drama",
+    })
+    figure = figures.talent_figure(programmes, K)
+    bars = figure.data[0]
+    assert len(bars.y) == figures.TALENT_FIGURE_ROWS
+    assert bars.y[0] == f"Show {figures.TALENT_FIGURE_ROWS - 1} (2022)" and bars.y[-1] == "Show 0 (2022)"
+    assert f"latest {figures.TALENT_FIGURE_ROWS} of {n}" in figure.layout.title.text
+    assert "latest" not in figures.talent_figure(programmes.head(5), K).layout.title.text
 
 
 def test_training_history_follows_the_pipelines_rules():

@@ -489,7 +489,7 @@ def test_example_pitch_and_slate_load_and_format(model):
     slate = forecast.load_slate(ROOT / "docs/examples/slate.csv")
     assert len(one) == 1 and len(slate) == 4
     assert slate["show_id"].isna().tolist() == [True, True, True, False]  # the last: a next season
-    assert slate.loc[0, "talent"] == ["t-0001:showrunner", "t-0042:actor", "t-0107:actor"]
+    assert slate.loc[0, "talent"] == ["tal-01067:showrunner", "tal-00029:actor:1", "tal-00183:actor:2"]
     assert slate.loc[2, "talent"] == [] and slate.loc[0, "genres"] == ["drama", "crime"]
     # The release plan: the pitch and the first slate row say where they will be available.
     assert one.loc[0, "release_availability_share"] == 1.0
@@ -512,6 +512,18 @@ def test_terminal_output_shows_a_small_count_as_a_count_and_a_rate_as_a_percenta
     assert line("views_28d", 2.5e6, 9e5, 7.25e6) == "p: views_28d forecast 2.5M (80% interval 900k to 7.25M)"
     assert line("completion_rate_28d", 0.42, 0.3, 1.0) == (
         "p: completion_rate_28d forecast 42.0% (80% interval 30.0% to 100.0%)")
+
+
+def test_terminal_explanation_lines_up_and_names_a_numeric_term_once():
+    explanation = [dict(component="baseline", feature="average past title", contribution=2.0),
+                   dict(component="availability", feature="availability", contribution=-0.4),
+                   dict(component="talent", feature="t-1 (director)", contribution=0.9)]
+    result = pd.DataFrame([dict(title_id="p", target="views_28d", point=9.0, p10=2.0, p90=30.0, n_known_talent=1,
+                                n_talent=1, explanation=explanation, comparables=[])])
+    why = forecast.format_forecast(result).splitlines()[3:]
+    assert why == ["     +2.000  baseline     average past title",
+                   "     -0.400  availability",
+                   "     +0.900  talent       t-1 (director)"]
 
 
 def test_slate_reader_names_the_line_of_a_bad_number(tmp_path):

@@ -191,8 +191,8 @@ def test_refresh_forecasts_writes_the_backtest_and_the_slate(empty_warehouse, se
     assert harbour["format"] == "series" and list(harbour["genres"]) == ["drama", "crime"]
     assert slate["release_availability_share"].tolist()[:2] == [1.0, 0.45]
     assert np.isnan(slate.loc["pitch-new-voices", "release_availability_share"])
-    assert [tuple(c) for c in harbour["talent"]] == [("t-0001", "showrunner", None), ("t-0042", "actor", None),
-                                                      ("t-0107", "actor", None)]
+    assert [tuple(c) for c in harbour["talent"]] == [("tal-01067", "showrunner", None), ("tal-00029", "actor", 1),
+                                                      ("tal-00183", "actor", 2)]
     assert len(json.loads(harbour["comparables"])) == 5
     explanation = json.loads(harbour["explanation"])
     assert explanation[0]["component"] == "baseline"

@@ -34,12 +34,16 @@ def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
         ]
         explanation = row.get("explanation") or []
         if explanation:
+            shown, rest = explanation[: max_explanation + 1], explanation[max_explanation + 1:]
+            terms = [(item["contribution"], item["component"], item["feature"]) for item in shown]
+            if rest:
+                terms.append((sum(item["contribution"] for item in rest), "other", f"{len(rest)} smaller terms"))
+            width = max(len(component) for _, component, _ in terms)
             lines.append("  why (additive on the model scale; + raises the forecast):")
-            for item in explanation[: max_explanation + 1]:
-                lines.append(f"    {item['contribution']:+7.3f}  {item['component']:<9} {item['feature']}")
-            if len(explanation) > max_explanation + 1:
-                rest = sum(item["contribution"] for item in explanation[max_explanation + 1:])
-                lines.append(f"    {rest:+7.3f}  {'other':<9} {len(explanation) - max_explanation - 1} smaller terms")
+            for contribution, component, feature in terms:
+                # A numeric term (episodes, trend, ...) is its own feature: name it once.
+                label = component if feature == component else f"{component:<{width}} {feature}"
+                lines.append(f"    {contribution:+7.3f}  {label}")
         comparables = row.get("comparables") or []
         if comparables:
             lines.append("  most comparable past titles:")
