@@ -115,6 +115,19 @@ class Hyperparameters:
     def for_role(self, role: str) -> float:
         return dict(self.role_penalties).get(role, self.talent_penalty)
 
+    def __str__(self) -> str:
+        """The penalties and exponents in brief, for logs (the repr has every digit)."""
+        def short(value: float | None, default: float) -> str:  # the penalty in force
+            return f"{default if value is None else value:.3g}"
+        roles = ", ".join(f"{role} {short(value, 0)}" for role, value in self.role_penalties)
+        genre = self.category_penalty
+        return (f"penalties: talent {short(self.talent_penalty, 0)}" + (f" ({roles})" if roles else "")
+                + f", genre {short(genre, 0)}, language {short(self.language_penalty, genre)}, "
+                f"origin {short(self.origin_penalty, genre)}, show {short(self.show_penalty, genre)}, trend "
+                + (short(self.trend_penalty, self.numeric_penalty) if self.use_trend else "off")
+                + f"; exponents: cast {self.cast_exponent:.3g}, billing {self.billing_exponent:.3g}, "
+                f"genre {self.genre_exponent:.3g}")
+
     def with_role(self, role: str, penalty: float) -> "Hyperparameters":
         roles = dict(self.role_penalties)
         roles[role] = penalty
@@ -331,7 +344,7 @@ def _reml(x: sparse.csr_matrix, y: np.ndarray, blocks, start: np.ndarray | None 
 
 
 def _hyperparameters_from_reml(fit: _Reml, exponents: tuple[float, float], start: Hyperparameters) -> Hyperparameters:
-    penalty = {name: 1.0 / ratio for name, ratio in zip(fit.names, fit.variance_ratio)}
+    penalty = {name: float(1.0 / ratio) for name, ratio in zip(fit.names, fit.variance_ratio)}
     roles = tuple(sorted((name.split(":", 1)[1], value) for name, value in penalty.items()
                          if name.startswith("talent:")))
     return replace(
