@@ -256,6 +256,11 @@ def test_billing_order_is_optional_and_survives_a_second_normalisation():
     assert twice["billing"][0][:2] == [2.0, 1.0] and twice["talent"].tolist() == once["talent"].tolist()
 
 
+def test_genres_may_be_mappings_with_a_name_as_catalogue_apis_give_them():
+    pitch = pd.DataFrame([{"format": "film", "genres": [{"id": 18, "name": "Drama"}, "Crime"]}])
+    assert forecast.normalise_titles(pitch, who="pitches", is_history=False)["genres"][0] == ["drama", "crime"]
+
+
 @pytest.mark.parametrize(
     ("change", "column"),
     [
@@ -272,6 +277,7 @@ def test_billing_order_is_optional_and_survives_a_second_normalisation():
         (lambda h: h.assign(views_28d=[np.inf] + h["views_28d"].tolist()[1:]), "'views_28d' must be a finite"),
         (lambda h: h.assign(runtime_minutes=h["runtime_minutes"].tolist()[:-1] + [np.inf]), "'runtime_minutes'"),
         (lambda h: h.head(0), "at least 20 released titles"),
+        (lambda h: h.assign(genres=[[{"id": 18}]] + h["genres"].tolist()[1:]), "'genres' must hold genre names"),
     ],
 )
 def test_a_malformed_history_is_refused_with_the_column_named(history, change, column):

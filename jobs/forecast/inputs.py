@@ -89,8 +89,15 @@ def parse_genres(value: Any, *, where: str) -> list[str]:
         )
     genres: list[str] = []
     for item in items:
+        if isinstance(item, Mapping) and "name" in item:  # {"id": 18, "name": "Drama"}, as catalogue APIs give
+            item = item["name"]
         if _is_missing(item):
             continue
+        if not isinstance(item, (str, int, np.integer)):
+            raise ForecastInputError(
+                f"{where}: column 'genres' must hold genre names (strings, or mappings with a "
+                f"'name'), got {item!r}"
+            )
         name = str(item).strip().lower()
         if name and name not in genres:
             genres.append(name)
