@@ -256,6 +256,13 @@ def test_billing_order_is_optional_and_survives_a_second_normalisation():
     assert twice["billing"][0][:2] == [2.0, 1.0] and twice["talent"].tolist() == once["talent"].tolist()
 
 
+def test_a_release_date_may_be_a_year_and_a_column_may_mix_formats():
+    pitches = pd.DataFrame({"format": ["film"] * 4, "release_date": [2009, "2010-05-01", "May 3 2001", None]})
+    dates = forecast.normalise_titles(pitches, who="pitches", is_history=False)["release_date"]
+    assert dates[:3].tolist() == [pd.Timestamp("2009-01-01"), pd.Timestamp("2010-05-01"), pd.Timestamp("2001-05-03")]
+    assert pd.isna(dates[3])
+
+
 def test_genres_may_be_mappings_with_a_name_as_catalogue_apis_give_them():
     pitch = pd.DataFrame([{"format": "film", "genres": [{"id": 18, "name": "Drama"}, "Crime"]}])
     assert forecast.normalise_titles(pitch, who="pitches", is_history=False)["genres"][0] == ["drama", "crime"]
@@ -277,6 +284,7 @@ def test_genres_may_be_mappings_with_a_name_as_catalogue_apis_give_them():
         (lambda h: h.assign(views_28d=[np.inf] + h["views_28d"].tolist()[1:]), "'views_28d' must be a finite"),
         (lambda h: h.assign(runtime_minutes=h["runtime_minutes"].tolist()[:-1] + [np.inf]), "'runtime_minutes'"),
         (lambda h: h.head(0), "at least 20 released titles"),
+        (lambda h: h.assign(release_date=[1.5e18] + h["release_date"].tolist()[1:]), "'release_date' must be a date"),
         (lambda h: h.assign(genres=[[{"id": 18}]] + h["genres"].tolist()[1:]), "'genres' must hold genre names"),
     ],
 )

@@ -11,7 +11,7 @@ forecaster can be used from a notebook without Spark.
 - `talent`: list of `(talent_id, role)` tuples, role lower-case;
 - `billing`: per credit in `talent`, its optional `billing_order` (1 = top billed) as a
   float, NaN where the source has none (crew, or a source without cast order);
-- `release_date`: `datetime64[ns]`, midnight;
+- `release_date`: `datetime64[ns]`, midnight (a bare year is its 1 January);
 - `runtime_minutes`, `episodes`, `budget`: float (NaN where unknown);
 - `release_availability_share`: float in [0, 1], the share of members who can watch the
   title on its release day (1 = a global release; NaN where unknown);
@@ -177,8 +177,7 @@ def _numeric(frame: pd.DataFrame, column: str, *, who: str, labels: list[str]) -
     bad = (values.isna().to_numpy() & ~_missing(frame[column])) | np.isinf(values.to_numpy())
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        value = frame[column].iloc[i]
-        value = value.item() if isinstance(value, np.generic) else value
+        value = _plain(frame[column].iloc[i])
         raise ForecastInputError(
             f"{who}: column {column!r} must be a finite number; title {labels[i]!r} has {value!r}"
         )
@@ -193,6 +192,21 @@ def _text(frame: pd.DataFrame, column: str, case) -> pd.Series:
         None if _is_missing(v) or not str(v).strip() else case(str(v).strip()) for v in frame[column]
     ]
     return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, for error messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _year_as_date(value: Any) -> Any:
+    """A bare number as a release date: a whole year (2009 -> 2009-01-01); any other number
+    NaT, so that it is refused (pandas would read it as nanoseconds after 1970)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return value
+    if _is_missing(value):
+        return None
+    return f"{int(value):04d}-01-01" if float(value).is_integer() and 1000 <= value <= 9999 else pd.NaT
 
 
 def _check_columns(frame: Any, required: Iterable[str], *, who: str) -> None:
@@ -243,13 +257,17 @@ def normalise_titles(
     labels = out["title_id"].tolist()
 
     if "release_date" in frame.columns:
-        dates = pd.to_datetime(frame["release_date"], errors="coerce", utc=False)
+        given = frame["release_date"].map(_year_as_date)
+        dates = pd.to_datetime(given, errors="coerce", utc=False)
         bad = dates.isna().to_numpy() & ~_missing(frame["release_date"])
+        if bad.any():  # pandas takes the format of the first date; parse a mixed column one by one
+            dates = pd.to_datetime(given, errors="coerce", utc=False, format="mixed")
+            bad = dates.isna().to_numpy() & ~_missing(frame["release_date"])
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ForecastInputError(
-                f"{who}: column 'release_date' must be a date (YYYY-MM-DD); "
-                f"title {labels[i]!r} has {frame['release_date'].iloc[i]!r}"
+                f"{who}: column 'release_date' must be a date (YYYY-MM-DD) or a year; "
+                f"title {labels[i]!r} has {_plain(frame['release_date'].iloc[i])!r}"
             )
         if getattr(dates.dt, "tz", None) is not None:
             dates = dates.dt.tz_localize(None)
