@@ -263,6 +263,17 @@ def test_a_release_date_may_be_a_year_and_a_column_may_mix_formats():
     assert pd.isna(dates[3])
 
 
+def test_a_zero_runtime_episodes_or_budget_is_unknown_and_a_negative_one_is_refused(history):
+    pitches = pd.DataFrame({"format": ["film", "series"], "runtime_minutes": [0, 45], "episodes": [1, 0],
+                            "budget": [0.0, 2e6]})
+    titles = forecast.normalise_titles(pitches, who="pitches", is_history=False)
+    assert titles["runtime_minutes"].isna().tolist() == [True, False]
+    assert titles["episodes"].isna().tolist() == [False, True]  # a film is 1 episode whatever the source says
+    assert titles["budget"].isna().tolist() == [True, False]
+    with pytest.raises(ForecastInputError, match=r"'budget' must be positive.*'pitch-2'"):
+        forecast.normalise_titles(pitches.assign(budget=[0.0, -1.0]), who="pitches", is_history=False)
+
+
 def test_genres_may_be_mappings_with_a_name_as_catalogue_apis_give_them():
     pitch = pd.DataFrame([{"format": "film", "genres": [{"id": 18, "name": "Drama"}, "Crime"]}])
     assert forecast.normalise_titles(pitch, who="pitches", is_history=False)["genres"][0] == ["drama", "crime"]

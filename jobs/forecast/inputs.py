@@ -12,7 +12,8 @@ forecaster can be used from a notebook without Spark.
 - `billing`: per credit in `talent`, its optional `billing_order` (1 = top billed) as a
   float, NaN where the source has none (crew, or a source without cast order);
 - `release_date`: `datetime64[ns]`, midnight (a bare year is its 1 January);
-- `runtime_minutes`, `episodes`, `budget`: float (NaN where unknown);
+- `runtime_minutes`, `episodes`, `budget`: float (NaN where unknown; a 0 is read as unknown,
+  as catalogue sources write it);
 - `release_availability_share`: float in [0, 1], the share of members who can watch the
   title on its release day (1 = a global release; NaN where unknown);
 - `original_language`, `origin_country`: str or None;
@@ -303,13 +304,14 @@ def normalise_titles(
 
     for column in ("runtime_minutes", "episodes", "budget"):
         values = _numeric(frame, column, who=who, labels=labels)
-        negative = values <= 0 if column != "budget" else values < 0
+        negative = values < 0
         if negative.any():
             i = int(np.flatnonzero(negative.to_numpy())[0])
             raise ForecastInputError(
-                f"{who}: column {column!r} must be positive; title {labels[i]!r} has {values.iloc[i]}"
+                f"{who}: column {column!r} must be positive (0 = unknown); title {labels[i]!r} has {values.iloc[i]}"
             )
-        out[column] = values
+        # Catalogue sources write 0 for an unknown runtime or budget: no production has either.
+        out[column] = values.mask(values == 0)
     share = _numeric(frame, AVAILABILITY, who=who, labels=labels)
     outside = (share < 0) | (share > 1)
     if outside.any():
