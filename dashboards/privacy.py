@@ -47,6 +47,28 @@ def suppress(frame: pd.DataFrame, k: int, rules: Mapping[str, Iterable[str]]) ->
     return out
 
 
+def suppress_complement(parts: pd.DataFrame, profiles: str, columns: Iterable[str]) -> pd.DataFrame:
+    """Secondary suppression for parts of a whole (shares that add up to 100 %, or volumes
+    whose total is shown): when exactly one part is suppressed, the others would give it
+    away by subtraction, so the smallest other part (by `profiles`) is suppressed too.
+
+    `parts` is one whole, already passed through `suppress` on `profiles`; `columns` are
+    the value columns that add up. Returns a copy.
+    """
+    out = parts.copy()
+    hidden = is_suppressed(out, profiles).to_numpy()
+    if hidden.sum() != 1 or len(out) < 2:
+        return out
+    counts = pd.to_numeric(out[profiles], errors="coerce").to_numpy(float)
+    second = int(np.nanargmin(np.where(hidden, np.inf, counts)))
+    for column in dict.fromkeys([*columns, profiles]):
+        flag = column + FLAG_SUFFIX
+        out[flag] = is_suppressed(out, column).to_numpy() | (np.arange(len(out)) == second)
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+        out.loc[out.index[second], column] = np.nan
+    return out
+
+
 def is_suppressed(frame: pd.DataFrame, column: str) -> pd.Series:
     """True where `column` was blanked by `suppress` (all False if it never was)."""
     flag = column + FLAG_SUFFIX

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from .privacy import profiles_at_least, suppress
+from .privacy import profiles_at_least, suppress, suppress_complement
 
 LISTS = {
     "films_english": "Films (English)",
@@ -109,13 +109,15 @@ def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str
 
 def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
     """The 1/7/28/91-day windows of a programme. Volumes are suppressed on the window's
-    profiles, rates on its starters, and any profile count below k on itself."""
+    profiles, rates on its starters, and any profile count below k on itself. The
+    completion rate is also suppressed with its completers: next to the starters it would
+    give their number away (starters x rate)."""
     rows = windows[windows["programme_id"] == programme_id].sort_values("window_days").reset_index(drop=True)
     return suppress(rows, k, {
         "unique_profiles": ["hours_viewed", "views", "plays"],
         "starters": ["completion_rate", "avg_share_watched"],
         "watchers": [],
-        "completers": [],
+        "completers": ["completion_rate"],
     })
 
 
@@ -156,6 +158,7 @@ def genre_weekly(genres: pd.DataFrame, k: int) -> pd.DataFrame:
     rows = suppress(genres, k, {
         "unique_profiles": ["hours_viewed", "views", "share_of_hours"],
         "starters": ["completion_rate", "completers"],
+        "completers": ["completion_rate"],  # a rate is no safer than its numerator
     })
     return rows.sort_values(["week_start_date", "genre"]).reset_index(drop=True)
 
@@ -243,7 +246,9 @@ def market_shares(market: pd.DataFrame, country: str, month: pd.Timestamp, break
     order = ORIGIN_GROUPS if breakdown == "origin_group" else FORMATS
     rows = rows.assign(order=rows["group_value"].map({g: i for i, g in enumerate(order)}))
     rows = rows.sort_values("order").drop(columns="order").reset_index(drop=True)
-    return suppress(rows, k, {"unique_profiles": ["hours_viewed", "demand_share", "demand_minus_offer_share"]})
+    demand = ["hours_viewed", "demand_share", "demand_minus_offer_share"]
+    # The demand shares add up to 100 %: one hidden share alone would be 100 % minus the rest.
+    return suppress_complement(suppress(rows, k, {"unique_profiles": demand}), "unique_profiles", demand)
 
 
 def european_works(market: pd.DataFrame, month: pd.Timestamp) -> pd.DataFrame:

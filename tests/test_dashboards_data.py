@@ -152,6 +152,40 @@ def test_market_demand_is_suppressed_on_the_groups_profiles_and_offer_never_is()
     assert out["programme_share"].notna().all() and out["runtime_share"].notna().all()
 
 
+def test_one_hidden_demand_share_takes_the_next_smallest_with_it():
+    def row(group, hours, profiles):
+        return dict(country="CA", month_start_date=D("2024-01-01"), breakdown="origin_group", group_value=group,
+                    programmes_available=2, programme_share=0.25, runtime_share=0.25, hours_viewed=hours,
+                    unique_profiles=profiles, demand_share=hours / 100, demand_minus_offer_share=hours / 100 - 0.25)
+
+    market = pd.DataFrame([row("domestic", 8.6, 4), row("other_european", 23.4, 30), row("us", 37.5, 60),
+                           row("rest_of_world", 30.5, 45)])
+    out = queries.market_shares(market, "CA", D("2024-01-01"), "origin_group", K).set_index("group_value")
+    # Alone, domestic would be 100 % minus the three shown shares; other_european (30
+    # profiles, the smallest of the rest) is held back with it.
+    hidden = out.index[out["demand_share"].isna()].tolist()
+    assert hidden == ["domestic", "other_european"]
+    assert out.loc["other_european", "demand_share__suppressed"] and out.loc["other_european", "hours_viewed__suppressed"]
+    assert np.isnan(out.loc["other_european", "demand_minus_offer_share"])
+    assert out.loc["us", "demand_share"] == pytest.approx(0.375) and out["programme_share"].notna().all()
+    # Two or more hidden: their sum is all the rest can tell, so nothing more is held back.
+    market.loc[1, "unique_profiles"] = 5
+    out = queries.market_shares(market, "CA", D("2024-01-01"), "origin_group", K)
+    assert out["demand_share"].isna().sum() == 2
+
+
+def test_a_completion_rate_is_held_back_with_its_completers():
+    windows = pd.DataFrame({"programme_id": ["A"] * 2, "window_days": [7, 28], "unique_profiles": [20, 30],
+                            "hours_viewed": [10.0, 20.0], "views": [5.0, 10.0], "plays": [30, 50],
+                            "starters": [12, 25], "watchers": [10, 20], "completers": [3, 12],
+                            "completion_rate": [0.25, 0.48], "avg_share_watched": [0.4, 0.5]})
+    out = queries.release_windows(windows, "A", K)
+    # 12 starters at 25 % would say 3 completers: the rate goes with them.
+    assert np.isnan(out.loc[0, "completers"]) and np.isnan(out.loc[0, "completion_rate"])
+    assert bool(out.loc[0, "completion_rate__suppressed"]) and out.loc[0, "starters"] == 12
+    assert out.loc[1, "completion_rate"] == 0.48 and out.loc[1, "completers"] == 12
+
+
 def test_genre_weekly_suppresses_volumes_on_profiles_and_rates_on_starters():
     genres = pd.DataFrame({"genre": ["drama", "comedy"], "week_start_date": [D("2024-01-01")] * 2,
                            "hours_viewed": [50.0, 2.0], "views": [25.0, 1.0], "share_of_hours": [0.9, 0.1],
