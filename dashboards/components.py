@@ -86,6 +86,6 @@ def movement(text: str) -> html.Span:
         return html.Span(f"▲ {text[3:]}", className="move-up")
     if text.startswith("down"):
         return html.Span(f"▼ {text[5:]}", className="move-down")
-    if text == "new":
-        return html.Span("new", className="move-new")
+    if text in ("new", "back"):
+        return html.Span(text, className="move-new")
     return html.Span("=" if text == "same" else "")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from slatehouse import forecast
 
+from . import queries
 from .data import MartReader
 from .privacy import suppress
 
@@ -93,10 +94,31 @@ class Pitch:
         }])
 
 
+def _named(explanation: pd.DataFrame, talent: pd.DataFrame, programmes: pd.DataFrame) -> pd.DataFrame:
+    """The explanation with people and shows by name: "tal-00617 (director)" reads
+    "Ana Rossi (director)", a show id its title."""
+    if explanation.empty:
+        return explanation
+    people = talent.drop_duplicates("talent_id").set_index("talent_id")["talent_name"]
+    shows = (programmes.dropna(subset=["show_id"]).drop_duplicates("show_id").set_index("show_id")["show_title"]
+             if {"show_id", "show_title"} <= set(programmes.columns) else pd.Series(dtype=object))
+
+    def name(component: str, feature: str) -> str:
+        if component == "talent" and " (" in feature:
+            talent_id, role = feature.rsplit(" (", 1)
+            return f"{people.get(talent_id, talent_id)} ({role}" if talent_id in people.index else feature
+        if component == "show":
+            return str(shows.get(feature, feature))
+        return feature
+
+    return explanation.assign(feature=[name(c, f) for c, f in zip(explanation["component"], explanation["feature"])])
+
+
 def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.DataFrame,
-                   windows: pd.DataFrame, k: int) -> dict:
+                   windows: pd.DataFrame, k: int, *, talent: pd.DataFrame) -> dict:
     """Point forecast, 80% interval, comparables (named; an actual resting on fewer than k
-    profiles is suppressed) and the explanation, for one pitch."""
+    profiles is suppressed) and the explanation (people and shows named from `talent`,
+    marts.dim_talent, and `programmes`), for one pitch."""
     result = model.predict(pitch.frame()).iloc[0]
     comparables = pd.DataFrame(result["comparables"])
     if not comparables.empty:
@@ -112,7 +134,7 @@ def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.Dat
         "n_known_talent": int(result["n_known_talent"]),
         "n_talent": int(result["n_talent"]),
         "comparables": comparables,
-        "explanation": pd.DataFrame(result["explanation"]),
+        "explanation": _named(pd.DataFrame(result["explanation"]), talent, programmes),
     }
 
 
@@ -164,8 +186,9 @@ def _show_options(history: pd.DataFrame | None, programmes: pd.DataFrame | None)
     names = {}
     if programmes is not None and {"show_id", "show_title"} <= set(programmes.columns):
         names = programmes.dropna(subset=["show_id"]).drop_duplicates("show_id").set_index("show_id")["show_title"]
-    options = [{"label": f"{names.get(show, show)} ({n} season{'s' if n > 1 else ''} so far)", "value": show}
-               for show, n in seasons.items()]
+    labels = [f"{names.get(show, show)} ({n} season{'s' if n > 1 else ''} so far)" for show, n in seasons.items()]
+    options = [{"label": label, "value": show}
+               for label, show in zip(queries.distinct_labels(labels, list(seasons.index)), seasons.index)]
     return sorted(options, key=lambda o: o["label"])
 
 
@@ -174,11 +197,12 @@ def form_options(training: pd.DataFrame, talent: pd.DataFrame, genres: pd.DataFr
     """Choices for the Greenlight form, from the catalogue. `shows` are the shows with a
     season in the model's `history` (the ones whose next season it can say something
     about), named by `programmes` (marts.dim_programme) where it has them."""
-    credited = talent[talent["programmes_credited"] > 0].sort_values("talent_name")
-    by_role = {role: [{"label": name, "value": tid}
-                      for tid, name, roles in zip(credited["talent_id"], credited["talent_name"], credited["roles"])
-                      if roles is not None and role in list(roles)]
-               for role in ROLES}
+    credited = talent[talent["programmes_credited"] > 0].sort_values(["talent_name", "talent_id"])
+    by_role = {}
+    for role in ROLES:
+        holders = credited[[roles is not None and role in list(roles) for roles in credited["roles"]]]
+        labels = queries.distinct_labels(list(holders["talent_name"]), list(holders["talent_id"]))
+        by_role[role] = [{"label": label, "value": tid} for label, tid in zip(labels, holders["talent_id"])]
     return {
         "genres": sorted(genres["genre"].dropna().unique()),
         "talent": by_role,

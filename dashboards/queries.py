@@ -24,6 +24,7 @@ LISTS = {
     "tv_non_english": "TV (Non-English)",
 }
 WINDOWS = (1, 7, 28, 91)
+WINDOW_BEFORE_DATA = "before the data"  # a window_state: released before the earliest event date
 GLOBAL = "GLOBAL"
 ORIGIN_GROUPS = ("domestic", "other_european", "us", "rest_of_world")
 FORMATS = ("film", "series")
@@ -31,6 +32,42 @@ FORMATS = ("film", "series")
 
 def programme_names(programmes: pd.DataFrame) -> pd.Series:
     return programmes.set_index("programme_id")["programme_name"]
+
+
+def distinct_labels(labels: list[str], details: list[str]) -> list[str]:
+    """Labels for a dropdown or a chart, with `details[i]` appended to every label that
+    repeats (two people, or a remake, can share a name), so that no two entries read alike."""
+    counts = pd.Series(labels).value_counts()
+    return [f"{label} [{detail}]" if counts[label] > 1 else label for label, detail in zip(labels, details)]
+
+
+def data_through(daily: pd.DataFrame) -> pd.Timestamp | None:
+    """The latest event date in the marts (fct_title_daily), or None before any viewing."""
+    return None if daily.empty else pd.Timestamp(daily["event_date"].max())
+
+
+def period_options(starts: list[pd.Timestamp], last_day, through: pd.Timestamp | None, label) -> tuple[list[dict], str | None]:
+    """Dropdown options for weeks or months (latest first) and the one to open on: the
+    latest period the data covers to its end, since a period still in progress looks like a
+    collapse next to whole ones. A period in progress is labelled "(so far)".
+
+    `last_day(start)` is the period's last day; `label(start)` its text.
+    """
+    options, default = [], None
+    for start in starts:
+        done = through is None or last_day(start) <= through
+        options.append({"label": label(start) + ("" if done else " (so far)"), "value": start.strftime("%Y-%m-%d")})
+        if done and default is None:
+            default = options[-1]["value"]
+    return options, default or (options[0]["value"] if options else None)
+
+
+def week_last_day(start: pd.Timestamp) -> pd.Timestamp:
+    return start + pd.Timedelta(days=6)
+
+
+def month_last_day(start: pd.Timestamp) -> pd.Timestamp:
+    return start + pd.offsets.MonthEnd(0)
 
 
 # --- Top 10 ----------------------------------------------------------------------------------
@@ -50,7 +87,8 @@ def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week
     """The four lists for one market and week with week-on-week movement. Hours and views
     are suppressed on the programme's distinct profiles in that week and market.
 
-    `movement`: "new" (not in last week's list), "up n", "down n" or "same";
+    `movement`: "new" (never in this list before), "back" (in it before, not last week),
+    "up n", "down n" or "same";
     empty when the data has no previous week. `weeks_in_top10` counts the weeks up to this
     one in which the programme made this market's list.
     """
@@ -71,7 +109,7 @@ def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week
         if not has_previous:
             return ""
         if pd.isna(row["previous_rank"]):
-            return "new"
+            return "back" if row["weeks_in_top10"] > 1 else "new"
         change = int(row["previous_rank"]) - int(row["week_rank"])
         return "same" if change == 0 else (f"up {change}" if change > 0 else f"down {-change}")
 
@@ -86,8 +124,12 @@ def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week
 
 def programme_options(programmes: pd.DataFrame) -> list[dict]:
     ordered = programmes.sort_values(["programme_name", "programme_id"])
-    return [{"label": f"{name} ({'film' if kind == 'film' else 'season'})", "value": pid}
-            for pid, name, kind in zip(ordered["programme_id"], ordered["programme_name"], ordered["programme_type"])]
+    labels = [f"{name} ({'film' if kind == 'film' else 'season'})"
+              for name, kind in zip(ordered["programme_name"], ordered["programme_type"])]
+    details = [f"{pd.Timestamp(d):%Y}, {pid}" if pd.notna(d) else pid
+               for d, pid in zip(ordered["release_date"], ordered["programme_id"])]
+    return [{"label": label, "value": pid}
+            for label, pid in zip(distinct_labels(labels, details), ordered["programme_id"])]
 
 
 def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
@@ -108,11 +150,20 @@ def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str
 
 
 def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
-    """The 1/7/28/91-day windows of a programme. Volumes are suppressed on the window's
+    """The 1/7/28/91-day windows of a programme, with `window_state`: "complete", "open"
+    (its last day is after the latest event date) or "before the data" (the programme was
+    released before the earliest event date, so its windows were never wholly observed).
+    Volumes are suppressed on the window's
     profiles, rates on its starters, and any profile count below k on itself. The
     completion rate is also suppressed with its completers: next to the starters it would
     give their number away (starters x rate)."""
     rows = windows[windows["programme_id"] == programme_id].sort_values("window_days").reset_index(drop=True)
+    # The mart lists a programme once it is released, so its 1-day window has ended: if that
+    # window is still incomplete, the programme came out before the data begins.
+    before = bool(len(rows)) and not bool(rows.loc[rows["window_days"] == rows["window_days"].min(),
+                                                   "is_window_complete"].all())
+    rows["window_state"] = [WINDOW_BEFORE_DATA if before else ("complete" if done else "open")
+                            for done in rows["is_window_complete"].fillna(False).astype(bool)]
     return suppress(rows, k, {
         "unique_profiles": ["hours_viewed", "views", "plays"],
         "starters": ["completion_rate", "avg_share_watched"],
@@ -167,8 +218,9 @@ def genre_weekly(genres: pd.DataFrame, k: int) -> pd.DataFrame:
 
 def talent_options(talent: pd.DataFrame) -> list[dict]:
     credited = talent[talent["programmes_credited"] > 0].sort_values(["talent_name", "talent_id"])
-    return [{"label": f"{name} ({', '.join(roles)})", "value": tid}
-            for tid, name, roles in zip(credited["talent_id"], credited["talent_name"], credited["roles"])]
+    labels = [f"{name} ({', '.join(roles)})" for name, roles in zip(credited["talent_name"], credited["roles"])]
+    return [{"label": label, "value": tid}
+            for label, tid in zip(distinct_labels(labels, list(credited["talent_id"])), credited["talent_id"])]
 
 
 def _window_28(windows: pd.DataFrame) -> pd.DataFrame:

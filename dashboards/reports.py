@@ -110,7 +110,7 @@ TOP10_COLUMNS: list[Column] = [
 ]
 WINDOW_COLUMNS: list[Column] = [
     ("window_days", "Window (days)", "{:,.0f}"),
-    ("is_window_complete", "Complete", lambda v: "yes" if v else "open"),
+    ("window_state", "Window", "text"),
     ("views", "Views", "{:,.1f}"),
     ("hours_viewed", "Hours", "{:,.1f}"),
     ("unique_profiles", "Profiles", "{:,.0f}"),

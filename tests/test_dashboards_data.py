@@ -45,7 +45,8 @@ def test_suppress_blanks_small_and_unknown_counts_and_flags_them():
 
 
 def test_suppress_keeps_rates_apart_from_volumes():
-    windows = pd.DataFrame({"programme_id": ["P"] * 2, "window_days": [1, 7], "unique_profiles": [40, 60],
+    windows = pd.DataFrame({"programme_id": ["P"] * 2, "window_days": [1, 7], "is_window_complete": True,
+                            "unique_profiles": [40, 60],
                             "starters": [6, 30], "watchers": [4, 20], "completers": [2, 12],
                             "hours_viewed": [10.0, 30.0], "views": [5.0, 15.0], "plays": [50, 90],
                             "completion_rate": [2 / 6, 0.4], "avg_share_watched": [0.5, 0.6]})
@@ -83,6 +84,7 @@ def test_top10_lists_movement_weeks_and_suppression():
         row("2024-01-01", 1, "A", 100, 50), row("2024-01-01", 2, "B", 50, 30),
         row("2024-01-08", 1, "B", 80, 90), row("2024-01-08", 2, "A", 60, 40), row("2024-01-08", 3, "C", 5, 3),
         row("2024-01-15", 1, "B", 70, 10), row("2024-01-15", 2, "A", 50, 9),
+        row("2024-01-22", 1, "C", 70, 10), row("2024-01-22", 2, "D", 50, 9),
     ])
     week2 = queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-08"), K).set_index("programme_id")
     assert week2["movement"].to_dict() == {"B": "up 1", "A": "down 1", "C": "new"}
@@ -95,6 +97,8 @@ def test_top10_lists_movement_weeks_and_suppression():
     assert week3["movement"].to_dict() == {"B": "same", "A": "same"}
     # Exactly k profiles is enough; one fewer is not.
     assert week3.loc["B", "hours_viewed"] == 70 and np.isnan(week3.loc["A", "hours_viewed"])
+    week4 = queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-22"), K).set_index("programme_id")
+    assert week4["movement"].to_dict() == {"C": "back", "D": "new"}  # C was in the list two weeks before
     first = queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-01"), K)
     assert set(first["movement"]) == {""}, "no previous week in the data: no movement shown"
 
@@ -175,7 +179,8 @@ def test_one_hidden_demand_share_takes_the_next_smallest_with_it():
 
 
 def test_a_completion_rate_is_held_back_with_its_completers():
-    windows = pd.DataFrame({"programme_id": ["A"] * 2, "window_days": [7, 28], "unique_profiles": [20, 30],
+    windows = pd.DataFrame({"programme_id": ["A"] * 2, "window_days": [7, 28], "is_window_complete": True,
+                            "unique_profiles": [20, 30],
                             "hours_viewed": [10.0, 20.0], "views": [5.0, 10.0], "plays": [30, 50],
                             "starters": [12, 25], "watchers": [10, 20], "completers": [3, 12],
                             "completion_rate": [0.25, 0.48], "avg_share_watched": [0.4, 0.5]})
@@ -184,6 +189,17 @@ def test_a_completion_rate_is_held_back_with_its_completers():
     assert np.isnan(out.loc[0, "completers"]) and np.isnan(out.loc[0, "completion_rate"])
     assert bool(out.loc[0, "completion_rate__suppressed"]) and out.loc[0, "starters"] == 12
     assert out.loc[1, "completion_rate"] == 0.48 and out.loc[1, "completers"] == 12
+
+
+def test_a_window_is_complete_open_or_before_the_data():
+    def windows(pid, complete):
+        return pd.DataFrame({"programme_id": pid, "window_days": [1, 7, 28, 91], "is_window_complete": complete,
+                             "unique_profiles": 50, "hours_viewed": 1.0, "views": 1.0, "plays": 60, "starters": 40,
+                             "watchers": 30, "completers": 20, "completion_rate": 0.5, "avg_share_watched": 0.6})
+
+    frame = pd.concat([windows("new", [True, True, False, False]), windows("library", [False] * 4)])
+    assert queries.release_windows(frame, "new", K)["window_state"].tolist() == ["complete", "complete", "open", "open"]
+    assert set(queries.release_windows(frame, "library", K)["window_state"]) == {queries.WINDOW_BEFORE_DATA}
 
 
 def test_genre_weekly_suppresses_volumes_on_profiles_and_rates_on_starters():
@@ -315,9 +331,14 @@ def test_a_pitch_gets_a_forecast_with_interval_comparables_and_explanation(sampl
     settings, reader = sample
     pitch = greenlight.pitch_from_form("series", ["drama", "crime"], 6, 45, "en", "GB", "2024-09-01",
                                        {"director": ["T00001"], "actor": ["T00002", "T00003"]})
+    talent = reader.read("marts.dim_talent")
     result = forecasting.forecast_pitch(forecasting.demand_model(reader), pitch, reader.read("marts.dim_programme"),
-                                        reader.read("marts.fct_title_release_windows"), K)
+                                        reader.read("marts.fct_title_release_windows"), K, talent=talent)
     assert 0 < result["p10"] <= result["point"] <= result["p90"]
+    # People are named in the explanation, with their role.
+    people = result["explanation"].loc[result["explanation"]["component"] == "talent", "feature"].tolist()
+    name = talent.set_index("talent_id")["talent_name"]["T00001"]
+    assert f"{name} (director)" in people and not any(p.startswith("T0") for p in people)
     assert len(result["comparables"]) == 5 and result["comparables"]["programme_name"].notna().all()
     assert result["explanation"]["contribution"].sum() == pytest.approx(np.log1p(result["point"]), rel=1e-6)
     assert forecasting.demand_model(reader) is forecasting.demand_model(reader), "fitted once, then cached"
@@ -361,6 +382,23 @@ def test_the_pitch_form_can_pitch_a_returning_shows_next_season(sample):
     explained = model.explain(returning.frame())
     assert explained.loc[explained["component"] == "show", "feature"].tolist() == [show]
     assert "show" not in set(model.explain(new.frame())["component"])
+    # A film is nobody's next season: the form ignores a show picked for one.
+    assert greenlight.pitch_from_form("film", ["drama"], None, 100, "en", "GB", None, {}, 100, show).show_id is None
+
+
+def test_options_that_share_a_name_read_apart():
+    talent = pd.DataFrame({"talent_id": ["T1", "T2", "T3"], "talent_name": ["Clara Bernard", "Clara Bernard", "Ana Rossi"],
+                           "roles": [["actor"], ["actor"], ["director"]], "programmes_credited": [3, 1, 2]})
+    labels = [o["label"] for o in queries.talent_options(talent)]
+    assert labels == ["Ana Rossi (director)", "Clara Bernard (actor) [T1]", "Clara Bernard (actor) [T2]"]
+    programmes = pd.DataFrame({"programme_id": ["F1", "F2"], "programme_name": ["Blue Engine", "Blue Engine"],
+                               "programme_type": ["film", "film"], "release_date": [D("2021-03-01"), D("2025-06-01")]})
+    assert [o["label"] for o in queries.programme_options(programmes)] == [
+        "Blue Engine (film) [2021, F1]", "Blue Engine (film) [2025, F2]"]
+    actors = forecasting.form_options(pd.DataFrame({"format": ["film"], "runtime_minutes": [90.0],
+                                                    "original_language": ["en"], "origin_country": ["US"]}),
+                                      talent, pd.DataFrame({"genre": ["drama"]}))["talent"]["actor"]
+    assert [o["label"] for o in actors] == ["Clara Bernard [T1]", "Clara Bernard [T2]"]
 
 
 def test_reports_are_self_contained_and_suppress_small_cells(sample):

@@ -11,7 +11,7 @@ from datetime import date
 import pandas as pd
 from dash import Input, Output, State, dcc, html
 
-from slatehouse.forecast import ForecastInputError
+from slatehouse.forecast import ForecastInputError, format_number
 
 from .. import components as c
 from .. import figures, forecasting
@@ -105,11 +105,13 @@ def backtest_card(reader: MartReader) -> html.Div:
 def result_section(reader: MartReader, pitch: forecasting.Pitch) -> list:
     model = forecasting.demand_model(reader)
     result = forecasting.forecast_pitch(model, pitch, reader.read("marts.dim_programme"),
-                                        reader.read("marts.fct_title_release_windows"), reader.k)
+                                        reader.read("marts.fct_title_release_windows"), reader.k,
+                                        talent=reader.read("marts.dim_talent"))
+    number = lambda v: format_number(v, forecasting.TARGET)  # noqa: E731 - 3 significant digits, like the CLI
     forecast_card = c.card(
         "Forecast: views in the first 28 days",
-        html.Div(f"{result['point']:,.0f}", className="forecast-number", id="greenlight-point"),
-        html.Div(f"80% interval {result['p10']:,.0f} – {result['p90']:,.0f}", id="greenlight-interval"),
+        html.Div(number(result["point"]), className="forecast-number", id="greenlight-point"),
+        html.Div(f"80% interval {number(result['p10'])} – {number(result['p90'])}", id="greenlight-interval"),
         html.Div(f"Talent with a track record: {result['n_known_talent']} of {result['n_talent']}.", className="note"),
         c.graph(figures.forecast_figure(result, reader.k), id="greenlight-forecast-graph"),
     )
@@ -128,6 +130,10 @@ def result_section(reader: MartReader, pitch: forecasting.Pitch) -> list:
     ]
 
 
+def _views(value) -> str:
+    return format_number(value, forecasting.TARGET)
+
+
 def slate_section(reader: MartReader) -> html.Div:
     slate = forecasting.slate(reader)
     if slate is None:
@@ -136,7 +142,7 @@ def slate_section(reader: MartReader) -> html.Div:
     name = next((col for col in SLATE_NAMES if col in slate.columns), slate.columns[0])
     columns = [(name, "Pitch", "text")] + [(col, label, fmt) for col, label, fmt in (
         ("format", "Format", "text"), ("genres", "Genres", lambda g: ", ".join(g) if g is not None else "–"),
-        ("point", "Forecast", c.INT), ("p10", "p10", c.INT), ("p90", "p90", c.INT),
+        ("point", "Forecast", _views), ("p10", "p10", _views), ("p90", "p90", _views),
         ("n_known_talent", "Known talent", c.INT)) if col in slate.columns]
     return c.card("Scored slate",
                   c.graph(figures.slate_figure(slate, name), id="greenlight-slate-graph"),
@@ -148,7 +154,8 @@ def pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, t
                     availability_percent=None, show=None) -> forecasting.Pitch:
     """The form's fields as a pitch. Actors are billed in the order they were picked; an
     empty availability field means unknown (the model then uses the history's median); a
-    show makes the pitch that show's next season, so its earlier seasons count."""
+    show makes a series pitch that show's next season, so its earlier seasons count (a
+    film is nobody's next season: the field is disabled and ignored for one)."""
     credits = tuple((tid, role) for role, ids in talent.items() for tid in (ids or []))
     return forecasting.Pitch(
         format=fmt or "film", genres=tuple(genres or ()), talent=credits,
@@ -157,15 +164,16 @@ def pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, t
         original_language=language, origin_country=origin,
         release_date=date.fromisoformat(release[:10]) if release else None,
         availability_share=float(availability_percent) / 100 if availability_percent not in (None, "") else None,
-        show_id=show or None)
+        show_id=(show or None) if fmt == "series" else None)
 
 
 def register(app, reader: MartReader) -> None:
     roles = list(forecasting.ROLES)
 
-    @app.callback(Output("greenlight-episodes", "disabled"), Input("greenlight-format", "value"))
-    def _episodes(fmt):
-        return fmt == "film"
+    @app.callback(Output("greenlight-episodes", "disabled"), Output("greenlight-show", "disabled"),
+                  Input("greenlight-format", "value"))
+    def _series_only(fmt):
+        return fmt == "film", fmt == "film"
 
     @app.callback(
         Output("greenlight-result", "children"),

@@ -12,22 +12,25 @@ from ..data import MartReader
 
 PATH = "/markets"
 NAME = "Markets"
-TABLES = ("marts.fct_market_offer_vs_demand",)
+TABLES = ("marts.fct_market_offer_vs_demand", "marts.fct_title_daily")
 
 
 def layout(reader: MartReader, query: dict) -> html.Div:
     market = reader.read("marts.fct_market_offer_vs_demand")
     countries = sorted(market["country"].unique())
     months = queries.market_months(market)
-    month_options = [{"label": f"{m:%B %Y}", "value": m.strftime("%Y-%m-%d")} for m in months]
+    month_options, month = queries.period_options(months, queries.month_last_day,
+                                                  queries.data_through(reader.read("marts.fct_title_daily")),
+                                                  lambda m: f"{m:%B %Y}")
+    if query.get("month") in [o["value"] for o in month_options]:
+        month = query["month"]
     country = query.get("country") or (countries[0] if countries else None)
     return html.Div([
         *c.header("Markets", "What each country's catalogue offers against what its members watch, by "
                              "where the work comes from and by format."),
         html.Div([
             c.control("Country", dcc.Dropdown(id="markets-country", options=countries, value=country, clearable=False)),
-            c.control("Month", dcc.Dropdown(id="markets-month", options=month_options,
-                                            value=month_options[0]["value"] if month_options else None, clearable=False)),
+            c.control("Month", dcc.Dropdown(id="markets-month", options=month_options, value=month, clearable=False)),
         ], className="controls"),
         dcc.Loading(html.Div(id="markets-content"), type="dot"),
     ])
@@ -38,6 +41,8 @@ def content(reader: MartReader, country: str | None, month: str | None) -> list:
         return [c.empty("No market data in the warehouse yet.")]
     k = reader.k
     market = reader.read("marts.fct_market_offer_vs_demand")
+    if country not in set(market["country"]):
+        return [c.empty(f"No market data for {country}; pick a country above.")]
     origin = queries.market_shares(market, country, pd.Timestamp(month), "origin_group", k)
     formats = queries.market_shares(market, country, pd.Timestamp(month), "format", k)
     works = queries.european_works(market, pd.Timestamp(month))

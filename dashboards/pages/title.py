@@ -19,7 +19,7 @@ TABLES = ("marts.dim_programme", "marts.dim_title", "marts.fct_title_daily", "ma
 WINDOW_COLUMNS = [
     ("window_days", "Window (days)", c.INT),
     ("window_end_date", "Ends", c.DATE),
-    ("is_window_complete", "Complete", lambda v: "yes" if v else "open"),
+    ("window_state", "Window", "text"),
     ("views", "Views", c.ONE),
     ("hours_viewed", "Hours", c.ONE),
     ("unique_profiles", "Profiles", c.INT),
@@ -31,13 +31,16 @@ WINDOW_COLUMNS = [
 
 
 def default_programme(reader: MartReader) -> str | None:
-    """The programme with the most hours in the latest Top 10 week, else the first."""
+    """The programme with the most hours in the latest whole Top 10 week (the one the Top 10
+    page opens on), else the first."""
     programmes = reader.read("marts.dim_programme")
     if programmes.empty:
         return None
     try:
         top10 = reader.read("marts.fct_top10_weekly")
-        latest = top10[(top10["market"] == queries.GLOBAL) & (top10["week_start_date"] == top10["week_start_date"].max())]
+        _, week = queries.period_options(queries.top10_weeks(top10), queries.week_last_day,
+                                         queries.data_through(reader.read("marts.fct_title_daily")), str)
+        latest = top10[(top10["market"] == queries.GLOBAL) & (top10["week_start_date"] == pd.Timestamp(week))]
         if not latest.empty:
             return str(latest.sort_values("hours_viewed", ascending=False)["programme_id"].iloc[0])
     except LookupError:
@@ -67,7 +70,8 @@ def _kpis(programme: pd.Series, windows: pd.DataFrame, k: int) -> html.Div:
         row = w28.iloc[0]
         items.append(c.kpi("Views, first 28 days",
                            format_value(row["views"], bool(is_suppressed(w28, "views").iloc[0]), "{:,.1f}"),
-                           None if row["is_window_complete"] else "window still open"))
+                           {"complete": None, "open": "window still open"}.get(row["window_state"],
+                                                                                 "released before the data")))
         items.append(c.kpi("Completion, 28 days",
                            format_value(row["completion_rate"], bool(is_suppressed(w28, "completion_rate").iloc[0]), "{:.0%}")))
     return html.Div(items, className="kpis")
@@ -95,8 +99,10 @@ def _season(reader: MartReader, programme_id: str) -> list:
 
 def content(reader: MartReader, programme_id: str | None) -> list:
     programmes = reader.read("marts.dim_programme").set_index("programme_id")
-    if not programme_id or programme_id not in programmes.index:
+    if not programme_id:
         return [c.empty("Pick a title.")]
+    if programme_id not in programmes.index:
+        return [c.empty(f"No title {programme_id!r} in the catalogue; pick one above.")]
     programme = programmes.loc[programme_id]
     k = reader.k
     windows = queries.release_windows(reader.read("marts.fct_title_release_windows"), programme_id, k)

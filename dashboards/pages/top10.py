@@ -11,7 +11,7 @@ from ..data import MartReader
 
 PATH = "/"
 NAME = "Top 10"
-TABLES = ("marts.fct_top10_weekly", "marts.dim_programme")
+TABLES = ("marts.fct_top10_weekly", "marts.dim_programme", "marts.fct_title_daily")
 
 
 def lists(reader: MartReader, market: str, week: str) -> pd.DataFrame:
@@ -36,21 +36,26 @@ def list_tables(frame: pd.DataFrame) -> html.Div:
     return html.Div(cards, className="grid two")
 
 
+def _week_options(reader: MartReader, weeks: list[pd.Timestamp]) -> tuple[list[dict], str | None]:
+    return queries.period_options(weeks, queries.week_last_day, queries.data_through(reader.read("marts.fct_title_daily")),
+                                  lambda w: f"{w:%d %b %Y} – {queries.week_last_day(w):%d %b}")
+
+
 def layout(reader: MartReader, query: dict) -> html.Div:
     top10 = reader.read("marts.fct_top10_weekly")
     markets = queries.top10_markets(top10)
     market = query.get("market", queries.GLOBAL)
     weeks = queries.top10_weeks(top10, market if market in markets else queries.GLOBAL)
-    week_options = [{"label": f"{w:%d %b %Y} – {w + pd.Timedelta(days=6):%d %b}", "value": w.strftime("%Y-%m-%d")}
-                    for w in weeks]
+    week_options, week = _week_options(reader, weeks)
+    if query.get("week") in [o["value"] for o in week_options]:
+        week = query["week"]
     return html.Div([
         *c.header("Top 10", "The weekly lists (Monday–Sunday), ranked by views, with movement against "
                             "the week before."),
         html.Div([
             c.control("Market", dcc.Dropdown(id="top10-market", options=[{"label": "Global" if m == queries.GLOBAL else m, "value": m} for m in markets],
                                              value=market if market in markets else queries.GLOBAL, clearable=False)),
-            c.control("Week", dcc.Dropdown(id="top10-week", options=week_options,
-                                           value=week_options[0]["value"] if week_options else None, clearable=False)),
+            c.control("Week", dcc.Dropdown(id="top10-week", options=week_options, value=week, clearable=False)),
         ], className="controls"),
         dcc.Loading(html.Div(id="top10-content"), type="dot"),
     ])
@@ -68,11 +73,8 @@ def register(app, reader: MartReader) -> None:
     @app.callback(Output("top10-week", "options"), Output("top10-week", "value"),
                   Input("top10-market", "value"), State("top10-week", "value"), prevent_initial_call=True)
     def _weeks(market, current):
-        weeks = queries.top10_weeks(reader.read("marts.fct_top10_weekly"), market)
-        options = [{"label": f"{w:%d %b %Y} – {w + pd.Timedelta(days=6):%d %b}", "value": w.strftime("%Y-%m-%d")}
-                   for w in weeks]
-        values = [o["value"] for o in options]
-        return options, current if current in values else (values[0] if values else None)
+        options, default = _week_options(reader, queries.top10_weeks(reader.read("marts.fct_top10_weekly"), market))
+        return options, current if current in [o["value"] for o in options] else default
 
     @app.callback(Output("top10-content", "children"), Input("top10-market", "value"), Input("top10-week", "value"))
     def _content(market, week):

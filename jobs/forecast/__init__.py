@@ -14,7 +14,7 @@ The method, its calibration and its leakage rules are in docs/forecasting.md.
 from .backtest import BACKTEST_COLUMNS, backtest, backtest_predictions, summarise_backtest
 from .inputs import AVAILABILITY, ForecastInputError, history_from_training_mart, load_pitch, load_slate, normalise_titles
 from .model import PREDICTION_COLUMNS, DemandModel, Hyperparameters, fit
-from .report import format_forecast
+from .report import format_forecast, format_number
 
 __all__ = [
     "AVAILABILITY",
@@ -27,6 +27,7 @@ __all__ = [
     "backtest_predictions",
     "fit",
     "format_forecast",
+    "format_number",
     "history_from_training_mart",
     "load_pitch",
     "load_slate",

@@ -9,7 +9,7 @@ import pandas as pd
 from .features import scale_for
 
 
-def _number(value: float, target: str) -> str:
+def format_number(value: float, target: str) -> str:
     """A proportion target (by name, as the model scales it) as a percentage; a count as
     a number, however small (0.71 views is not 71 %)."""
     if value is None or not math.isfinite(value):
@@ -28,8 +28,8 @@ def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
     for _, row in result.iterrows():
         target = row.get("target", "target")
         lines = [
-            f"{row['title_id']}: {target} forecast {_number(row['point'], target)} "
-            f"(80% interval {_number(row['p10'], target)} to {_number(row['p90'], target)})",
+            f"{row['title_id']}: {target} forecast {format_number(row['point'], target)} "
+            f"(80% interval {format_number(row['p10'], target)} to {format_number(row['p90'], target)})",
             f"  talent with a track record: {row['n_known_talent']} of {row['n_talent']}",
         ]
         explanation = row.get("explanation") or []
@@ -50,7 +50,7 @@ def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
             for item in comparables:
                 lines.append(
                     f"    {item['title_id']:<14} released {item['release_date']}  "
-                    f"similarity {item['similarity']:.2f}  actual {_number(item['actual'], target)}"
+                    f"similarity {item['similarity']:.2f}  actual {format_number(item['actual'], target)}"
                 )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
