@@ -1,11 +1,19 @@
 """Plotly figures for the pages and the offline reports, from the `queries` frames.
 
 Suppressed values arrive as NaN with a `<column>__suppressed` flag: lines leave a gap,
-bars are drawn as a grey stub labelled "suppressed", and the figure says how many points
-were held back. Nothing here computes a metric.
+bars have no length and are labelled "suppressed" (on the bar and in its hover, which never
+prints a number for them), and the figure says how many points were held back. Nothing
+here computes a metric.
+
+Rows of a categorical axis are placed by their label, so Plotly merges two rows with the
+same label; names are not unique (remakes, a simulated catalogue), so labels that repeat
+get the row's id appended (`queries.distinct_labels`).
 """
 
 from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -14,7 +22,7 @@ from plotly.subplots import make_subplots
 
 from . import theme
 from .privacy import SUPPRESSED_TEXT, is_suppressed
-from .queries import LISTS
+from .queries import LISTS, distinct_labels
 
 T = theme.TEMPLATE
 
@@ -28,11 +36,26 @@ def _empty(title: str, message: str) -> go.Figure:
     return fig
 
 
+NOTE_MARGIN_B = 92  # room under the x-axis title for a note; the template's 48 holds ticks and title only
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _note(fig: go.Figure, text: str) -> None:
+    """A muted line under the x-axis title. Placed in pixels below the plot area (not at a
+    paper fraction, which lands on the tick labels when the plot is short), in a bottom
+    margin made tall enough for it."""
+    fig.add_annotation(text=text, showarrow=False, x=1, xref="paper", xanchor="right",
+                       y=0, yref="paper", yanchor="top", yshift=-64,
+                       font=dict(size=11, color=theme.MUTED))
+    fig.update_layout(margin=dict(b=NOTE_MARGIN_B))
+
+
 def _suppressed_note(fig: go.Figure, count: int, k: int) -> None:
     if count:
-        fig.add_annotation(text=f"{count} point{'s' if count != 1 else ''} {SUPPRESSED_TEXT} (fewer than {k} profiles)",
-                           showarrow=False, x=1, y=-0.16, xref="paper", yref="paper", xanchor="right",
-                           font=dict(size=11, color=theme.MUTED))
+        _note(fig, f"{_plural(count, 'point')} {SUPPRESSED_TEXT} (fewer than {k} profiles)")
 
 
 def _bar_values(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -42,39 +65,89 @@ def _bar_values(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarra
     return values, hidden
 
 
+def _hover_values(values: Iterable[float], hidden: Iterable[bool], fmt: str) -> list[str]:
+    """Per-point hover text (as customdata) for a value that may be suppressed: the marker
+    where it is, else the value in `fmt`. A bar's hovertemplate prints this, never %{x} or
+    %{y}, since a suppressed bar's length is a stand-in 0, not a number to show."""
+    return [SUPPRESSED_TEXT if h else fmt.format(v) for v, h in zip(values, hidden)]
+
+
+# The "suppressed" label of a zero-length bar: a readable size whatever the bar's width
+# (Plotly shrinks outside text to the bar's width by default).
+SUPPRESSED_BAR_TEXT = dict(textfont=dict(size=11), constraintext="none", cliponaxis=False)
+
+
+def _legend_swatch(name: str, colour: str, group: str) -> go.Bar:
+    """A data-free bar trace that only draws a legend entry in `colour`. Plotly colours a
+    bar trace's legend swatch like its first bar, which is grey when that bar is
+    suppressed; the real trace then hides its own entry and shares this one's group."""
+    return go.Bar(x=[None], y=[None], name=name, marker_color=colour, legendgroup=group,
+                  hoverinfo="skip", showlegend=True)
+
+
 # --- Top 10 ----------------------------------------------------------------------------------
+
+TOP10_LABEL_CHARS = 30  # longer row labels wrap: the right-hand lists' labels sit between the columns
+
+
+def _wrap(label: str, width: int = TOP10_LABEL_CHARS) -> str:
+    """`label` on lines of at most `width` characters, breaking after a season's
+    "Show:" where there is one ("The Lost Frequency:<br>Season 2")."""
+    if len(label) <= width:
+        return label
+    head, colon, tail = label.rpartition(": ")
+    if colon and len(tail) <= width:
+        return "<br>".join([*textwrap.wrap(head + ":", width), tail])
+    return "<br>".join(textwrap.wrap(label, width)) or label
+
 
 def top10_figure(lists: pd.DataFrame, k: int) -> go.Figure:
     if lists.empty:
         return _empty("Views this week", "No Top 10 for this market and week.")
+    # The left lists' labels go in the left margin (automargin sizes it); the right lists'
+    # labels go in the gap between the columns, which automargin cannot widen: it is sized
+    # for TOP10_LABEL_CHARS characters at 11 px on the narrowest page the CSS allows.
     fig = make_subplots(rows=2, cols=2, subplot_titles=list(LISTS.values()),
-                        horizontal_spacing=0.22, vertical_spacing=0.14)
+                        horizontal_spacing=0.27, vertical_spacing=0.14)
+    wrapped = False
     for i, (name, label) in enumerate(LISTS.items()):
+        row, col = i // 2 + 1, i % 2 + 1
         rows = lists[lists["list_name"] == name].sort_values("week_rank")
         values, hidden = _bar_values(rows, "views")
-        names = [f"{r}. {n}" for r, n in zip(rows["week_rank"], rows["programme_name"])]
+        names = [_wrap(f"{r}. {n}") for r, n in zip(rows["week_rank"], rows["programme_name"])]
+        wrapped |= any("<br>" in n for n in names)
         fig.add_trace(go.Bar(
             x=values, y=names, orientation="h", name=label, showlegend=False,
             marker_color=[theme.SUPPRESSED if h else theme.PALETTE[i] for h in hidden],
             text=[SUPPRESSED_TEXT if h else f"{v:,.1f}" for v, h in zip(values, hidden)],
-            textposition="outside", cliponaxis=False,
-            hovertemplate="%{y}<br>views %{x:,.1f}<extra></extra>"),
-            row=i // 2 + 1, col=i % 2 + 1)
-        fig.update_yaxes(autorange="reversed", row=i // 2 + 1, col=i % 2 + 1, tickfont=dict(size=11))
-        fig.update_xaxes(rangemode="tozero", row=i // 2 + 1, col=i % 2 + 1)
-    if not lists["views"].notna().any():
-        fig.update_xaxes(range=[0, 1], showticklabels=False)
-    fig.update_layout(template=T, height=660, title="Views this week", margin=dict(l=170, r=60, t=72))
+            textposition="outside", **SUPPRESSED_BAR_TEXT,
+            customdata=_hover_values(values, hidden, "{:,.1f}"),
+            hovertemplate="%{y}<br>views: %{customdata}<extra></extra>"),
+            row=row, col=col)
+        fig.update_yaxes(autorange="reversed", automargin=True, tickfont=dict(size=11), row=row, col=col)
+        fig.update_xaxes(rangemode="tozero", row=row, col=col)
+        if rows.empty or hidden.all():
+            # No length to read: an axis from 0 to 1 would mean nothing, so say why instead.
+            fig.update_xaxes(range=[0, 1], showticklabels=False, showgrid=False, row=row, col=col)
+            fig.add_annotation(
+                text="No titles in this list." if rows.empty else f"All {SUPPRESSED_TEXT} (fewer than {k} profiles)",
+                showarrow=False, xref="x domain", yref="y domain", x=0, y=0, xanchor="left", yanchor="top",
+                yshift=-4, font=dict(size=11, color=theme.MUTED), row=row, col=col)
+    fig.update_layout(template=T, height=740 if wrapped else 660, title="Views this week",
+                      margin=dict(l=24, r=60, t=72))
     return fig
 
 
 # --- Title -----------------------------------------------------------------------------------
 
 def title_daily_figure(daily: pd.DataFrame, k: int) -> go.Figure:
+    title = "Daily views and hours since release"
     if daily.empty:
-        return _empty("Daily views and hours since release", "No viewing recorded for this title.")
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+        return _empty(title, "No viewing recorded for this title.")
     hidden = is_suppressed(daily, "views").to_numpy()
+    if hidden.all():
+        return _empty(title, f"Daily figures {SUPPRESSED_TEXT}: fewer than {k} profiles on every day.")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Bar(x=daily["days_since_release"], y=daily["views"], name="views",
                          marker_color=theme.PRIMARY,
                          customdata=daily["event_date"].dt.strftime("%Y-%m-%d"),
@@ -88,8 +161,11 @@ def title_daily_figure(daily: pd.DataFrame, k: int) -> go.Figure:
                                  mode="markers", name=SUPPRESSED_TEXT,
                                  marker=dict(color=theme.SUPPRESSED, symbol="line-ew-open", size=14, line=dict(width=3)),
                                  hovertemplate=f"day %{{x}}: {SUPPRESSED_TEXT}<extra></extra>"))
-    fig.update_layout(template=T, title="Daily views and hours since release", height=360)
-    fig.update_xaxes(title_text="days since release")
+    fig.update_layout(template=T, title=title, height=360)
+    days = daily["days_since_release"]
+    # Days are whole: Plotly would tick a short span at halves (0.5, 1.5).
+    fig.update_xaxes(title_text="days since release", tickformat="d",
+                     dtick=1 if days.max() - days.min() <= 14 else None)
     fig.update_yaxes(title_text="views", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title_text="hours", secondary_y=True, showgrid=False, rangemode="tozero")
     _suppressed_note(fig, int(hidden.sum()), k)
@@ -99,14 +175,17 @@ def title_daily_figure(daily: pd.DataFrame, k: int) -> go.Figure:
 def retention_figure(curves: pd.DataFrame, k: int) -> go.Figure:
     shown = curves[~is_suppressed(curves, "share_reached")]
     hidden_titles = curves.loc[is_suppressed(curves, "share_reached"), "title_id"].nunique()
+    numbered = "episode_number" in curves.columns and curves["episode_number"].notna().any()
     if shown.empty:
         fig = _empty("Retention: share of starters still watching",
                      f"{SUPPRESSED_TEXT}: fewer than {k} starters" if hidden_titles else "No starters yet.")
         return fig
     fig = go.Figure()
     titles = shown.drop_duplicates("title_id")
-    for i, (title_id, name) in enumerate(zip(titles["title_id"], titles["title_name"])):
+    episodes = titles["episode_number"] if numbered else [None] * len(titles)
+    for i, (title_id, title_name, episode) in enumerate(zip(titles["title_id"], titles["title_name"], episodes)):
         rows = shown[shown["title_id"] == title_id]
+        name = f"Ep {int(episode)}: {title_name}" if episode is not None and pd.notna(episode) else str(title_name)
         fig.add_trace(go.Scatter(
             x=[0, *rows["progress_pct"]], y=[1.0, *rows["share_reached"]], mode="lines+markers", name=name,
             line=dict(color=theme.PALETTE[i % len(theme.PALETTE)], width=2),
@@ -115,9 +194,8 @@ def retention_figure(curves: pd.DataFrame, k: int) -> go.Figure:
     fig.update_xaxes(title_text="% of runtime", ticksuffix="%")
     fig.update_yaxes(title_text="share of starters", tickformat=".0%", range=[0, 1.05])
     if hidden_titles:
-        fig.add_annotation(text=f"{hidden_titles} title(s) {SUPPRESSED_TEXT} (fewer than {k} starters)",
-                           showarrow=False, x=1, y=-0.16, xref="paper", yref="paper", xanchor="right",
-                           font=dict(size=11, color=theme.MUTED))
+        _note(fig, f"{_plural(hidden_titles, 'episode' if numbered else 'title')} {SUPPRESSED_TEXT} "
+                   f"(fewer than {k} starters)")
     return fig
 
 
@@ -154,7 +232,10 @@ def genre_trend_figure(genres: pd.DataFrame, metric: str, title: str, k: int, pe
                                  line=dict(color=theme.PALETTE[i % len(theme.PALETTE)], width=2),
                                  connectgaps=False,
                                  hovertemplate=f"{genre}<br>week of %{{x|%Y-%m-%d}}<br>%{{y:{'.1%' if percent else ',.1f'}}}<extra></extra>"))
-    fig.update_layout(template=T, title=title, height=380, legend=dict(orientation="v", y=1, x=1.02, xanchor="left"))
+    # A vertical legend to the right of the plot, from its top; the template's legend sits
+    # above the plot, where a dozen genres take the lines' height.
+    fig.update_layout(template=T, title=title, height=max(380, 170 + 21 * len(order)), margin=dict(t=56),
+                      legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02))
     fig.update_xaxes(title_text="week starting", tickformat="%d %b")
     if percent:
         fig.update_yaxes(tickformat=".0%")
@@ -171,8 +252,9 @@ def genre_bars_figure(week: pd.DataFrame, metric: str, title: str, k: int, perce
         x=values, y=rows["genre"], orientation="h",
         marker_color=[theme.SUPPRESSED if h else theme.PRIMARY for h in hidden],
         text=[SUPPRESSED_TEXT if h else (f"{v:.0%}" if percent else f"{v:,.1f}") for v, h in zip(values, hidden)],
-        textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:" + (".1%" if percent else ",.1f") + "}<extra></extra>"))
+        textposition="outside", **SUPPRESSED_BAR_TEXT,
+        customdata=_hover_values(values, hidden, "{:.1%}" if percent else "{:,.1f}"),
+        hovertemplate="%{y}: %{customdata}<extra></extra>"))
     fig.update_layout(template=T, title=title, height=380, margin=dict(l=100, r=60))
     if percent:
         fig.update_xaxes(tickformat=".0%")
@@ -193,24 +275,29 @@ def talent_figure(programmes: pd.DataFrame, k: int) -> go.Figure:
         title += f" (the latest {TALENT_FIGURE_ROWS} of {len(rows)}; the table lists all)"
         rows = rows.tail(TALENT_FIGURE_ROWS)
     rows = rows.copy()
-    labels = [f"{n} ({pd.Timestamp(d).year})" for n, d in zip(rows["programme_name"], rows["release_date"])]
+    names = [f"{n} ({pd.Timestamp(d).year})" for n, d in zip(rows["programme_name"], rows["release_date"])]
+    labels = distinct_labels(names, rows["programme_id"])
     values, hidden = _bar_values(rows, "views_28d")
     complete = rows["is_window_complete"].astype(bool).to_numpy()
     fig = go.Figure()
     fig.add_trace(go.Bar(
-        y=labels, x=values, orientation="h", name="28-day views",
+        y=labels, x=values, orientation="h", name="28-day views", legendgroup="views", showlegend=False,
         marker_color=[theme.SUPPRESSED if h else (theme.PRIMARY if c else "#8fa6bf") for h, c in zip(hidden, complete)],
         text=[SUPPRESSED_TEXT if h else ("window open" if not c else "") for h, c in zip(hidden, complete)],
-        textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}<br>views %{x:,.1f}<extra></extra>"))
+        textposition="outside", **SUPPRESSED_BAR_TEXT,
+        customdata=_hover_values(values, hidden, "{:,.1f}"),
+        hovertemplate="%{y}<br>views: %{customdata}<extra></extra>"))
+    fig.add_trace(_legend_swatch("28-day views", theme.PRIMARY, "views"))
     fig.add_trace(go.Scatter(
         y=labels, x=rows["genre_median_views_28d"], mode="markers", name="median for the genre",
-        marker=dict(symbol="line-ns-open", size=18, line=dict(width=3, color=theme.ACCENT)),
+        marker=dict(symbol="line-ns-open", size=18, color=theme.ACCENT, line=dict(width=3, color=theme.ACCENT)),
         customdata=rows["primary_genre"],
         hovertemplate="median for %{customdata}: %{x:,.1f}<extra></extra>"))
-    fig.update_layout(template=T, title=title, height=max(300, 120 + 26 * len(rows)), margin=dict(l=240, r=80))
+    # Overlay: one real bar trace, so nothing to group, and the legend swatch takes no slot.
+    fig.update_layout(template=T, title=title, height=max(300, 120 + 26 * len(rows)), margin=dict(r=80),
+                      barmode="overlay")
     fig.update_xaxes(title_text="views in the first 28 days", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 
 
@@ -226,10 +313,14 @@ def market_shares_figure(shares: pd.DataFrame, title: str, k: int) -> go.Figure:
                          marker_color=theme.PRIMARY, hovertemplate="%{x}: %{y:.1%} of hours on offer<extra></extra>"))
     fig.add_trace(go.Bar(x=labels, y=shares["programme_share"], name="catalogue share (programmes)",
                          marker_color="#8fa6bf", hovertemplate="%{x}: %{y:.1%} of programmes<extra></extra>"))
-    fig.add_trace(go.Bar(x=labels, y=demand, name="demand share (hours viewed)",
-                         marker_color=[theme.SUPPRESSED if h else theme.ACCENT for h in hidden],
+    # One colour for the whole trace: a suppressed bar has no length to colour, and Plotly
+    # draws the legend swatch in the first bar's colour. Its label stands upright in the
+    # bar's own slot, so it is readable without running over the neighbouring bars.
+    fig.add_trace(go.Bar(x=labels, y=demand, name="demand share (hours viewed)", marker_color=theme.ACCENT,
                          text=[SUPPRESSED_TEXT if h else "" for h in hidden], textposition="outside",
-                         hovertemplate="%{x}: %{y:.1%} of hours viewed<extra></extra>"))
+                         textangle=-90, **SUPPRESSED_BAR_TEXT,
+                         customdata=_hover_values(demand, hidden, "{:.1%}"),
+                         hovertemplate="%{x}<br>share of hours viewed: %{customdata}<extra></extra>"))
     fig.update_layout(template=T, title=title, barmode="group", height=360)
     fig.update_yaxes(tickformat=".0%")
     return fig
@@ -243,9 +334,10 @@ def european_works_figure(works: pd.DataFrame, country: str | None) -> go.Figure
                for c, ok in zip(works["country"], works["meets_avmsd_european_quota"])]
     fig = go.Figure(go.Bar(x=works["country"], y=works["european_works_programme_share"], marker_color=colours,
                            hovertemplate="%{x}: %{y:.1%} European works<extra></extra>"))
+    # The label goes right of the plot, level with the line: inside, it sits on a bar.
     fig.add_hline(y=0.30, line=dict(color=theme.INK, dash="dash", width=1.5),
-                  annotation_text="30% bar", annotation_position="top left")
-    fig.update_layout(template=T, title=title, height=340)
+                  annotation_text="30% bar", annotation_position="right", annotation_font=dict(size=11))
+    fig.update_layout(template=T, title=title, height=340, margin=dict(r=72))
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
     return fig
 
@@ -264,14 +356,15 @@ def forecast_figure(result: dict, k: int) -> go.Figure:
     comparables = result["comparables"]
     if comparables is not None and not comparables.empty:
         shown = comparables[~is_suppressed(comparables, "actual")]
+        keys = shown["title_id"] if "title_id" in shown.columns else shown.index
         fig.add_trace(go.Scatter(
-            x=shown["actual"], y=shown["programme_name"], mode="markers", name="comparable (actual)",
+            x=shown["actual"], y=distinct_labels(shown["programme_name"], keys), mode="markers",
+            name="comparable (actual)",
             marker=dict(size=11, color=theme.ACCENT, symbol="diamond"),
             hovertemplate="%{y}: %{x:,.0f} views<extra></extra>"))
-    fig.update_layout(template=T, title="Forecast 28-day views, 80% interval, and comparables", height=320,
-                      margin=dict(l=180))
+    fig.update_layout(template=T, title="Forecast 28-day views, 80% interval, and comparables", height=320)
     fig.update_xaxes(title_text="views in the first 28 days", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 
 
@@ -301,14 +394,19 @@ def slate_figure(slate: pd.DataFrame, name_column: str) -> go.Figure:
     title = "Slate forecasts: 28-day views with 80% intervals"
     if slate is None or slate.empty or not {"point", "p10", "p90"} <= set(slate.columns):
         return _empty(title, "No scored slate.")
-    rows = slate.sort_values("point")
+    # Two pitches may share a working title: tell them apart by an id, else by slate row.
+    key = next((c for c in ("pitch_id", "title_id") if c in slate.columns and c != name_column), None)
+    slate = slate.reset_index(drop=True)
+    keys = slate[key].astype(str) if key else [f"row {i + 1}" for i in slate.index]
+    rows = slate.assign(_label=distinct_labels(slate[name_column], keys)).sort_values("point")
     fig = go.Figure(go.Scatter(
-        x=rows["point"], y=rows[name_column].astype(str), mode="markers", marker=dict(size=12, color=theme.PRIMARY),
+        x=rows["point"], y=rows["_label"], mode="markers", marker=dict(size=12, color=theme.PRIMARY),
         error_x=dict(type="data", symmetric=False, array=rows["p90"] - rows["point"],
                      arrayminus=rows["point"] - rows["p10"], color=theme.PRIMARY),
         hovertemplate="%{y}: %{x:,.0f}<extra></extra>"))
-    fig.update_layout(template=T, title=title, height=max(260, 40 + 34 * len(rows)), margin=dict(l=200))
+    fig.update_layout(template=T, title=title, height=max(260, 40 + 34 * len(rows)))
     fig.update_xaxes(title_text="views in the first 28 days", rangemode="tozero")
+    fig.update_yaxes(automargin=True)
     return fig
 
 

@@ -11,6 +11,7 @@ suppress on it directly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import pandas as pd
@@ -34,11 +35,16 @@ def programme_names(programmes: pd.DataFrame) -> pd.Series:
     return programmes.set_index("programme_id")["programme_name"]
 
 
-def distinct_labels(labels: list[str], details: list[str]) -> list[str]:
-    """Labels for a dropdown or a chart, with `details[i]` appended to every label that
-    repeats (two people, or a remake, can share a name), so that no two entries read alike."""
-    counts = pd.Series(labels).value_counts()
-    return [f"{label} [{detail}]" if counts[label] > 1 else label for label, detail in zip(labels, details)]
+def distinct_labels(labels: Iterable, keys: Iterable) -> list[str]:
+    """Labels for dropdown options or a chart's rows that keep different things apart: a
+    label shared by different keys (two people, or a remake, with the same name) gets its
+    key appended; a unique label is unchanged. (A chart places rows by label, so it would
+    merge two programmes of the same name.)"""
+    labels, keys = [str(label) for label in labels], [str(key) for key in keys]
+    keys_of: dict[str, set[str]] = {}
+    for label, key in zip(labels, keys):
+        keys_of.setdefault(label, set()).add(key)
+    return [f"{label} · {key}" if len(keys_of[label]) > 1 else label for label, key in zip(labels, keys)]
 
 
 def data_through(daily: pd.DataFrame) -> pd.Timestamp | None:

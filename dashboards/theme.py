@@ -54,8 +54,10 @@ a {{ color: {PRIMARY}; }}
 .controls {{ display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-end; margin-bottom: 16px; }}
 .control {{ min-width: 200px; }}
 .control.wide {{ min-width: 380px; flex: 1; }}
-.control label, .field label {{ display: block; font-size: 12px; color: {MUTED}; margin-bottom: 4px;
-                                text-transform: uppercase; letter-spacing: .4px; }}
+/* A control's caption is its direct child <label>; the child combinator keeps the style off the
+   labels Dash renders inside the component (dropdown options, radio and checklist items). */
+.control > label, .field > label {{ display: block; font-size: 12px; color: {MUTED}; margin-bottom: 4px;
+                                    text-transform: uppercase; letter-spacing: .4px; }}
 .grid {{ display: grid; gap: 16px; }}
 .grid.two {{ grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); }}
 .grid.three {{ grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); }}

@@ -390,15 +390,15 @@ def test_options_that_share_a_name_read_apart():
     talent = pd.DataFrame({"talent_id": ["T1", "T2", "T3"], "talent_name": ["Clara Bernard", "Clara Bernard", "Ana Rossi"],
                            "roles": [["actor"], ["actor"], ["director"]], "programmes_credited": [3, 1, 2]})
     labels = [o["label"] for o in queries.talent_options(talent)]
-    assert labels == ["Ana Rossi (director)", "Clara Bernard (actor) [T1]", "Clara Bernard (actor) [T2]"]
+    assert labels == ["Ana Rossi (director)", "Clara Bernard (actor) · T1", "Clara Bernard (actor) · T2"]
     programmes = pd.DataFrame({"programme_id": ["F1", "F2"], "programme_name": ["Blue Engine", "Blue Engine"],
                                "programme_type": ["film", "film"], "release_date": [D("2021-03-01"), D("2025-06-01")]})
     assert [o["label"] for o in queries.programme_options(programmes)] == [
-        "Blue Engine (film) [2021, F1]", "Blue Engine (film) [2025, F2]"]
+        "Blue Engine (film) · 2021, F1", "Blue Engine (film) · 2025, F2"]
     actors = forecasting.form_options(pd.DataFrame({"format": ["film"], "runtime_minutes": [90.0],
                                                     "original_language": ["en"], "origin_country": ["US"]}),
                                       talent, pd.DataFrame({"genre": ["drama"]}))["talent"]["actor"]
-    assert [o["label"] for o in actors] == ["Clara Bernard [T1]", "Clara Bernard [T2]"]
+    assert [o["label"] for o in actors] == ["Clara Bernard · T1", "Clara Bernard · T2"]
 
 
 def test_reports_are_self_contained_and_suppress_small_cells(sample):
