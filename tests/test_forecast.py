@@ -501,6 +501,13 @@ def test_the_interval_is_wider_where_out_of_time_errors_are_larger(history, mode
         assert 0.7 <= group.mean() <= 0.9, (is_small, group.mean(), len(group))
 
 
+def test_conformal_ranks_are_exact_where_n_plus_1_is_a_multiple_of_ten():
+    from slatehouse.forecast.model import _conformal_quantiles
+
+    residuals = np.arange(99, dtype=float) - 49  # -49 .. 49: ranks 10 and 90 of n + 1 = 100
+    assert _conformal_quantiles(residuals, 0.8) == (-40.0, 40.0)
+
+
 def test_one_interval_width_where_errors_do_not_depend_on_size(model):
     # The synthetic history's noise does not depend on the title: no width term is kept.
     assert model.residual_scale.coef[1:] == (0.0, 0.0, 0.0)

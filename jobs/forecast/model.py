@@ -454,8 +454,9 @@ def _conformal_quantiles(residuals: np.ndarray, level: float) -> tuple[float, fl
     n = len(residuals)
     tail = (1 - level) / 2
     ordered = np.sort(residuals)
-    lo_rank = max(int(math.floor((n + 1) * tail)), 1)
-    hi_rank = min(int(math.ceil((n + 1) * (1 - tail))), n)
+    # Rounded before floor/ceil: (1 - 0.8) / 2 is 0.0999..., so 100 x tail would floor to 9.
+    lo_rank = max(int(math.floor(round((n + 1) * tail, 9))), 1)
+    hi_rank = min(int(math.ceil(round((n + 1) * (1 - tail), 9))), n)
     # Keep 0 inside so that p10 <= point <= p90 always holds.
     return min(float(ordered[lo_rank - 1]), 0.0), max(float(ordered[hi_rank - 1]), 0.0)
 
