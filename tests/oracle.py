@@ -395,6 +395,7 @@ class Viewing:
         self.by_pp: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for s in self.sessions:
             self.by_pp[(s["profile_id"], cat.programme_of[s["title_id"]])].append(s)
+        self.data_from = min(s["event_date"] for s in sessions)
         self.through = max(s["event_date"] for s in sessions)
 
     def title_progress(self, profile: str, title: str, day: date | None = None) -> tuple[float, float, float]:
@@ -438,7 +439,8 @@ def release_windows(v: Viewing) -> dict[tuple[str, int], dict]:
                     shares.append(min(content / p.runtime_s, 1.0))
             starters, watchers, completers = (sum(x[i] for x in t) for i in range(3))
             out[(pid, n)] = dict(
-                window_end_date=end, is_window_complete=end <= v.through, hours_viewed=hours,
+                window_end_date=end, is_window_complete=v.data_from <= p.release_date and end <= v.through,
+                hours_viewed=hours,
                 views=hours / (p.runtime_s / 3600), plays=len(inside), unique_profiles=len(profiles),
                 unique_accounts=len({s["account_id"] for s in inside}), starters=starters,
                 watchers=watchers, completers=completers, completion_rate=ratio(completers, starters),

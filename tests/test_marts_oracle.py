@@ -141,7 +141,11 @@ def test_genre_weekly_matches_oracle(built, truth):
 
 def test_talent_track_record_matches_oracle(built, truth):
     expected = oracle.talent_track_record(truth, oracle.release_windows(truth))
-    assert any(row["programmes_with_complete_28d"] for row in expected.values())
+    # Two days of events complete no 28-day window (a title released before them was never
+    # observed in full), so here this compares the credits, programme counts and genre mix;
+    # the figures over complete windows are pinned by the dbt unit test of the model.
+    assert any(row["programmes"] > 1 for row in expected.values())
+    assert not any(row["programmes_with_complete_28d"] for row in expected.values())
     got = _rows(built, "marts.fct_talent_track_record", "talent_id,role")
     for row in got.values():
         row["genre_mix"] = [(m["genre"], m["programmes"]) for m in row["genre_mix"] or []]

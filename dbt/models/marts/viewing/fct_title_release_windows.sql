@@ -1,6 +1,7 @@
 -- Per programme (film or season) and window of 1, 7, 28 and 91 days from its release:
--- viewing in [release_date, release_date + window_days - 1]. A window still open on the
--- latest event date in the data is marked is_window_complete = false.
+-- viewing in [release_date, release_date + window_days - 1]. A window is complete when the
+-- data covers all of it: it is still open on the latest event date, or it began before the
+-- earliest one (a library title released before the data), is_window_complete = false.
 with
 
 sessions as (
@@ -29,7 +30,7 @@ progress as (
 
 data_through as (
 
-    select max(event_date) as data_through_date from sessions
+    select min(event_date) as data_from_date, max(event_date) as data_through_date from sessions
 
 ),
 
@@ -43,8 +44,11 @@ windows as (
         window_days,
         date_add(programmes.release_date, window_days - 1) as window_end_date,
         data_through.data_through_date,
-        coalesce(date_add(programmes.release_date, window_days - 1) <= data_through.data_through_date, false)
-            as is_window_complete
+        coalesce(
+            programmes.release_date >= data_through.data_from_date
+            and date_add(programmes.release_date, window_days - 1) <= data_through.data_through_date,
+            false
+        ) as is_window_complete
     from programmes
     cross join data_through
     lateral view explode(array(1, 7, 28, 91)) window_list as window_days
