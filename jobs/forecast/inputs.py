@@ -418,8 +418,9 @@ MART_TARGETS = ("views_28d", "completion_rate_28d")
 def history_from_training_mart(training: pd.DataFrame, data_from=None) -> pd.DataFrame:
     """`marts.fct_title_training` (as a pandas frame, however it was read) as the history
     `fit` takes: its rows with a complete 28-day window, released on or after `data_from`
-    (the warehouse's first event date: an older title's window closed inside the data, so
-    the mart calls it complete, but its first days were never observed).
+    (the warehouse's first event date: an older title's window closed inside the data, but
+    its first days were never observed; the mart no longer calls it complete, and the
+    filter keeps a mart built before that rule honest).
 
     One row per film or series season: `title_id` (the programme id), release_date, format,
     genres, talent (`{talent_id, role[, billing_order]}`; billing only where the mart has
