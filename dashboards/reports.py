@@ -201,6 +201,7 @@ def write_reports(settings: Settings, report_date: date, reader: MartReader | No
     if isinstance(report_date, str):
         report_date = date.fromisoformat(report_date)
     reader = reader or MartReader(settings)
+    reader.read("marts.fct_top10_weekly")  # no marts yet: say so before making the folder
     out = Path(settings.reports_dir) / report_date.isoformat()
     out.mkdir(parents=True, exist_ok=True)
     paths = [_top10_report(reader, out, report_date), _title_report(reader, out, report_date),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,14 +28,33 @@ EXIT_OK, EXIT_FAILED, EXIT_GATE, EXIT_INPUT_MISSING, EXIT_LOCKED = 0, 1, 2, 3, 4
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable result on stdout.")
 
 
-def _setup_logging(as_json: bool) -> None:
+# Where results go. With --json, stdout carries the JSON document only: everything else
+# the process (or the JVM it starts, which inherits the descriptor) prints goes to stderr.
+_out = None  # None: sys.stdout, whatever it is at the time (a test may have replaced it)
+
+
+def setup_logging(as_json: bool) -> None:
+    """Log lines on stderr at INFO (the CLI's and `make demo`'s one setup); with `as_json`,
+    the process's stdout is kept for the JSON result alone."""
+    global _out
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    for noisy in ("py4j", "great_expectations"):  # their INFO is about themselves, not the data
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if as_json and _out is None and sys.stdout is sys.__stdout__:
+        sys.stdout.flush()
+        _out = os.fdopen(os.dup(1), "w")
+        os.dup2(2, 1)  # e.g. Delta's VACUUM prints "Deleted N files" on the JVM's stdout
+
+
+def _echo(text: str, nl: bool = True) -> None:
+    out = _out or sys.stdout
+    typer.echo(text, nl=nl, file=out)
+    out.flush()
 
 
 def _settings() -> Settings:
@@ -53,19 +73,28 @@ def _fail(message: str, code: int) -> None:
 def _emit(result: Any, as_json: bool, summary: str | None = None) -> None:
     if as_json:
         payload = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
-        typer.echo(json.dumps(payload, indent=2, default=str))
+        _echo(json.dumps(payload, indent=2, default=str))
     elif summary:
-        typer.echo(summary)
+        _echo(summary)
+
+
+def _day(value: str, flag: str) -> date:
+    """A date option, or a clear error naming the option (before anything starts)."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{flag} must be a date as YYYY-MM-DD, got {value!r}", EXIT_FAILED)
+        raise  # unreachable
 
 
 def _dates(day: Optional[str], start: Optional[str], end: Optional[str]) -> list[date]:
     if day and (start or end):
         _fail("give either --date or --start/--end, not both", EXIT_FAILED)
     if day:
-        return [date.fromisoformat(day)]
+        return [_day(day, "--date")]
     if not (start and end):
         _fail("give --date D, or --start D1 --end D2", EXIT_FAILED)
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    first, last = _day(start, "--start"), _day(end, "--end")
     if last < first:
         _fail(f"--end {last} is before --start {first}", EXIT_FAILED)
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
@@ -74,7 +103,7 @@ def _dates(day: Optional[str], start: Optional[str], end: Optional[str]) -> list
 @app.command()
 def setup(as_json: bool = JsonOpt) -> None:
     """Check Java and resolve Delta's JARs into the jar cache (once)."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse.spark import check_java, resolve_delta_jars
 
     settings = _settings()
@@ -100,13 +129,13 @@ def generate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write a realistic, seeded catalogue and event log in the landing format."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse.generate import FaultRates, generate as run_generate
 
     settings = _settings()
     target = out or Path(settings.landing_dir)
     result = run_generate(
-        target, start_date=date.fromisoformat(start_date), days=days, members=members,
+        target, start_date=_day(start_date, "--start-date"), days=days, members=members,
         titles=titles, seed=seed, faults=FaultRates.clean() if clean else None,
         history_days=history_days,
     )
@@ -122,7 +151,7 @@ def ingest(
     as_json: bool = JsonOpt,
 ) -> None:
     """Catalogue, events and sessions for one received date or a range (one Spark session)."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     import uuid
 
     from slatehouse.ingest import ingest as ingest_dates
@@ -158,28 +187,34 @@ def sql(
     limit: int = typer.Option(1000, help="At most this many rows are printed."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run SQL against the warehouse catalogue (bronze, silver, marts, ops)."""
-    _setup_logging(as_json)
+    """Run SQL against the warehouse catalogue (bronze, silver, marts, ops; staging and
+    intermediate hold dbt's views and tables)."""
+    setup_logging(as_json)
     from slatehouse.spark import get_spark
 
+    fmt = "json" if as_json else output_format
+    if fmt not in ("table", "csv", "json"):
+        _fail(f"--format must be table, csv or json, not {fmt!r}", EXIT_FAILED)
+    if limit < 0:
+        _fail(f"--limit must be 0 or more, got {limit}", EXIT_FAILED)
     settings = _settings()
     spark = get_spark(settings, "slatehouse-sql")
     try:
         frame = spark.sql(query).limit(limit).toPandas()
     except Exception as exc:  # an analyst's typo should read as a message, not a trace
-        _fail(str(exc).splitlines()[0], EXIT_FAILED)
-    fmt = "json" if as_json else output_format
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        _fail(lines[0] if lines else type(exc).__name__, EXIT_FAILED)
     if fmt == "csv":
-        typer.echo(frame.to_csv(index=False), nl=False)
+        _echo(frame.to_csv(index=False), nl=False)
     elif fmt == "json":
-        typer.echo(frame.to_json(orient="records", date_format="iso", indent=2))
-    elif fmt == "table":
+        _echo(frame.to_json(orient="records", date_format="iso", indent=2))
+    elif frame.empty:
+        _echo(f"(no rows; columns: {', '.join(frame.columns)})")
+    else:
         import pandas as pd
 
         with pd.option_context("display.max_rows", limit, "display.max_columns", None, "display.width", 200):
-            typer.echo(frame.to_string(index=False))
-    else:
-        _fail(f"--format must be table, csv or json, not {fmt!r}", EXIT_FAILED)
+            _echo(frame.to_string(index=False))
 
 
 def _payload(result: Any) -> Any:
@@ -197,8 +232,9 @@ def run(
 
     Catalogue, events, sessions, gates, dbt, gates, forecasts and reports.
 
-    Exit codes: 0 succeeded, 1 failed, 2 a quality gate failed, 3 input missing, 4 locked."""
-    _run_pipeline([date.fromisoformat(day)], "run", as_json)
+    Exit codes: 0 succeeded, 1 failed, 2 a quality gate failed (or, as for every command,
+    the command line itself is wrong), 3 input missing, 4 locked."""
+    _run_pipeline([_day(day, "--date")], "run", as_json)
 
 
 @app.command()
@@ -216,7 +252,7 @@ def backfill(
 
 
 def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.io import InputMissingError
     from slatehouse.spark import get_spark
@@ -226,7 +262,7 @@ def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
         settings.require_pseudonym_key()
     except ConfigError as exc:
         _fail(str(exc), EXIT_FAILED)
-    progress = (lambda m: log.info(m)) if as_json else typer.echo
+    progress = (lambda m: log.info(m)) if as_json else _echo
     report = None
     try:
         # Spark starts only once the run holds the lock: a refused run is cheap.
@@ -254,7 +290,7 @@ def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
 @app.command()
 def status(limit: int = typer.Option(10, help="How many runs to show."), as_json: bool = JsonOpt) -> None:
     """The last runs from the ledger, and how fresh each layer's data is."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.spark import get_spark
 
@@ -263,13 +299,13 @@ def status(limit: int = typer.Option(10, help="How many runs to show."), as_json
     if as_json:
         _emit(result, True)
         return
-    typer.echo("Last runs:")
+    _echo("Last runs:")
     for r in result["runs"]:
-        typer.echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<8} {r['first_date']}..{r['last_date']}"
+        _echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<8} {r['first_date']}..{r['last_date']}"
                    f"  {r['status']:<13} {r['duration_s']:.0f}s")
-    typer.echo("Freshness:")
+    _echo("Freshness:")
     for table, latest in result["freshness"].items():
-        typer.echo(f"  {table:<34} {latest}")
+        _echo(f"  {table:<34} {latest}")
 
 
 @app.command()
@@ -281,7 +317,7 @@ def maintain(
 
     Retention removes landing files and bronze rows past their keep period; the run
     records what it did."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.spark import get_spark
 
@@ -305,14 +341,16 @@ def build_marts_command(
 
     For example a full refresh after upgrading Slatehouse changed a mart's columns
     (incremental marts refuse a schema change)."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse import pipeline
     from slatehouse.marts import MartsBuildError, build_marts
     from slatehouse.spark import get_spark
 
     settings = _settings()
-    first = date.fromisoformat(start) if start else None
-    last = date.fromisoformat(end) if end else None
+    first = _day(start, "--start") if start else None
+    last = _day(end, "--end") if end else None
+    if (first is None) != (last is None):
+        _fail("give both --start and --end, or neither", EXIT_FAILED)
     try:
         with pipeline.pipeline_lock(settings, "build-marts"):
             result = build_marts(get_spark(settings, "slatehouse-marts"), settings, first, last,
@@ -334,12 +372,14 @@ def erase(
     as_json: bool = JsonOpt,
 ) -> None:
     """Erase members from every layer and keep them out of later runs (docs/privacy.md)."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse import pipeline, privacy
     from slatehouse.spark import get_spark
 
-    accounts, profiles = list(account_id), list(profile_id)
+    accounts, profiles = [a for a in account_id if a.strip()], [p for p in profile_id if p.strip()]
     if file is not None:
+        if not file.is_file():
+            _fail(f"--file {file}: no such file", EXIT_FAILED)
         for n, line in enumerate(file.read_text().splitlines(), start=1):
             if not line.strip() or line.startswith("#"):
                 continue
@@ -351,13 +391,18 @@ def erase(
         _fail("nothing to erase: give --account-id, --profile-id or --file", EXIT_FAILED)
     settings = _settings()
     try:
+        settings.require_pseudonym_key()
         with pipeline.pipeline_lock(settings, "erase"):
             result = privacy.erase_members(get_spark(settings, "slatehouse-erase"), settings,
                                            accounts, profiles, vacuum_hours=vacuum_hours)
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    found = "" if sum(result.rows_deleted.values()) else (
+        " (no rows held these members; they are recorded and kept out of later runs)")
     _emit(result, as_json, f"{result.request_id}: erased {result.accounts} accounts and {result.profiles} "
-          f"profiles; rows deleted {result.rows_deleted}; {len(result.vacuumed)} tables vacuumed")
+          f"profiles; rows deleted {result.rows_deleted}{found}; {len(result.vacuumed)} tables vacuumed")
 
 
 @app.command()
@@ -366,14 +411,19 @@ def validate(
     day: str = typer.Option(..., "--date", help="Received date (bronze) or event date (silver, marts)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Run one layer's quality gate by hand (it records results, so it takes the lock)."""
-    _setup_logging(as_json)
+    """Run one layer's quality gate by hand (it records results, so it takes the lock).
+
+    Exit codes: 0 the gate passed, 2 it failed, 4 locked."""
+    setup_logging(as_json)
     from slatehouse import pipeline, quality
 
+    if layer not in ("bronze", "silver", "marts"):
+        _fail(f"--layer must be bronze, silver or marts, not {layer!r}", EXIT_FAILED)
+    checked = _day(day, "--date")
     settings = _settings()
     try:
         with pipeline.pipeline_lock(settings, "validate"):
-            result = quality.validate(settings, layer, date.fromisoformat(day))
+            result = quality.validate(settings, layer, checked)
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except quality.GateFailed as exc:
@@ -385,7 +435,7 @@ def validate(
 @app.command()
 def docs(as_json: bool = JsonOpt) -> None:
     """Generate the dbt docs (the data dictionary) and print where they are."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse.marts import generate_docs
     from slatehouse.spark import get_spark
 
@@ -401,24 +451,33 @@ def forecast(
     as_json: bool = JsonOpt,
 ) -> None:
     """Forecast demand for a prospective production, or score a slate of them."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
     from slatehouse import forecast_job
     from slatehouse.spark import get_spark
 
     if (pitch is None) == (slate is None):
         _fail("give exactly one of --pitch or --slate", EXIT_FAILED)
-    settings = _settings()
-    if pitch is not None:
-        result = forecast_job.forecast_pitch(get_spark(settings, "slatehouse-forecast"), settings, pitch)
-        _emit(_payload(result), as_json, result.text)
-        return
-    from slatehouse import pipeline
+    from slatehouse.forecast import ForecastInputError, load_pitch, load_slate
 
-    try:  # scoring a slate writes a mart, so it waits its turn like a run
-        with pipeline.pipeline_lock(settings, "forecast-slate"):
-            result = forecast_job.score_slate(get_spark(settings, "slatehouse-forecast"), settings, slate)
-    except pipeline.LockedError as exc:
-        _fail(str(exc), EXIT_LOCKED)
+    path = pitch if pitch is not None else slate
+    if not path.is_file():
+        _fail(f"{'--pitch' if pitch is not None else '--slate'} {path}: no such file", EXIT_FAILED)
+    settings = _settings()
+    try:
+        (load_pitch if pitch is not None else load_slate)(path)  # a malformed file fails before Spark starts
+        if pitch is not None:
+            result = forecast_job.forecast_pitch(get_spark(settings, "slatehouse-forecast"), settings, pitch)
+            _emit(_payload(result), as_json, result.text)
+            return
+        from slatehouse import pipeline
+
+        try:  # scoring a slate writes a mart, so it waits its turn like a run
+            with pipeline.pipeline_lock(settings, "forecast-slate"):
+                result = forecast_job.score_slate(get_spark(settings, "slatehouse-forecast"), settings, slate)
+        except pipeline.LockedError as exc:
+            _fail(str(exc), EXIT_LOCKED)
+    except (ForecastInputError, forecast_job.ForecastDataError) as exc:
+        _fail(str(exc), EXIT_FAILED)
     _emit(_payload(result), as_json, f"scored {slate} into marts.fct_slate_forecasts")
 
 
@@ -429,7 +488,7 @@ def dashboard(
     debug: bool = typer.Option(False, help="Dash debug mode."),
 ) -> None:
     """Serve the commissioning dashboards (reads the marts with delta-rs; no JVM)."""
-    _setup_logging(False)
+    setup_logging(False)
     from slatehouse.dashboards.app import run_dashboard
 
     run_dashboard(_settings(), host, port, debug)
@@ -441,17 +500,22 @@ def report(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write the offline HTML reports (plotly.js embedded) for a date."""
-    _setup_logging(as_json)
+    setup_logging(as_json)
+    from slatehouse.dashboards.data import MissingTableError
     from slatehouse.dashboards.reports import write_reports
 
-    paths = write_reports(_settings(), date.fromisoformat(day))
+    report_date = _day(day, "--date")
+    try:
+        paths = write_reports(_settings(), report_date)
+    except MissingTableError as exc:
+        _fail(str(exc), EXIT_FAILED)
     _emit({"reports": [str(p) for p in paths]}, as_json, "\n".join(str(p) for p in paths))
 
 
 @app.command("serve-sql")
 def serve_sql() -> None:
     """Serve the warehouse over the HiveServer2 protocol (JDBC/ODBC, beeline, PyHive)."""
-    _setup_logging(False)
+    setup_logging(False)
     from slatehouse.sqlserver import serve
 
     raise typer.Exit(serve(_settings()))

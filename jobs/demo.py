@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", action="store_true", help="a larger run: more days and members")
     parser.add_argument("--keep", action="store_true", help="keep an existing ./var warehouse")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stderr)
+    from slatehouse.cli import setup_logging
+
+    setup_logging(as_json=False)
     size = dict(BIG if args.big else DEFAULT)
     for k in ("days", "members", "titles"):
         if getattr(args, k):

@@ -350,10 +350,16 @@ def _last_write(spark: SparkSession, name: str) -> WriteResult:
 
 
 def delete_where(spark: SparkSession, name: str, condition: str) -> WriteResult:
-    """DELETE the rows matching a SQL predicate (one Delta commit)."""
+    """DELETE the rows matching a SQL predicate (one Delta commit; none when no row
+    matches, and then nothing was deleted - the latest commit is someone else's)."""
     from delta.tables import DeltaTable
 
-    DeltaTable.forName(spark, name).delete(condition)
+    table = DeltaTable.forName(spark, name)
+    before = table.history(1).select("version").first()["version"]
+    table.delete(condition)
+    if table.history(1).select("version").first()["version"] == before:
+        log.info("deleted from %s: no row matched", name)
+        return WriteResult(table=name, version=before, rows_inserted=0, rows_updated=0, rows_deleted=0)
     return _last_write(spark, name)
 
 

@@ -28,6 +28,18 @@ def test_the_erasure_pseudonym_is_the_one_ingest_writes(spark, settings):
     assert privacy.pseudonym("acc-000001", key) == oracle.pseudonym(key, "acc-000001")
 
 
+def test_a_delete_that_matches_nothing_reports_nothing_deleted(spark):
+    io.ensure_database(spark, "ops")
+    table = "ops.delete_probe"
+    spark.sql(f"drop table if exists {table}")
+    io.append(spark, table, spark.createDataFrame([(1,), (2,), (3,)], "n int"))
+    io.delete_where(spark, table, "n = 2")  # the latest commit now deleted a row
+    nothing = io.delete_where(spark, table, "n = 99")
+    assert nothing.rows_deleted == 0, "no commit: the previous delete is not reported again"
+    assert io.delete_where(spark, table, "n >= 1").rows_deleted == 2
+    spark.sql(f"drop table {table}")
+
+
 def _landing_accounts(landing: Path) -> dict[str, int]:
     """Raw account id -> number of landing lines that carry it (any line, any fault)."""
     counts: dict[str, int] = {}
