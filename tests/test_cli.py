@@ -1,0 +1,41 @@
+"""The command line's own checks: a malformed argument or a missing file is refused with a
+one-line message naming it, exit code 1, before Spark starts (no metastore or warehouse
+folder appears), never with a Python traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+CASES = [
+    (["run", "--date", "2026-13-01"], "--date must be a date as YYYY-MM-DD"),
+    (["backfill", "--start", "2026-01-05", "--end", "2026/01/12"], "--end must be a date"),
+    (["validate", "--layer", "gold", "--date", "2026-01-10"], "--layer must be bronze, silver or marts"),
+    (["build-marts", "--start", "2026-01-05"], "give both --start and --end"),
+    (["generate", "--start-date", "nope"], "--start-date must be a date"),
+    (["sql", "select 1", "--format", "xml"], "--format must be table, csv or json"),
+    (["sql", "select 1", "--limit", "-1"], "--limit must be 0 or more"),
+    (["forecast", "--pitch", "missing.yaml"], "--pitch missing.yaml: no such file"),
+    (["forecast", "--pitch", "{bad}"], "column 'format' must be one of"),
+    (["forecast", "--slate", "{slate}"], "line 2: column 'runtime_minutes' must be a number"),
+    (["erase", "--file", "missing.txt"], "--file missing.txt: no such file"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), CASES, ids=[" ".join(a[:2]) for a, _ in CASES])
+def test_a_bad_argument_is_refused_by_name_before_spark_starts(tmp_path, args, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: miniseries\n")
+    slate = tmp_path / "slate.csv"
+    slate.write_text("title_id,format,runtime_minutes\np1,film,fifty-two\n")
+    args = [a.format(bad=bad, slate=slate) for a in args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLATEHOUSE_")}
+    env.update(SLATEHOUSE_HOME=str(tmp_path), SLATEHOUSE_MODE="demo")
+    done = subprocess.run([sys.executable, "-m", "slatehouse.cli", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "metastore").exists() and not (tmp_path / "warehouse").exists()
