@@ -52,7 +52,8 @@ def data_through(daily: pd.DataFrame) -> pd.Timestamp | None:
     return None if daily.empty else pd.Timestamp(daily["event_date"].max())
 
 
-def period_options(starts: list[pd.Timestamp], last_day, through: pd.Timestamp | None, label) -> tuple[list[dict], str | None]:
+def period_options(starts: list[pd.Timestamp], last_day, through: pd.Timestamp | None,
+                   label) -> tuple[list[dict], str | None]:
     """Dropdown options for weeks or months (latest first) and the one to open on: the
     latest period the data covers to its end, since a period still in progress looks like a
     collapse next to whole ones. A period in progress is labelled "(so far)".
@@ -159,10 +160,9 @@ def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.Data
     """The 1/7/28/91-day windows of a programme, with `window_state`: "complete", "open"
     (its last day is after the latest event date) or "before the data" (the programme was
     released before the earliest event date, so its windows were never wholly observed).
-    Volumes are suppressed on the window's
-    profiles, rates on its starters, and any profile count below k on itself. The
-    completion rate is also suppressed with its completers: next to the starters it would
-    give their number away (starters x rate)."""
+    Volumes are suppressed on the window's profiles, rates on its starters, and any
+    profile count below k on itself. The completion rate is also suppressed with its
+    completers: next to the starters it would give their number away (starters x rate)."""
     rows = windows[windows["programme_id"] == programme_id].sort_values("window_days").reset_index(drop=True)
     # The mart lists a programme once it is released, so its 1-day window has ended: if that
     # window is still incomplete, the programme came out before the data begins.
