@@ -156,6 +156,18 @@ def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str
     return suppress(out, k, {"profiles_at_least": ["hours_viewed", "views", "plays"]})
 
 
+def window_states(windows: pd.DataFrame) -> pd.Series:
+    """Per row of fct_title_release_windows: "complete", "open" or "before the data".
+
+    The mart lists a programme once it is released, so its 1-day window has ended: if
+    that window is still incomplete, the programme came out before the data begins."""
+    done = windows["is_window_complete"].fillna(False).astype(bool)
+    first_day_done = done.where(windows["window_days"] == 1).groupby(windows["programme_id"]).transform("max")
+    before = first_day_done.eq(False)
+    return pd.Series(["complete" if d else (WINDOW_BEFORE_DATA if b else "open") for d, b in zip(done, before)],
+                     index=windows.index)
+
+
 def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
     """The 1/7/28/91-day windows of a programme, with `window_state`: "complete", "open"
     (its last day is after the latest event date) or "before the data" (the programme was
@@ -164,12 +176,7 @@ def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.Data
     profile count below k on itself. The completion rate is also suppressed with its
     completers: next to the starters it would give their number away (starters x rate)."""
     rows = windows[windows["programme_id"] == programme_id].sort_values("window_days").reset_index(drop=True)
-    # The mart lists a programme once it is released, so its 1-day window has ended: if that
-    # window is still incomplete, the programme came out before the data begins.
-    before = bool(len(rows)) and not bool(rows.loc[rows["window_days"] == rows["window_days"].min(),
-                                                   "is_window_complete"].all())
-    rows["window_state"] = [WINDOW_BEFORE_DATA if before else ("complete" if done else "open")
-                            for done in rows["is_window_complete"].fillna(False).astype(bool)]
+    rows["window_state"] = window_states(rows)
     return suppress(rows, k, {
         "unique_profiles": ["hours_viewed", "views", "plays"],
         "starters": ["completion_rate", "avg_share_watched"],
@@ -230,13 +237,15 @@ def talent_options(talent: pd.DataFrame) -> list[dict]:
 
 
 def _window_28(windows: pd.DataFrame) -> pd.DataFrame:
-    return windows.loc[windows["window_days"] == 28, ["programme_id", "unique_profiles"]]
+    rows = windows.assign(window_state=window_states(windows))
+    return rows.loc[rows["window_days"] == 28, ["programme_id", "unique_profiles", "window_state"]]
 
 
 def genre_medians(training: pd.DataFrame, windows: pd.DataFrame, k: int) -> pd.DataFrame:
     """Median 28-day views per genre over programmes with a complete 28-day window."""
     complete = training[training["is_window_complete"].fillna(False).astype(bool)]
-    rows = complete[["programme_id", "genres", "views_28d"]].merge(_window_28(windows), on="programme_id", how="left")
+    rows = complete[["programme_id", "genres", "views_28d"]].merge(
+        _window_28(windows).drop(columns="window_state"), on="programme_id", how="left")
     rows = rows.explode("genres").rename(columns={"genres": "genre"}).dropna(subset=["genre"])
     medians = rows.groupby("genre").agg(genre_median_views_28d=("views_28d", "median"),
                                         genre_programmes=("programme_id", "nunique"),
@@ -259,7 +268,7 @@ def talent_programmes(training: pd.DataFrame, windows: pd.DataFrame, medians: pd
                              "views_28d": record.views_28d,
                              "is_window_complete": bool(record.is_window_complete)})
     columns = ["programme_id", "programme_name", "role", "release_date", "primary_genre", "views_28d",
-               "is_window_complete", "unique_profiles", "genre_median_views_28d"]
+               "is_window_complete", "unique_profiles", "window_state", "genre_median_views_28d"]
     if not rows:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame(rows).merge(_window_28(windows), on="programme_id", how="left")

@@ -221,14 +221,17 @@ def test_talent_record_against_the_genre_median():
                    [{"talent_id": "T2", "role": "actor"}], [{"talent_id": "T1", "role": "actor"}]],
         "views_28d": [10.0, 30.0, 50.0, 7.0], "is_window_complete": [True, True, True, False],
     })
-    windows = pd.DataFrame({"programme_id": list("ABCD"), "window_days": [28] * 4,
-                            "unique_profiles": [40, 80, 120, 5]})
+    windows = pd.DataFrame({"programme_id": list("ABCDAD"), "window_days": [28] * 4 + [1, 1],
+                            "is_window_complete": [True, True, True, False, True, False],
+                            "unique_profiles": [40, 80, 120, 5, 30, 1]})
     medians = queries.genre_medians(training, windows, K).set_index("genre")
     assert medians.loc["drama", "genre_median_views_28d"] == 30.0
     programmes = queries.talent_programmes(training, windows, medians.reset_index(), "T1", K)
     assert programmes["programme_id"].tolist() == ["A", "B", "D"]
     assert programmes["genre_median_views_28d"].tolist()[:2] == [30.0, 30.0]
     assert np.isnan(programmes.loc[2, "views_28d"]), "5 profiles: suppressed"
+    # A's 1-day window is complete; D's is not, so D came out before the data began.
+    assert programmes["window_state"].tolist() == ["complete", "complete", queries.WINDOW_BEFORE_DATA]
     track = pd.DataFrame({"talent_id": ["T1", "T1"], "talent_name": ["Ada", "Ada"], "role": ["director", "actor"],
                           "programmes": [2, 1], "programmes_with_complete_28d": [2, 0],
                           "median_views_28d": [20.0, None], "mean_views_28d": [20.0, None],

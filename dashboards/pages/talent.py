@@ -70,7 +70,7 @@ def content(reader: MartReader, talent_id: str | None) -> list:
             ("primary_genre", "Genre", "text"),
             ("views_28d", "Views (28d)", c.ONE),
             ("genre_median_views_28d", "Genre median", c.ONE),
-            ("is_window_complete", "Complete", lambda v: "yes" if v else "open"),
+            ("window_state", "28-day window", "text"),
         ], id="talent-programmes")),
     ]
 
