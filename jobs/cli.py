@@ -58,8 +58,19 @@ def _echo(text: str, nl: bool = True) -> None:
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
     try:
         return Settings()
+    except ValidationError as exc:  # name the environment variable a user sets, not the field
+        _fail("; ".join(f"{'SLATEHOUSE_' + '_'.join(map(str, e['loc'])).upper() if e['loc'] else 'settings'}: "
+                        f"{e['msg']} (got {e['input']!r})" for e in exc.errors()), EXIT_FAILED)
+        raise  # unreachable
+    except SettingsError as exc:  # a complex value (a dict or list) that is not JSON
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "?"
+        _fail(f"SLATEHOUSE_{field.upper()} must be JSON ({exc})", EXIT_FAILED)
+        raise  # unreachable
     except (ConfigError, ValueError) as exc:
         _fail(str(exc), EXIT_FAILED)
         raise  # unreachable

@@ -25,6 +25,13 @@ CASES = [
 ]
 
 
+def _cli(tmp_path, args, **env):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLATEHOUSE_")}
+    environment.update(SLATEHOUSE_HOME=str(tmp_path), SLATEHOUSE_MODE="demo", **env)
+    return subprocess.run([sys.executable, "-m", "slatehouse.cli", *args], cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize(("args", "message"), CASES, ids=[" ".join(a[:2]) for a, _ in CASES])
 def test_a_bad_argument_is_refused_by_name_before_spark_starts(tmp_path, args, message):
     bad = tmp_path / "bad.yaml"
@@ -32,10 +39,15 @@ def test_a_bad_argument_is_refused_by_name_before_spark_starts(tmp_path, args, m
     slate = tmp_path / "slate.csv"
     slate.write_text("title_id,format,runtime_minutes\np1,film,fifty-two\n")
     args = [a.format(bad=bad, slate=slate) for a in args]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLATEHOUSE_")}
-    env.update(SLATEHOUSE_HOME=str(tmp_path), SLATEHOUSE_MODE="demo")
-    done = subprocess.run([sys.executable, "-m", "slatehouse.cli", *args], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = _cli(tmp_path, args)
     assert done.returncode == 1, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "metastore").exists() and not (tmp_path / "warehouse").exists()
+
+
+@pytest.mark.parametrize(("variable", "value"), [("SLATEHOUSE_SHUFFLE_PARTITIONS", "abc"),
+                                                 ("SLATEHOUSE_SPARK_CONF", "{bad")])
+def test_a_bad_setting_names_its_environment_variable(tmp_path, variable, value):
+    done = _cli(tmp_path, ["status"], **{variable: value})
+    assert done.returncode == 1 and f"error: {variable}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
