@@ -569,6 +569,9 @@ def test_slate_reader_names_the_line_of_a_bad_number(tmp_path):
     path.write_text("title_id,format,release_availability_share\na,film,0.4\nb,film,40\n")
     with pytest.raises(ForecastInputError, match=r"'release_availability_share'.*\[0, 1\].*'b'"):
         forecast.load_slate(path)
+    path.write_text("title_id,format\na,film\n,film\n")
+    with pytest.raises(ForecastInputError, match=r"line 3: column 'title_id' is empty"):
+        forecast.load_slate(path)
 
 
 def test_the_closest_comparable_shares_talent_and_genre(model, history):

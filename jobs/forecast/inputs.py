@@ -394,6 +394,9 @@ def load_slate(path: str | Path) -> pd.DataFrame:
             )
     if "title_id" not in frame.columns and "pitch_id" in frame.columns:
         frame = frame.rename(columns={"pitch_id": "title_id"})
+    if "title_id" in frame.columns and frame["title_id"].isna().any():
+        line = int(np.flatnonzero(frame["title_id"].isna().to_numpy())[0]) + 2  # header is line 1
+        raise ForecastInputError(f"{path}, line {line}: column 'title_id' is empty")
     for column in NUMERIC_COLUMNS:
         if column in frame.columns:
             numbers = pd.to_numeric(frame[column], errors="coerce")
@@ -404,10 +407,7 @@ def load_slate(path: str | Path) -> pd.DataFrame:
                     f"{path}, line {line}: column {column!r} must be a number, got {frame[column][bad].iloc[0]!r}"
                 )
             frame[column] = numbers
-    try:
-        normalise_titles(frame, who=str(path), is_history=False)
-    except ForecastInputError as error:
-        raise ForecastInputError(f"{error} (rows are numbered from 0 after the header)") from error
+    normalise_titles(frame, who=str(path), is_history=False)  # its errors name the pitch's title_id
     return frame
 
 
