@@ -94,14 +94,20 @@ class Pitch:
         }])
 
 
+def _show_titles(programmes: pd.DataFrame | None) -> pd.Series:
+    """show_id -> show title, from marts.dim_programme (empty without it)."""
+    if programmes is None or not {"show_id", "show_title"} <= set(programmes.columns):
+        return pd.Series(dtype=object)
+    return programmes.dropna(subset=["show_id"]).drop_duplicates("show_id").set_index("show_id")["show_title"]
+
+
 def _named(explanation: pd.DataFrame, talent: pd.DataFrame, programmes: pd.DataFrame) -> pd.DataFrame:
     """The explanation with people and shows by name: "tal-00617 (director)" reads
     "Ana Rossi (director)", a show id its title."""
     if explanation.empty:
         return explanation
     people = talent.drop_duplicates("talent_id").set_index("talent_id")["talent_name"]
-    shows = (programmes.dropna(subset=["show_id"]).drop_duplicates("show_id").set_index("show_id")["show_title"]
-             if {"show_id", "show_title"} <= set(programmes.columns) else pd.Series(dtype=object))
+    shows = _show_titles(programmes)
 
     def name(component: str, feature: str) -> str:
         if component == "talent" and " (" in feature:
@@ -183,9 +189,7 @@ def _show_options(history: pd.DataFrame | None, programmes: pd.DataFrame | None)
     if history is None or "show_id" not in history.columns:
         return []
     seasons = history["show_id"].dropna().value_counts()
-    names = {}
-    if programmes is not None and {"show_id", "show_title"} <= set(programmes.columns):
-        names = programmes.dropna(subset=["show_id"]).drop_duplicates("show_id").set_index("show_id")["show_title"]
+    names = _show_titles(programmes)
     labels = [f"{names.get(show, show)} ({n} season{'s' if n > 1 else ''} so far)" for show, n in seasons.items()]
     options = [{"label": label, "value": show}
                for label, show in zip(queries.distinct_labels(labels, list(seasons.index)), seasons.index)]

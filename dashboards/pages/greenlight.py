@@ -107,11 +107,10 @@ def result_section(reader: MartReader, pitch: forecasting.Pitch) -> list:
     result = forecasting.forecast_pitch(model, pitch, reader.read("marts.dim_programme"),
                                         reader.read("marts.fct_title_release_windows"), reader.k,
                                         talent=reader.read("marts.dim_talent"))
-    number = lambda v: format_number(v, forecasting.TARGET)  # noqa: E731 - 3 significant digits, like the CLI
     forecast_card = c.card(
         "Forecast: views in the first 28 days",
-        html.Div(number(result["point"]), className="forecast-number", id="greenlight-point"),
-        html.Div(f"80% interval {number(result['p10'])} – {number(result['p90'])}", id="greenlight-interval"),
+        html.Div(_views(result["point"]), className="forecast-number", id="greenlight-point"),
+        html.Div(f"80% interval {_views(result['p10'])} – {_views(result['p90'])}", id="greenlight-interval"),
         html.Div(f"Talent with a track record: {result['n_known_talent']} of {result['n_talent']}.", className="note"),
         c.graph(figures.forecast_figure(result, reader.k), id="greenlight-forecast-graph"),
     )
@@ -131,6 +130,7 @@ def result_section(reader: MartReader, pitch: forecasting.Pitch) -> list:
 
 
 def _views(value) -> str:
+    """A forecast in views, to 3 significant digits, as the CLI prints it."""
     return format_number(value, forecasting.TARGET)
 
 

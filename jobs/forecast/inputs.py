@@ -244,8 +244,9 @@ def normalise_titles(
 
     if "title_id" in frame.columns:
         ids = frame["title_id"]
-        if _missing(ids).any():
-            first = int(np.flatnonzero(_missing(ids))[0])
+        empty = _missing(ids)
+        if empty.any():
+            first = int(np.flatnonzero(empty)[0])
             raise ForecastInputError(f"{who}: column 'title_id' is empty on row {first}")
         out["title_id"] = ids.astype(str)
     else:
