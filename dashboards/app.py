@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 from slatehouse.settings import Settings
 
-from . import theme
+from . import queries, theme
 from .data import MartReader, MissingTableError
 from .pages import PAGES
 
@@ -53,8 +53,8 @@ def _status(reader: MartReader) -> str:
         daily = reader.read("marts.fct_title_daily")
     except MissingTableError:
         return "no marts yet"
-    through = daily["event_date"].max()
-    through = "no viewing yet" if daily.empty else f"data through {through:%d %b %Y}"
+    through = queries.data_through(daily)
+    through = "no viewing yet" if through is None else f"data through {through:%d %b %Y}"
     return f"{through} · cells under {reader.k} profiles suppressed"
 
 
