@@ -18,6 +18,7 @@ from slatehouse.settings import ConfigError, Settings
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode="markdown",  # docstring paragraphs reflow to the terminal's width
     help="Slatehouse: audience and completion analytics for commissioning, on Spark, Delta and dbt.",
 )
 log = logging.getLogger("slatehouse")
