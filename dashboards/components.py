@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -10,7 +11,16 @@ from dash import dcc, html
 
 from .privacy import SUPPRESSED_TEXT, format_value, is_suppressed
 
-Formatter = str | Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Number:
+    """A callable format for a numeric column: its cells align right like the patterns'."""
+
+    format: Callable[[Any], str]
+
+
+Formatter = str | Number | Callable[[Any], Any]
 
 INT = "{:,.0f}"
 ONE = "{:,.1f}"
@@ -23,8 +33,10 @@ def _cell(value: Any, suppressed: bool, fmt: Formatter, numeric: bool):
     if suppressed:
         return html.Td(SUPPRESSED_TEXT, className="num suppressed" if numeric else "suppressed",
                        title="fewer profiles than the small-cell threshold")
+    if isinstance(fmt, Number):
+        return html.Td(fmt.format(value), className="num")
     if callable(fmt):
-        return html.Td(fmt(value), className="num" if numeric else None)
+        return html.Td(fmt(value))
     if fmt == DATE:
         text = "–" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
         return html.Td(text)
@@ -36,11 +48,12 @@ def _cell(value: Any, suppressed: bool, fmt: Formatter, numeric: bool):
 def table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, Formatter]], *, id: str | None = None,
           empty: str = "No rows.") -> html.Div:
     """An HTML table of `frame`. `columns`: (column, header, format), the format being a
-    `str.format` pattern, "text", "date" or a callable returning a Dash child. Cells blanked
+    `str.format` pattern, a `Number`, "text", "date" or a callable returning a Dash child
+    (a text cell). Numeric columns (patterns and `Number`s) align right. Cells blanked
     by `privacy.suppress` print the suppression marker."""
     if frame is None or frame.empty:
         return html.Div(empty, className="empty")
-    numeric = {c: not (callable(f) or f in ("text", DATE)) for c, _, f in columns}
+    numeric = {c: isinstance(f, Number) or not (callable(f) or f in ("text", DATE)) for c, _, f in columns}
     flags = {c: is_suppressed(frame, c).to_numpy() for c, _, _ in columns}
     header = html.Thead(html.Tr([html.Th(h, className="num" if numeric[c] else None) for c, h, _ in columns]))
     rows = []

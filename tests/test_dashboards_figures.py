@@ -281,3 +281,18 @@ def test_caption_style_does_not_reach_labels_inside_components():
     for selector in uppercase:
         for part in selector.split(","):
             assert re.fullmatch(r"\s*\.(control|field)\s*>\s*label\s*", part), part
+
+
+def test_table_aligns_numbers_right_however_they_are_formatted():
+    from slatehouse.dashboards import components as c
+
+    frame = suppress(pd.DataFrame({"name": ["A", "B"], "views": [1234.5, 3.0], "unique_profiles": [50, 2]}),
+                     10, {"unique_profiles": ["views"]})
+    table = c.table(frame, [("name", "Pitch", "text"), ("views", "Pattern", c.ONE),
+                            ("views", "Callable", c.Number(lambda v: f"{v:.3g}")), ("name", "Child", lambda v: v)])
+    head, body = table.children.children
+    cls = lambda cell: getattr(cell, "className", None)  # noqa: E731
+    assert [cls(th) for th in head.children.children] == [None, "num", "num", None]
+    first, second = ([(td.children, cls(td)) for td in tr.children] for tr in body.children)
+    assert first == [("A", None), ("1,234.5", "num"), ("1.23e+03", "num"), ("A", None)]
+    assert second[1:3] == [(SUPPRESSED_TEXT, "num suppressed")] * 2

@@ -142,7 +142,7 @@ def slate_section(reader: MartReader) -> html.Div:
     name = next((col for col in SLATE_NAMES if col in slate.columns), slate.columns[0])
     columns = [(name, "Pitch", "text")] + [(col, label, fmt) for col, label, fmt in (
         ("format", "Format", "text"), ("genres", "Genres", lambda g: ", ".join(g) if g is not None else "–"),
-        ("point", "Forecast", _views), ("p10", "p10", _views), ("p90", "p90", _views),
+        ("point", "Forecast", c.Number(_views)), ("p10", "p10", c.Number(_views)), ("p90", "p90", c.Number(_views)),
         ("n_known_talent", "Known talent", c.INT)) if col in slate.columns]
     return c.card("Scored slate",
                   c.graph(figures.slate_figure(slate, name), id="greenlight-slate-graph"),
