@@ -84,8 +84,6 @@ table.data td.num, table.data th.num {{ text-align: right; font-variant-numeric:
 .empty {{ color: {MUTED}; padding: 24px; text-align: center; }}
 .form {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 12px 16px; }}
 .form .field.wide {{ grid-column: 1 / -1; }}
-.form input[type=number], .form input[type=text] {{ width: 100%; padding: 7px 8px; border: 1px solid #ccd3dc;
-                                                    border-radius: 6px; font: inherit; }}
 .button {{ background: {PRIMARY}; color: white; border: 0; border-radius: 6px; padding: 9px 18px;
            font: inherit; font-weight: 600; cursor: pointer; }}
 .button:hover {{ filter: brightness(1.1); }}

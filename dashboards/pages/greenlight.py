@@ -26,8 +26,9 @@ TABLES = ("marts.fct_title_training", "marts.dim_talent", "marts.dim_genre", "ma
 SLATE_NAMES = ("programme_name", "pitch_name", "working_title", "title", "name", "title_id", "pitch_id")
 
 
-def _field(label: str, component, wide: bool = False) -> html.Div:
-    return html.Div([html.Label(label), component], className="field wide" if wide else "field")
+def _field(label: str, component, wide: bool = False, hint: str | None = None) -> html.Div:
+    caption = html.Label(label, title=hint) if hint else html.Label(label)
+    return html.Div([caption, component], className="field wide" if wide else "field")
 
 
 def layout(reader: MartReader, query: dict) -> html.Div:
@@ -57,8 +58,10 @@ def layout(reader: MartReader, query: dict) -> html.Div:
         _field("Origin country", dcc.Dropdown(id="greenlight-origin", options=options["countries"],
                                               value="US" if "US" in options["countries"] else None)),
         _field("Planned release (optional)", dcc.DatePickerSingle(id="greenlight-release", display_format="YYYY-MM-DD")),
-        _field("Members able to watch on release day, %", dcc.Input(
-            id="greenlight-availability", type="number", min=0, max=100, value=100)),
+        _field("Reach at release, %", dcc.Input(
+            id="greenlight-availability", type="number", min=0, max=100, value=100),
+            hint="The percentage of members able to watch it on release day: 100 for a worldwide release, "
+                 "less when it opens in some countries only."),
         _field("Next season of (optional)", dcc.Dropdown(
             id="greenlight-show", options=options["shows"], placeholder="a new production")),
         *talent_fields,
