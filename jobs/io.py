@@ -6,7 +6,10 @@ RESTORE, OPTIMIZE and VACUUM. Transforms never read or write; jobs call these fu
 
 from __future__ import annotations
 
+import codecs
+import json
 import logging
+import re
 import time
 import zlib
 from dataclasses import dataclass
@@ -42,29 +45,100 @@ _LINES_ARROW = pa.schema([
     ("line", pa.string()), ("line_error", pa.string()),
 ])
 _BATCH_LINES = 200_000
+# The landing contract's file names (docs/event-contract.md); anything else is reported.
+LANDING_GLOB = "*.{jsonl,jsonl.gz}"
+
+
+_GZIP_CHUNK = 1 << 16
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _inflate(decomp, data: bytes, piece: int) -> tuple[list[bytes], int | None]:
+    """Feed `data` to a decompressor in pieces; (output, None) or, at a fault, the output
+    up to the faulty piece and that piece's offset."""
+    out = []
+    for start in range(0, len(data), piece):
+        try:
+            out.append(decomp.decompress(data[start:start + piece]))
+        except zlib.error:
+            return out, start
+        if decomp.eof:
+            break
+    return out, None
+
+
+def _gunzip(content: bytes) -> tuple[bytes, str | None]:
+    """Every member of a gzip file (`cat a.gz b.gz` is one valid file), and why it ends
+    early if it does: None when complete, else the reason, with everything decoded before
+    the fault kept (to within a kilobyte of compressed data)."""
+    if not content.startswith(_GZIP_MAGIC):
+        return b"", "not a gzip file"
+    out: list[bytes] = []
+    rest = content
+    while rest:
+        decomp = zlib.decompressobj(wbits=31)
+        for start in range(0, len(rest), _GZIP_CHUNK):
+            chunk = rest[start:start + _GZIP_CHUNK]
+            saved = decomp.copy()
+            try:
+                out.append(decomp.decompress(chunk))
+            except zlib.error as error:  # again from before the chunk, in small pieces
+                kept, at = _inflate(saved, chunk, 1024)
+                out += kept
+                offset = len(content) - len(rest) + start + (at or 0)
+                return b"".join(out), f"gzip data corrupt after {offset:,} bytes ({error})"
+            if decomp.eof:
+                break
+        if not decomp.eof:
+            return b"".join(out), f"gzip data ends early ({len(content):,} bytes)"
+        out.append(decomp.flush())
+        rest = decomp.unused_data
+        if not rest.strip(b"\0"):  # zero padding after the last member ends the file
+            break
+        if not rest.startswith(_GZIP_MAGIC):
+            return b"".join(out), f"data after the last gzip member is not gzip ({len(rest):,} bytes)"
+    return b"".join(out), None
+
+
+def _trailing_content(text: str) -> bool:
+    """Whether a line holds more than one JSON value (`{...}{...}`, `{...} junk`, or lines
+    joined by a bare carriage return). The parser reads the first object and would drop
+    the rest, so such a line is refused whole. Only lines that look suspect are parsed here."""
+    stripped = text.strip()
+    if not stripped.startswith("{") or (stripped.endswith("}") and _NEXT_VALUE.search(stripped) is None):
+        return False
+    try:
+        _, end = _DECODER.raw_decode(stripped)
+    except ValueError:
+        return False  # not JSON at all: the parser reports it
+    return stripped[end:].strip() != ""
+
+
+_DECODER = json.JSONDecoder()
+_NEXT_VALUE = re.compile(r"}\s*[{\[\"\w]")
 
 
 def _split_file(path: str, content: bytes) -> Iterator[pa.RecordBatch]:
     """One landing file's bytes -> (file, line number, text, error) batches.
 
-    Gzip files that end early keep every complete line; the partial tail becomes one
-    `truncated_file` line. Lines that are not UTF-8 are kept (with replacement characters)
-    and flagged `invalid_utf8`, so nothing is lost and the reason is recorded.
+    `line_error` is a quarantine reason, optionally followed by ": " and its detail. Gzip
+    files that end early, or are corrupt part way, keep every complete line before the
+    fault; the partial tail becomes one `truncated_file` line that says why. Lines that
+    are not UTF-8 are kept (with replacement characters) and flagged `invalid_utf8`; a line
+    with content after its JSON object is `malformed_json`. So nothing is lost and the
+    reason is recorded. A UTF-8 byte-order mark at the start of a file is dropped.
     """
     truncated_tail = None
     if path.endswith(".gz"):
-        decomp = zlib.decompressobj(wbits=31)
-        try:
-            data = decomp.decompress(content) + decomp.flush()
-            complete = decomp.eof
-        except zlib.error:
-            data, complete = b"", False
-        if not complete:
+        data, fault = _gunzip(content)
+        if fault is not None:
             head, sep, tail = data.rpartition(b"\n")
             data = head + sep
-            truncated_tail = tail
+            truncated_tail = (tail, fault)
     else:
         data = content
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"":
         raw_lines.pop()
@@ -82,9 +156,12 @@ def _split_file(path: str, content: bytes) -> Iterator[pa.RecordBatch]:
             except UnicodeDecodeError:
                 texts.append(raw.decode("utf-8", errors="replace"))
                 errors.append("invalid_utf8")
+    for i, text in enumerate(texts):
+        if errors[i] is None and _trailing_content(text):
+            errors[i] = "malformed_json: content after the JSON object"
     if truncated_tail is not None:
-        texts.append(truncated_tail.decode("utf-8", errors="replace"))
-        errors.append("truncated_file")
+        texts.append(truncated_tail[0].decode("utf-8", errors="replace"))
+        errors.append(f"truncated_file: {truncated_tail[1]}")
     for start in range(0, max(len(texts), 1), _BATCH_LINES):
         chunk = texts[start:start + _BATCH_LINES]
         if not chunk:
@@ -123,12 +200,32 @@ def read_event_lines(spark: SparkSession, settings: Settings, received_dates: Se
     files = (
         spark.read.format("binaryFile")
         .option("recursiveFileLookup", "true")
-        .option("pathGlobFilter", "*.jsonl*")
+        .option("pathGlobFilter", LANDING_GLOB)
         .load(folders)
         .select("path", "content")
     )
     received = F.to_date(F.regexp_extract("_source_file", r"received_date=(\d{4}-\d{2}-\d{2})", 1))
     return files.mapInArrow(_split_files, LINES_SCHEMA).withColumn("received_date", received)
+
+
+def ignored_event_files(spark: SparkSession, settings: Settings, received_date: date) -> list[str]:
+    """Files under a received date's folder that ingest does not read: not named `*.jsonl`
+    or `*.jsonl.gz` (a partial `.tmp` upload, another format), or hidden (`_` or `.`
+    first, as Spark and Hadoop treat them). Reported, so that none goes unnoticed."""
+    folder = event_landing_dir(settings, received_date)
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    if not fs.exists(hpath):
+        return []
+    ignored = []
+    files = fs.listFiles(hpath, True)
+    while files.hasNext():
+        path = files.next().getPath()
+        name = path.getName()
+        if name.startswith(("_", ".")) or not name.endswith((".jsonl", ".jsonl.gz")):
+            ignored.append(path.toString().split(f"received_date={received_date.isoformat()}/", 1)[-1])
+    return sorted(ignored)
 
 
 def path_exists(spark: SparkSession, path: str) -> bool:
@@ -289,6 +386,7 @@ def merge_replace(
 
     create_table(spark, name, df.schema, partition_by)
     target = DeltaTable.forName(spark, name)
+    before = current_version(spark, name)
     compare = [c for c in df.columns if c not in keys and c not in preserve]
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     if scope:
@@ -300,7 +398,7 @@ def merge_replace(
     if scope and delete_missing:
         merge = merge.whenNotMatchedBySourceDelete(condition=scope)
     merge.execute()
-    return _last_write(spark, name)
+    return _last_write(spark, name, before)
 
 
 def same_columns(a: StructType, b: StructType) -> bool:
@@ -325,10 +423,16 @@ def replace_table(spark: SparkSession, name: str, df: DataFrame) -> WriteResult:
     return _last_write(spark, name)
 
 
-def _last_write(spark: SparkSession, name: str) -> WriteResult:
+def _last_write(spark: SparkSession, name: str, before: int | None = None) -> WriteResult:
+    """What the latest commit wrote. Given the version `before` a write, a write that made
+    no commit (nothing to add, change or delete) reports zeros: the latest commit then is
+    an earlier one's."""
     from delta.tables import DeltaTable
 
     last = DeltaTable.forName(spark, name).history(1).select("version", "operationMetrics").first()
+    if before is not None and last["version"] == before:
+        log.info("wrote %s: nothing to change (still v%s)", name, before)
+        return WriteResult(table=name, version=before, rows_inserted=0, rows_updated=0, rows_deleted=0)
     metrics = last["operationMetrics"] or {}
 
     def metric(*keys: str) -> int:
@@ -354,27 +458,25 @@ def delete_where(spark: SparkSession, name: str, condition: str) -> WriteResult:
     matches, and then nothing was deleted - the latest commit is someone else's)."""
     from delta.tables import DeltaTable
 
-    table = DeltaTable.forName(spark, name)
-    before = table.history(1).select("version").first()["version"]
-    table.delete(condition)
-    if table.history(1).select("version").first()["version"] == before:
-        log.info("deleted from %s: no row matched", name)
-        return WriteResult(table=name, version=before, rows_inserted=0, rows_updated=0, rows_deleted=0)
-    return _last_write(spark, name)
+    before = current_version(spark, name)
+    DeltaTable.forName(spark, name).delete(condition)
+    return _last_write(spark, name, before)
 
 
 def update_where(spark: SparkSession, name: str, condition: str, values: dict) -> WriteResult:
     """UPDATE the rows matching a SQL predicate to the given literal values."""
     from delta.tables import DeltaTable
 
+    before = current_version(spark, name)
     DeltaTable.forName(spark, name).update(condition, {k: F.lit(v) for k, v in values.items()})
-    return _last_write(spark, name)
+    return _last_write(spark, name, before)
 
 
 def append(spark: SparkSession, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> WriteResult:
     create_table(spark, name, df.schema, partition_by)
+    before = current_version(spark, name)
     df.write.format("delta").mode("append").saveAsTable(name)
-    return _last_write(spark, name)
+    return _last_write(spark, name, before)
 
 
 def optimize(spark: SparkSession, name: str) -> dict:
