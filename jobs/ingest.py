@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Sequence
 
@@ -26,9 +26,9 @@ from slatehouse.settings import Settings
 from slatehouse.transforms import catalog as cat
 from slatehouse.privacy import erased_pseudonyms
 from slatehouse.transforms.events import (
+    check_titles,
     dedupe_events,
     flag_erased_members,
-    flag_unknown_titles,
     parse_events,
     pseudonymise,
     with_event_date,
@@ -62,6 +62,8 @@ class EventsResult:
     by_reason: dict[str, int]
     event_dates: list[str]
     versions: dict[str, int | None]
+    # Files in the date's folder that the contract's names leave out (reported, not read).
+    ignored_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -156,13 +158,14 @@ def check_events(spark: SparkSession, settings: Settings, received: Sequence[dat
     with pseudonymised member ids, and `reason_code` (null when accepted) with its detail."""
     key = settings.require_pseudonym_key()
     lines = io.read_event_lines(spark, settings, received)
-    first_listed = (
-        io.read_table(spark, S.SILVER_TITLES).groupBy("title_id").agg(F.min("valid_from").alias("first_listed"))
+    titles = (
+        io.read_table(spark, S.SILVER_TITLES).groupBy("title_id")
+        .agg(F.min("valid_from").alias("first_listed"), F.max("runtime_s").alias("max_runtime_s"))
     )
     return (
         lines.transform(parse_events)
         .transform(with_lateness(settings.lateness_days))
-        .transform(flag_unknown_titles(first_listed))
+        .transform(check_titles(titles))
         .transform(dedupe_events(_prior_deliveries(spark, settings, received), settings.dedupe_lookback_days))
         .transform(pseudonymise(key))
         .transform(flag_erased_members(erased_pseudonyms(spark)))
@@ -181,6 +184,21 @@ def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[da
     by_date: dict[date, dict[str, int]] = {d: {} for d in received}
     for r in checked.groupBy("received_date", "reason_code").agg(F.count(F.lit(1)).alias("n")).collect():
         by_date[r["received_date"]][r["reason_code"] or "accepted"] = r["n"]
+    # Lines read, counted apart from the checks: each file's lines are numbered 1..n by the
+    # reader, so its last number is how many it read. A step that dropped or repeated a
+    # line would show here, not only in the reasons' sum.
+    lines_in_files: dict[date, tuple[int, int]] = {d: (0, 0) for d in received}
+    for r in checked.groupBy("received_date", "_source_file").agg(
+            F.max("_line_number").alias("lines"), F.countDistinct("_line_number").alias("kept")).collect():
+        lines, kept = lines_in_files[r["received_date"]]
+        lines_in_files[r["received_date"]] = (lines + r["lines"], kept + r["kept"])
+    for d in received:  # before anything is written
+        lines, kept = lines_in_files[d]
+        rows = sum(by_date[d].values())
+        if not lines == kept == rows:
+            raise ConservationError(
+                f"counts do not add up for {d}: the files hold {lines} lines, {kept} of them came out of "
+                f"the checks, in {rows} rows (accepted, quarantined or duplicates); nothing was written")
     accepted_df = checked.where(F.col("reason_code").isNull()).select(*S.BRONZE_EVENTS_SCHEMA.fieldNames())
     quarantine_df = checked.where(F.col("reason_code").isNotNull()).select(
         "received_date", "_source_file", "_line_number", "reason_code", "reason_detail", "event_id",
@@ -200,16 +218,20 @@ def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[da
     versions = {S.BRONZE_EVENTS: events_version, S.BRONZE_QUARANTINE: quarantine_version}
     for d in received:
         counts = by_date[d]
-        lines_read = sum(counts.values())
+        lines_read = lines_in_files[d][0]
         accepted, duplicates = counts.get("accepted", 0), counts.get("duplicate", 0)
         result = EventsResult(
             received_date=d.isoformat(), lines_read=lines_read, accepted=accepted,
-            quarantined=lines_read - accepted - duplicates, duplicates=duplicates,
+            quarantined=sum(n for k, n in counts.items() if k not in ("accepted", "duplicate")),
+            duplicates=duplicates,
             by_reason={k: v for k, v in sorted(counts.items()) if k != "accepted"},
             event_dates=sorted(event_dates[d]), versions=versions,
+            ignored_files=io.ignored_event_files(spark, settings, d),
         )
-        if result.accepted + result.quarantined + result.duplicates != result.lines_read:
-            raise ConservationError(f"counts do not add up for {d}: {asdict(result)}")
+        if result.ignored_files:
+            log.warning("events %s: %d file(s) not read, not named *.jsonl or *.jsonl.gz or hidden: %s",
+                        d, len(result.ignored_files), ", ".join(result.ignored_files[:5])
+                        + (", ..." if len(result.ignored_files) > 5 else ""))
         log.info("events %s: %d lines read = %d accepted + %d quarantined + %d duplicates",
                  d, lines_read, accepted, result.quarantined, duplicates)
         results.append(result)
@@ -217,16 +239,18 @@ def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[da
 
 
 def _prior_deliveries(spark: SparkSession, settings: Settings, received: Sequence[date]) -> DataFrame:
-    """(event_id, received_date) accepted before the first of these dates, within the lookback."""
+    """(event_id, received_date) accepted on other received dates within the lookback of
+    these, before or after them (a late file for a date that already ran)."""
     if not io.table_exists(spark, S.BRONZE_EVENTS):
         return spark.createDataFrame([], "event_id string, received_date date")
-    first = min(received)
-    start = first - timedelta(days=settings.dedupe_lookback_days)
+    start = min(received) - timedelta(days=settings.dedupe_lookback_days)
+    end = max(received) + timedelta(days=settings.dedupe_lookback_days)
     lo = start - timedelta(days=settings.lateness_days + 1)
     return (
         io.read_table(spark, S.BRONZE_EVENTS)
-        .where(F.col("event_date").between(lo, first))
-        .where(F.col("received_date").between(start, first - timedelta(days=1)))
+        .where(F.col("event_date").between(lo, end + timedelta(days=1)))
+        .where(F.col("received_date").between(start, end))
+        .where(~F.col("received_date").isin(list(received)))
         .select("event_id", "received_date")
     )
 
@@ -253,7 +277,13 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
     events = io.read_table(spark, S.BRONZE_EVENTS).where(F.col("event_date").between(lo, hi))
     touched = events.where(F.col("received_date").isin(received)).select("session_id").distinct()
     affected = events.join(touched, "session_id", "left_semi")
-    titles = io.read_table(spark, S.SILVER_TITLES).where("is_current").select("title_id", "runtime_s")
+    # Each title's latest row, current or not: a title dropped from the latest snapshot
+    # (a licence that ended) still has the plays it had before, and late events for them.
+    latest = Window.partitionBy("title_id").orderBy(F.col("valid_from").desc())
+    titles = (
+        io.read_table(spark, S.SILVER_TITLES).withColumn("_latest", F.row_number().over(latest))
+        .where("_latest = 1").select("title_id", "runtime_s")
+    )
     sessions = affected.transform(sessionize(titles, settings.heartbeat_s)).localCheckpoint()
     stats = sessions.groupBy("event_date").count().collect()
     count = sum(r["count"] for r in stats)

@@ -54,6 +54,8 @@ def read_lines(path: Path) -> list[bytes | None]:
             tail = True
     else:
         data, tail = raw, False
+    if data.startswith(b"\xef\xbb\xbf"):  # a byte-order mark is not part of the first line
+        data = data[3:]
     lines: list[bytes | None] = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -107,7 +109,7 @@ def classify(line: bytes | None) -> tuple[str | None, dict | None]:
     c = rec["country"]
     if not (isinstance(c, str) and len(c) == 2 and c.isascii() and c.isupper()):
         return "invalid_field", None
-    if any(not isinstance(rec[f], str) or rec[f] == "" for f in STRING_FIELDS):
+    if any(not isinstance(rec[f], str) or rec[f].strip() == "" for f in STRING_FIELDS):
         return "invalid_field", None
     return None, rec
 
@@ -138,25 +140,31 @@ def accept_events(landing: Path, key: bytes, received_dates: list[date], latenes
     counts: dict[date, DayCounts] = {}
     reasons: dict[str, int] = defaultdict(int)
     for day in received_dates:
-        known = set()
+        known: dict[str, int] = {}  # title -> the longest runtime any snapshot so far gave it
         for snap_day, titles in snaps.items():
             if snap_day <= day:
-                known.update(titles)
+                for title, row in titles.items():
+                    known[title] = max(known.get(title, 0), row["runtime_s"])
         c = counts[day] = DayCounts()
         candidates = []
-        for path in sorted((landing / "events" / f"received_date={day}").glob("hour=*/*.jsonl*")):
+        folder = landing / "events" / f"received_date={day}"
+        for path in sorted(p for p in folder.glob("hour=*/*") if p.name.endswith((".jsonl", ".jsonl.gz"))):
             for n, line in enumerate(read_lines(path), start=1):
                 c.lines_read += 1
                 reason, rec = classify(line)
                 if reason is None:
                     ets, rts = _ts(rec["event_ts"]), _ts(rec["received_ts"])
                     lag = (rts - ets).total_seconds()
-                    if lag > lateness_days * 86400:
+                    if rts.date() != day:  # the folder is the server's receipt date
+                        reason = "invalid_field"
+                    elif lag > lateness_days * 86400:
                         reason = "too_late"
                     elif lag < -300:
                         reason = "future_event"
                     elif rec["title_id"] not in known:
                         reason = "unknown_title"
+                    elif rec["position_s"] > 1.1 * known[rec["title_id"]]:  # far past the runtime
+                        reason = "invalid_field"
                 if reason is not None:
                     c.quarantined += 1
                     reasons[reason] += 1

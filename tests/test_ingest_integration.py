@@ -167,3 +167,90 @@ def test_a_run_that_died_before_writing_the_dimensions_is_healed_by_its_rerun(in
     assert {t: sorted(map(repr, spark.table(t).collect())) for t in dims} == expected
     again = ingest_catalog(spark, settings, snapshot_dates[-1])
     assert S.SILVER_TITLES not in again.versions  # now up to date: nothing to do
+
+
+def test_hostile_deliveries_are_read_whole_or_accounted_for(empty_warehouse, settings, landing, tmp_path):
+    """What real producers do that the generator does not: a late file for a date that
+    already ran, a title dropped from the latest snapshot, files the contract does not
+    name, and a gzip made by `cat a.gz b.gz`. Nothing is read twice or lost."""
+    import gzip
+    import shutil
+
+    from slatehouse.ingest import build_sessions, ingest_events
+
+    spark = empty_warehouse
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    shutil.copytree(settings.landing_dir, local.landing_dir)
+    root = Path(local.landing_dir)
+    days = oracle.received_dates(root)
+    first, second = days[0], days[1]
+
+    def folder(day):
+        return root / "events" / f"received_date={day}" / "hour=23"
+
+    def accepted_lines(day):  # well-formed events of a day, by id
+        out = {}
+        for path in sorted((root / "events" / f"received_date={day}").glob("hour=*/*.jsonl")):
+            for line in path.read_text(errors="replace").splitlines():
+                reason, rec = oracle.classify(line.encode())
+                if reason is None and rec["received_ts"].startswith(str(day)):
+                    out[rec["event_id"]] = rec
+        return out
+
+    # Files the contract does not name are reported, not read.
+    folder(first).mkdir(parents=True, exist_ok=True)
+    for name in ("notes.txt", ".hidden.jsonl", "_SUCCESS", "upload.jsonl.tmp"):
+        (folder(first) / name).write_text('{"event_id": "x"}\n')
+    # The last snapshot drops a title that has plays: a licence that ended.
+    snapshots = sorted((root / "catalog").glob("snapshot_date=*"))
+    listed = {json.loads(line)["title_id"] for line in (snapshots[0] / "titles.jsonl").read_text().splitlines()}
+    plays = [r["title_id"] for r in accepted_lines(second).values() if r["title_id"] in listed]
+    played = max(sorted(set(plays)), key=plays.count)
+    last = snapshots[-1] / "titles.jsonl"
+    last.write_text("".join(line + "\n" for line in last.read_text().splitlines()
+                            if json.loads(line)["title_id"] != played))
+    # Two gzip members in one file: both are read.
+    rows = list(accepted_lines(first).values())[:30]
+    members = [gzip.compress("".join(json.dumps({**r, "event_id": f"{r['event_id']}-{k}"}) + "\n"
+                                     for r in rows[k::2]).encode()) for k in (0, 1)]
+    (folder(first) / "two-members.jsonl.gz").write_bytes(members[0] + members[1])
+
+    results = ingest(spark, local, days)
+    one = results.events[0]
+    assert one.ignored_files == sorted(f"hour=23/{n}" for n in (".hidden.jsonl", "_SUCCESS", "notes.txt",
+                                                                   "upload.jsonl.tmp"))
+    assert spark.table(S.BRONZE_EVENTS).where("event_id like '%-0' or event_id like '%-1'").count() == 30
+
+    # Sessions of the dropped title are built from its latest catalogue row.
+    sessions = spark.table(S.SILVER_SESSIONS).where(f"title_id = '{played}'")
+    events = spark.table(S.BRONZE_EVENTS).where(f"title_id = '{played}'")
+    assert sessions.count() == events.select("session_id").distinct().count() > 0
+
+    # A late file for the first date, after the second ran, repeating an event the second
+    # accepted: a duplicate, not a second copy.
+    kept = spark.table(S.BRONZE_EVENTS).where(f"received_date = '{second}'").orderBy("event_id").first()
+    taken = accepted_lines(second)[kept["event_id"]]
+    late = {**taken, "received_ts": f"{first}T23:59:00Z", "event_ts": f"{first}T23:58:00Z"}
+    (folder(first) / "late-delivery.jsonl").write_text(json.dumps(late) + "\n")
+    rerun = ingest_events(spark, local, [first])[0]
+    assert rerun.duplicates == one.duplicates + 1 and rerun.accepted == one.accepted
+    assert rerun.lines_read == one.lines_read + 1
+    assert spark.table(S.BRONZE_EVENTS).where(f"event_id = '{taken['event_id']}'").count() == 1
+    build_sessions(spark, local, [first])
+    assert spark.table(S.BRONZE_QUARANTINE).where(
+        f"event_id = '{taken['event_id']}' and reason_code = 'duplicate'").count() == 1
+
+
+def test_a_step_that_repeats_lines_stops_the_ingest_before_it_writes(ingested, settings, monkeypatch):
+    """The counts are not a sum of themselves: lines are counted from the files, so a join
+    that multiplied rows (here a catalogue with every title twice) is caught."""
+    from slatehouse import ingest as ingest_module
+    from slatehouse.ingest import ConservationError, ingest_events
+
+    spark, days, _ = ingested
+    check = ingest_module.check_titles
+    monkeypatch.setattr(ingest_module, "check_titles", lambda titles: check(titles.unionByName(titles)))
+    before = {t: io.current_version(spark, t) for t in (S.BRONZE_EVENTS, S.BRONZE_QUARANTINE)}
+    with pytest.raises(ConservationError, match=r"the files hold (\d+) lines, \1 of them came out of the checks, in"):
+        ingest_events(spark, settings, days[:1])
+    assert {t: io.current_version(spark, t) for t in before} == before

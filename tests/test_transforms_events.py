@@ -13,8 +13,8 @@ from pyspark.testing import assertDataFrameEqual
 
 from slatehouse.io import LINES_SCHEMA
 from slatehouse.transforms.events import (
+    check_titles,
     dedupe_events,
-    flag_unknown_titles,
     parse_events,
     pseudonymise,
     with_lateness,
@@ -67,6 +67,7 @@ def test_parse_events_types_a_valid_line(spark):
         (with_(country="france"), "invalid_field", "country=france"),
         (with_(event_ts="yesterday"), "invalid_field", "event_ts=yesterday"),
         (with_(schema_version=2), "unsupported_schema_version", "schema_version=2"),
+        (with_(event_id="   "), "invalid_field", "event_id=   "),
     ],
 )
 def test_parse_events_names_the_reason(spark, line, reason, detail):
@@ -75,9 +76,25 @@ def test_parse_events_names_the_reason(spark, line, reason, detail):
 
 
 def test_parse_events_keeps_line_errors_from_the_reader(spark):
-    rows = [("f.jsonl.gz", 7, '{"event_id": "e', "truncated_file")]
-    out = spark.createDataFrame(rows, LINES_SCHEMA).transform(parse_events).first()
-    assert out["reason_code"] == "truncated_file"
+    rows = [("f.jsonl.gz", 7, '{"event_id": "e', "truncated_file"),
+            ("f.jsonl", 8, "{}{}", "malformed_json: content after the JSON object")]
+    out = spark.createDataFrame(rows, LINES_SCHEMA).transform(parse_events).orderBy("_line_number").collect()
+    assert [(r["reason_code"], r["reason_detail"]) for r in out] == [
+        ("truncated_file", None), ("malformed_json", "content after the JSON object")]
+
+
+def test_with_lateness_refuses_a_received_ts_off_its_folders_date(spark):
+    df = lines_df(
+        spark,
+        with_(received_ts="2001-01-01T00:00:00Z", event_ts="2001-01-01T00:00:00Z"),
+        with_(received_ts="2026-03-02T00:00:01Z"),
+        with_(),
+    ).transform(parse_events).transform(with_lateness(3))
+    assert reasons(df) == [
+        (1, "invalid_field", "received_ts=2001-01-01T00:00:00Z is not on the folder's received_date=2026-03-01"),
+        (2, "invalid_field", "received_ts=2026-03-02T00:00:01Z is not on the folder's received_date=2026-03-01"),
+        (3, None, None),
+    ]
 
 
 def test_with_lateness_quarantines_too_late_and_future_events(spark):
@@ -91,12 +108,20 @@ def test_with_lateness_quarantines_too_late_and_future_events(spark):
     assert [r[1] for r in reasons(df)] == ["too_late", None, "future_event", None]
 
 
-def test_flag_unknown_titles(spark):
+def test_check_titles(spark):
     catalog = spark.createDataFrame([("f1", RECEIVED), ("f2", date(2026, 3, 2))], "title_id string, first_listed date")
     df = lines_df(spark, with_(), with_(title_id="nope"), with_(title_id="f2")).transform(parse_events)
-    out = df.transform(flag_unknown_titles(catalog))
+    out = df.transform(check_titles(catalog))
     # f2 is listed only from the next day's snapshot: unknown on this received date.
     assert reasons(out) == [(1, None, None), (2, "unknown_title", "title_id=nope"), (3, "unknown_title", "title_id=f2")]
+
+
+def test_check_titles_refuses_a_playhead_far_past_the_runtime(spark):
+    catalog = spark.createDataFrame([("f1", RECEIVED, 1000)], "title_id string, first_listed date, max_runtime_s long")
+    df = lines_df(spark, with_(position_s=1100.0), with_(position_s=1100.5), with_(position_s=1e9))
+    out = df.transform(parse_events).transform(check_titles(catalog))
+    assert reasons(out) == [(1, None, None), (2, "invalid_field", "position_s=1100.5 past the runtime_s=1000"),
+                            (3, "invalid_field", "position_s=1.0E9 past the runtime_s=1000")]
 
 
 def test_dedupe_keeps_first_delivery_and_drops_ids_seen_before(spark):
@@ -127,6 +152,15 @@ def test_dedupe_across_received_dates_in_one_batch(spark):
     out = df.transform(parse_events).transform(dedupe_events(empty, 3)).orderBy("received_date").collect()
     # Two days after the first delivery: a duplicate. Five days after: a new delivery.
     assert [r["reason_code"] for r in out] == [None, "duplicate", None]
+
+
+def test_dedupe_refuses_what_a_later_received_date_already_accepted(spark):
+    # A late file for a date that already ran: "a" was accepted from the next day's folder.
+    later = spark.createDataFrame([("a", date(2026, 3, 2)), ("far", date(2026, 3, 5))],
+                                  "event_id string, received_date date")
+    df = lines_df(spark, with_(event_id="a"), with_(event_id="far"), with_(event_id="new"))
+    out = df.transform(parse_events).transform(dedupe_events(later, 3))
+    assert [r[1] for r in reasons(out)] == ["duplicate", None, None]
 
 
 def test_pseudonymise_is_keyed_hmac_sha256_and_redacts_raw_lines(spark):

@@ -25,6 +25,9 @@ _RAW_SCHEMA = StructType(
     + [StructField("_corrupt_record", StringType(), True)]
 )
 FUTURE_TOLERANCE_S = 300
+# A playhead may run a little past the catalogue's runtime (credits, rounding); beyond this
+# multiple of it an event is refused. The silver gate's max_position_to_runtime bound.
+POSITION_PAST_RUNTIME = 1.1
 
 
 def parse_events(lines: DataFrame) -> DataFrame:
@@ -51,14 +54,17 @@ def parse_events(lines: DataFrame) -> DataFrame:
         (~F.col("country").rlike("^[A-Z]{2}$"), "country"),
         (F.col("position_s") < 0, "position_s"),
         (F.isnan("position_s"), "position_s"),
-        (F.length("event_id") == 0, "event_id"),
-        (F.length("session_id") == 0, "session_id"),
-        (F.length("account_id") == 0, "account_id"),
-        (F.length("profile_id") == 0, "profile_id"),
-        (F.length("title_id") == 0, "title_id"),
+        (F.length(F.trim("event_id")) == 0, "event_id"),
+        (F.length(F.trim("session_id")) == 0, "session_id"),
+        (F.length(F.trim("account_id")) == 0, "account_id"),
+        (F.length(F.trim("profile_id")) == 0, "profile_id"),
+        (F.length(F.trim("title_id")) == 0, "title_id"),
     ]
-    reason = F.when(F.col("line_error").isNotNull(), F.col("line_error"))
-    detail = F.when(F.col("line_error").isNotNull(), F.lit(None).cast("string"))
+    # The reader's verdict on the raw line: "reason" or "reason: detail".
+    has_error = F.col("line_error").isNotNull()
+    reason = F.when(has_error, F.substring_index("line_error", ": ", 1))
+    detail = F.when(has_error, F.when(F.instr("line_error", ": ") > 0,
+                                      F.expr("substr(line_error, instr(line_error, ': ') + 2)")))
     not_object = F.col("_raw").isNull() | F.col("_raw._corrupt_record").isNotNull()
     reason = reason.when(not_object, "malformed_json")
     detail = detail.when(not_object, F.lit("not a JSON object"))
@@ -80,41 +86,61 @@ def parse_events(lines: DataFrame) -> DataFrame:
 
 
 def with_lateness(lateness_days: int) -> Transform:
-    """Quarantine events too far behind or ahead of the server's clock."""
+    """Quarantine events too far behind or ahead of the server's clock, and events whose
+    `received_ts` is not on the received date of their folder (UTC): the folder is the
+    server's record of when it received them, so lateness and reruns go by it."""
 
     def transform(df: DataFrame) -> DataFrame:
+        valid = F.col("reason_code").isNull()
+        misfiled = valid & (F.to_date("received_ts") != F.col("received_date"))
         lag_s = F.col("received_ts").cast("double") - F.col("event_ts").cast("double")
-        too_late = F.col("reason_code").isNull() & (lag_s > lateness_days * 86400)
-        future = F.col("reason_code").isNull() & (lag_s < -FUTURE_TOLERANCE_S)
+        too_late = valid & ~misfiled & (lag_s > lateness_days * 86400)
+        future = valid & ~misfiled & (lag_s < -FUTURE_TOLERANCE_S)
         return (
             df.withColumn(
                 "reason_detail",
-                F.when(too_late | future, F.concat(F.lit("received_ts - event_ts = "), F.round(lag_s, 0).cast("long"), F.lit(" s")))
+                F.when(misfiled, F.concat(F.lit("received_ts="), F.date_format("received_ts", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
+                                          F.lit(" is not on the folder's received_date="), F.col("received_date")))
+                .when(too_late | future, F.concat(F.lit("received_ts - event_ts = "), F.round(lag_s, 0).cast("long"), F.lit(" s")))
                 .otherwise(F.col("reason_detail")),
             )
             .withColumn(
                 "reason_code",
-                F.when(too_late, "too_late").when(future, "future_event").otherwise(F.col("reason_code")),
+                F.when(misfiled, "invalid_field").when(too_late, "too_late").when(future, "future_event")
+                .otherwise(F.col("reason_code")),
             )
         )
 
     return transform
 
 
-def flag_unknown_titles(catalog: DataFrame) -> Transform:
+def check_titles(catalog: DataFrame) -> Transform:
     """Quarantine events whose title_id no catalogue snapshot up to their received date
-    lists (`catalog`: title_id, first_listed)."""
+    lists (`unknown_title`), and events whose playhead is past the title's runtime by more
+    than `POSITION_PAST_RUNTIME` (`invalid_field`: one broken client must not hold back the
+    day at the silver gate). `catalog`: title_id, first_listed, and optionally
+    max_runtime_s (the longest runtime any snapshot gave it)."""
 
     def transform(df: DataFrame) -> DataFrame:
-        known = catalog.select(F.col("title_id").alias("_known_title"), F.col("first_listed").alias("_first_listed"))
+        runtime = F.col("max_runtime_s") if "max_runtime_s" in catalog.columns else F.lit(None).cast("long")
+        known = catalog.select(F.col("title_id").alias("_known_title"), F.col("first_listed").alias("_first_listed"),
+                               runtime.alias("_max_runtime_s"))
         joined = df.join(F.broadcast(known), df["title_id"] == known["_known_title"], "left")
         unknown = F.col("reason_code").isNull() & (
             F.col("_first_listed").isNull() | (F.col("_first_listed") > F.col("received_date"))
         )
+        past_end = F.col("reason_code").isNull() & ~unknown & (F.col("_max_runtime_s") > 0) & (
+            F.col("position_s") > F.col("_max_runtime_s") * POSITION_PAST_RUNTIME)
         return (
-            joined.withColumn("reason_detail", F.when(unknown, F.concat(F.lit("title_id="), F.col("title_id"))).otherwise(F.col("reason_detail")))
-            .withColumn("reason_code", F.when(unknown, "unknown_title").otherwise(F.col("reason_code")))
-            .drop("_known_title", "_first_listed")
+            joined.withColumn(
+                "reason_detail",
+                F.when(unknown, F.concat(F.lit("title_id="), F.col("title_id")))
+                .when(past_end, F.concat(F.lit("position_s="), F.col("position_s").cast("string"),
+                                         F.lit(" past the runtime_s="), F.col("_max_runtime_s").cast("string")))
+                .otherwise(F.col("reason_detail")))
+            .withColumn("reason_code", F.when(unknown, "unknown_title").when(past_end, "invalid_field")
+                        .otherwise(F.col("reason_code")))
+            .drop("_known_title", "_first_listed", "_max_runtime_s")
         )
 
     return transform
@@ -123,31 +149,33 @@ def flag_unknown_titles(catalog: DataFrame) -> Transform:
 def dedupe_events(prior: DataFrame, lookback_days: int) -> Transform:
     """Mark repeated deliveries of an event_id as `duplicate`.
 
-    The first delivery (by received_ts, file, line) is kept; a later one is a duplicate
-    when it arrives within `lookback_days` of the first, or of a delivery accepted before
-    this batch (`prior`: event_id, received_date). Only valid events take part; invalid
-    ones keep their reason.
+    Within the batch the first delivery (by received_ts, file, line) is kept; a later one
+    is a duplicate when it arrives within `lookback_days` of the first. A delivery is also
+    a duplicate when the same event_id was accepted from another received date, before or
+    after this batch's, within `lookback_days` of it (`prior`: event_id, received_date): a
+    late file for a date that already ran does not accept again what a later date took.
+    Only valid events take part; invalid ones keep their reason.
     """
 
     def transform(df: DataFrame) -> DataFrame:
-        earlier = prior.groupBy(F.col("event_id").alias("_prior_id")).agg(
-            F.max("received_date").alias("_prior_received"))
+        other = prior.groupBy(F.col("event_id").alias("_prior_id")).agg(
+            F.min("received_date").alias("_prior_first"), F.max("received_date").alias("_prior_last"))
         valid = F.col("reason_code").isNull()
         order = Window.partitionBy("event_id", valid).orderBy("received_ts", "_source_file", "_line_number")
         marked = (
             df.withColumn("_rank", F.when(valid, F.row_number().over(order)))
             .withColumn("_first_received", F.when(valid, F.first("received_date").over(order)))
-            .join(earlier, F.col("event_id") == F.col("_prior_id"), "left")
+            .join(other, F.col("event_id") == F.col("_prior_id"), "left")
         )
-        within = lambda since: F.datediff("received_date", since) <= lookback_days  # noqa: E731
+        within = lambda other_date: F.abs(F.datediff("received_date", other_date)) <= lookback_days  # noqa: E731
         dup = valid & (
             ((F.col("_rank") > 1) & within(F.col("_first_received")))
-            | (F.col("_prior_received").isNotNull() & within(F.col("_prior_received")))
+            | (F.col("_prior_first").isNotNull() & (within(F.col("_prior_first")) | within(F.col("_prior_last"))))
         )
         return (
             marked.withColumn("reason_detail", F.when(dup, F.concat(F.lit("event_id="), F.col("event_id"))).otherwise(F.col("reason_detail")))
             .withColumn("reason_code", F.when(dup, "duplicate").otherwise(F.col("reason_code")))
-            .drop("_rank", "_first_received", "_prior_id", "_prior_received")
+            .drop("_rank", "_first_received", "_prior_id", "_prior_first", "_prior_last")
         )
 
     return transform
