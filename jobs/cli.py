@@ -166,6 +166,7 @@ def ingest(
     setup_logging(as_json)
     import uuid
 
+    from slatehouse.ingest import CatalogError, ConservationError
     from slatehouse.ingest import ingest as ingest_dates
     from slatehouse.io import InputMissingError
     from slatehouse.pipeline import LockedError, pipeline_lock
@@ -186,7 +187,7 @@ def ingest(
         _fail(str(exc), EXIT_LOCKED)
     except InputMissingError as exc:
         _fail(str(exc), EXIT_INPUT_MISSING)
-    except ConfigError as exc:
+    except (ConfigError, CatalogError, ConservationError) as exc:
         _fail(str(exc), EXIT_FAILED)
     _emit(dataclasses.asdict(result), as_json,
           f"ingested {len(dates)} day(s); {result.sessions.sessions_written} sessions recomputed")

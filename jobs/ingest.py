@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Sequence
@@ -131,6 +132,7 @@ def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> Ca
                     "(an earlier run stopped before writing them); deriving them again")
     if new:
         snapshots = io.read_catalog_snapshots(spark, settings, new, S.CATALOG_SCHEMA)
+        _check_snapshots(snapshots, new)
         written = io.merge_replace(
             spark, S.BRONZE_CATALOG, snapshots, keys=["snapshot_date", "title_id"],
             scope=_in_dates("t.snapshot_date", new), partition_by=["snapshot_date"], preserve=(),
@@ -145,6 +147,45 @@ def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> Ca
     result.versions[S.BRONZE_CATALOG] = io.current_version(spark, S.BRONZE_CATALOG)
     log.info("catalogue: %d new snapshot(s) loaded, %d in all", len(new), result.snapshots_total)
     return result
+
+
+class CatalogError(RuntimeError):
+    """A catalogue snapshot breaks the landing contract; nothing of it was loaded."""
+
+
+def _check_snapshots(snapshots: DataFrame, dates: Sequence[date]) -> None:
+    """Refuse snapshots that the dimensions cannot be built from honestly: a line that is
+    not the contract's JSON, a required field that is null, or a title listed twice in one
+    snapshot (which of its rows would be the title?). The message names what to fix."""
+    required = [f.name for f in S.CATALOG_SCHEMA.fields if not f.nullable]
+    where = f"catalogue snapshot(s) {', '.join(d.isoformat() for d in dates)}"
+    try:
+        nulls = snapshots.select(
+            "snapshot_date", "title_id",
+            F.array_compact(F.array(*[F.when(F.col(c).isNull(), F.lit(c)) for c in required])).alias("missing"),
+        ).where(F.size("missing") > 0).limit(5).collect()
+        repeated = (snapshots.groupBy("snapshot_date", "title_id").count().where("count > 1")
+                    .orderBy("snapshot_date", "title_id").limit(5).collect())
+    except Exception as exc:  # FAILFAST: a line that does not parse as the contract's types
+        raise CatalogError(f"{where}: a line does not match the contract "
+                           f"(docs/event-contract.md): {_first_message(exc)}") from None
+    if nulls:
+        raise CatalogError(f"{where}: required fields are null: " + "; ".join(
+            f"{r['snapshot_date']} title_id={r['title_id']}: {', '.join(r['missing'])}" for r in nulls))
+    if repeated:
+        raise CatalogError(f"{where}: a title is listed more than once in a snapshot: " + "; ".join(
+            f"{r['snapshot_date']} title_id={r['title_id']} ({r['count']} rows)" for r in repeated))
+
+
+_ERROR_CLASS = re.compile(r"\[[A-Z][A-Z_.]+\].*")
+
+
+def _first_message(exc: Exception) -> str:
+    """A Spark error's causes, by their error classes (which file, then what in it), in
+    one line; else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = list(dict.fromkeys(m.group(0).strip() for line in lines if (m := _ERROR_CLASS.search(line))))
+    return " / ".join(named)[:1000] if named else (lines or [type(exc).__name__])[0][:500]
 
 
 # --- Events ---------------------------------------------------------------------------------

@@ -254,3 +254,29 @@ def test_a_step_that_repeats_lines_stops_the_ingest_before_it_writes(ingested, s
     with pytest.raises(ConservationError, match=r"the files hold (\d+) lines, \1 of them came out of the checks, in"):
         ingest_events(spark, settings, days[:1])
     assert {t: io.current_version(spark, t) for t in before} == before
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("twice", r"listed more than once in a snapshot: \S+ title_id=(\S+) \(2 rows\)"),
+    ("null runtime", r"required fields are null: \S+ title_id=\S+: runtime_s"),
+    ("text runtime", r"a line does not match the contract .*runtime_s"),
+])
+def test_a_broken_catalogue_snapshot_is_refused_by_name(empty_warehouse, settings, landing, tmp_path,
+                                                         breakage, message):
+    import shutil
+
+    from slatehouse.ingest import CatalogError, ingest_catalog
+
+    spark = empty_warehouse
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    shutil.copytree(Path(settings.landing_dir) / "catalog", Path(local.landing_dir) / "catalog")
+    first = sorted((Path(local.landing_dir) / "catalog").glob("snapshot_date=*"))[0] / "titles.jsonl"
+    rows = first.read_text().splitlines()
+    row = json.loads(rows[0])
+    extra = {"twice": {**row, "runtime_s": row["runtime_s"] + 60}, "null runtime": {**row, "runtime_s": None},
+             "text runtime": {**row, "runtime_s": "ninety minutes"}}[breakage]
+    first.write_text("\n".join(rows[1:] + [json.dumps(extra)]) + "\n" if breakage != "twice"
+                     else "\n".join(rows + [json.dumps(extra)]) + "\n")
+    with pytest.raises(CatalogError, match=message):
+        ingest_catalog(spark, local, io.catalog_snapshot_dates(spark, local)[-1])
+    assert not io.table_exists(spark, S.BRONZE_CATALOG) or spark.table(S.BRONZE_CATALOG).count() == 0
