@@ -111,6 +111,10 @@ class SuiteOutcome:
         return [e for e in self.expectations if not e.success]
 
 
+class NothingToValidate(RuntimeError):
+    """`validate` found no table or no rows for the dates: a pass would say nothing."""
+
+
 @dataclass
 class GateResult:
     run_id: str
@@ -194,7 +198,9 @@ def with_event_lag(events: DataFrame) -> DataFrame:
 
 
 # A day with fewer lines than this (say, the stragglers that arrive after a backfill's
-# last day) has no meaningful rate of its own; it still counts in the run's pooled row.
+# last day) has no meaningful rate of its own; it still counts in the run's pooled row,
+# which is judged only when it reaches this many lines too: a run of one quiet day (40
+# late stragglers, all too late) is not stopped by a rate over 40 lines.
 MIN_LINES_FOR_DAILY_RATES = 1000
 
 
@@ -205,7 +211,7 @@ def summarise_intake(quarantine: DataFrame, received_dates: Sequence[date]) -> C
     counted apart, as ingest does. Lines of erased members (`erased_member`) count as
     quarantined but not in the quarantine rate: they say nothing about the data's quality.
     A day under MIN_LINES_FOR_DAILY_RATES lines has null rates, so only the pooled row
-    judges it."""
+    judges it; a run under that many lines in all has no rate judged (its counts stay)."""
 
     def transform(events: DataFrame) -> DataFrame:
         spark = events.sparkSession
@@ -227,7 +233,7 @@ def summarise_intake(quarantine: DataFrame, received_dates: Sequence[date]) -> C
             *[F.sum(c).alias(c) for c in counts],
         )
         lines = F.col("accepted") + F.col("quarantined") + F.col("duplicates")
-        judged = F.col("received_date").isNull() | (F.col("lines_read") >= MIN_LINES_FOR_DAILY_RATES)
+        judged = F.col("lines_read") >= MIN_LINES_FOR_DAILY_RATES
 
         def rate(count):
             return F.when(judged, F.try_divide(count, F.col("lines_read").cast("double")))
@@ -704,4 +710,13 @@ def validate(settings: Settings, layer: str, day: date | Sequence[date], run_id:
 
     dates = [day] if isinstance(day, date) else list(day)
     run_id = run_id or f"validate-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    return run_gate(get_spark(settings, "slatehouse-validate"), settings, layer, dates, run_id)
+    spark = get_spark(settings, "slatehouse-validate")
+    missing = sorted({t for check in checks_for(layer) for t in check.tables if not io.table_exists(spark, t)})
+    if missing:
+        raise NothingToValidate(f"{', '.join(missing)} does not exist yet: run the pipeline before validating {layer}")
+    result = run_gate(spark, settings, layer, dates, run_id)
+    if all(s.rows == 0 for s in result.suites if "_totals" not in s.suite):
+        raise NothingToValidate(
+            f"no {layer} rows for {', '.join(d.isoformat() for d in dates)}: nothing was checked "
+            f"({'received' if layer == 'bronze' else 'event'} dates; see `slatehouse status` for what is loaded)")
+    return result

@@ -246,8 +246,9 @@ def test_clean_data_passes_every_suite_and_is_recorded(empty_warehouse, settings
 
 
 # --- Bronze ---------------------------------------------------------------------------------
-def test_bronze_gate_names_each_broken_rule_and_restores(empty_warehouse, settings):
+def test_bronze_gate_names_each_broken_rule_and_restores(empty_warehouse, settings, monkeypatch):
     spark = empty_warehouse
+    monkeypatch.setattr(q, "MIN_LINES_FOR_DAILY_RATES", 30)  # rates judged on this small run
     clean = [event(n) for n in range(1, 20)]
     before = {S.BRONZE_EVENTS: write(spark, S.BRONZE_EVENTS, clean, S.BRONZE_EVENTS_SCHEMA),
               S.BRONZE_QUARANTINE: None}
@@ -287,7 +288,8 @@ def test_bronze_gate_names_each_broken_rule_and_restores(empty_warehouse, settin
         (ev, "expect_column_values_to_be_in_set", "schema_version"): 1,
         (ev, "expect_column_values_to_be_between", "position_s"): 1,
         (ev, "expect_column_values_to_be_between", "lag_s"): 2,
-        ("bronze__events_totals.critical", "expect_column_values_to_be_between", "quarantine_rate"): 1,
+        # the day's row and the run's pooled row (one day: the same rate)
+        ("bronze__events_totals.critical", "expect_column_values_to_be_between", "quarantine_rate"): 2,
     })
     message = str(error)
     assert "bronze.events: suite bronze__events.critical" in message
@@ -322,8 +324,9 @@ def test_bronze_schema_drift_fails_the_column_and_type_checks(empty_warehouse, s
     assert "debug_note" in str(error) and "LongType" in str(error)
 
 
-def test_bronze_warning_rates_are_recorded_and_do_not_stop_the_run(empty_warehouse, settings):
+def test_bronze_warning_rates_are_recorded_and_do_not_stop_the_run(empty_warehouse, settings, monkeypatch):
     spark = empty_warehouse
+    monkeypatch.setattr(q, "MIN_LINES_FOR_DAILY_RATES", 30)  # rates judged on this small run
     write(spark, S.BRONZE_EVENTS, [event(n) for n in range(1, 41)], S.BRONZE_EVENTS_SCHEMA)
     # 1 quarantined and 1 duplicate of 42 lines: 2.4% each, above the 1% warning, under 5%
     write(spark, S.BRONZE_QUARANTINE, [quarantined(1), quarantined(2, "duplicate")], S.QUARANTINE_SCHEMA)
@@ -332,13 +335,24 @@ def test_bronze_warning_rates_are_recorded_and_do_not_stop_the_run(empty_warehou
 
     assert result.success
     assert failed(result, "warning") == Counter({
-        ("bronze__events_totals.warning", "expect_column_values_to_be_between", "quarantine_rate"): 1,
-        ("bronze__events_totals.warning", "expect_column_values_to_be_between", "duplicate_rate"): 1,
+        ("bronze__events_totals.warning", "expect_column_values_to_be_between", "quarantine_rate"): 2,
+        ("bronze__events_totals.warning", "expect_column_values_to_be_between", "duplicate_rate"): 2,
     })
     rows = io.read_table(spark, q.VALIDATION_RESULTS).where("run_id = 'run-warn' and not success").collect()
     assert {(r["severity"], r["column"]) for r in rows} == {("warning", "quarantine_rate"), ("warning", "duplicate_rate")}
-    # 42 lines is under the daily minimum, so the run's pooled row (received_date null) judges it.
-    assert all(r["unexpected_sample"] == ["received_date=None: " + f"{r['column']}={1 / 42}"] for r in rows)
+    # One day: its row and the run's pooled row (received_date null) hold the same rates.
+    assert all(sorted(r["unexpected_sample"]) == sorted(
+        [f"received_date={d}: {r['column']}={1 / 42}" for d in (None, RECEIVED)]) for r in rows)
+
+
+def test_a_run_too_small_for_a_rate_is_not_stopped_by_one(empty_warehouse, settings):
+    """A quiet day run alone: 4 late stragglers, all quarantined, are 100 % of 4 lines, which
+    says nothing about the data. Under MIN_LINES_FOR_DAILY_RATES lines no rate is judged."""
+    spark = empty_warehouse
+    write(spark, S.BRONZE_EVENTS, [], S.BRONZE_EVENTS_SCHEMA)
+    write(spark, S.BRONZE_QUARANTINE, [quarantined(n, "too_late") for n in range(4)], S.QUARANTINE_SCHEMA)
+    result = q.run_gate(spark, settings, "bronze", [RECEIVED], "run-quiet")
+    assert result.success and not result.failed_warning
 
 
 # --- Silver ---------------------------------------------------------------------------------
@@ -483,6 +497,10 @@ def test_validate_is_the_cli_entry_point(empty_warehouse, settings):
     write(spark, S.SILVER_SESSIONS, [session("s1"), session("x", title_id="GHOST")], S.PLAYBACK_SESSIONS_SCHEMA)
     with pytest.raises(q.GateFailed, match="uncatalogued_title_id"):
         q.validate(settings, "silver", DAY)
-    assert q.validate(settings, "silver", DAY - timedelta(days=1)).suites[0].rows == 0
+    # A date with no rows passes nothing: it is reported as nothing to check (exit 3).
+    with pytest.raises(q.NothingToValidate, match=f"no silver rows for {DAY - timedelta(days=1)}: nothing was checked"):
+        q.validate(settings, "silver", DAY - timedelta(days=1))
+    with pytest.raises(q.NothingToValidate, match="does not exist yet"):
+        q.validate(settings, "marts", DAY)
     with pytest.raises(ValueError, match="bronze, silver, marts"):
         q.validate(settings, "gold", DAY)
