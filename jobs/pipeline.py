@@ -154,20 +154,27 @@ def _record_run(spark: SparkSession, report: RunReport) -> None:
 
 
 def _close_abandoned(spark: SparkSession, stale: dict | None, taken_by: str) -> None:
-    """A run killed while it held the lock is left 'running' in the ledger: mark it
-    'abandoned' (its tables are as its last finished step left them; rerun its dates)."""
-    run_id = (stale or {}).get("run_id")
-    if not run_id or not io.table_exists(spark, RUNS_TABLE):
+    """Runs killed while they held the lock are left 'running' in the ledger: mark them
+    'abandoned' (their tables are as their last finished step left them; rerun their
+    dates). The lock lets one run write at a time, so while this one holds it every other
+    'running' row is abandoned, including one whose lock another command took over."""
+    if not io.table_exists(spark, RUNS_TABLE):
         return
-    rows = io.read_table(spark, RUNS_TABLE).where(F.col("run_id") == run_id).where("status = 'running'").collect()
+    rows = (io.read_table(spark, RUNS_TABLE).where("status = 'running'")
+            .where(F.col("run_id") != taken_by).collect())
     if not rows:
         return
-    row = rows[0].asDict()
-    row["status"] = "abandoned"
-    row["error"] = (f"the process ({_describe_holder(json.dumps(stale))}) ended without finishing; "
-                    f"run {taken_by} took over its lock. Rerun its dates.")
-    io.merge_replace(spark, RUNS_TABLE, spark.createDataFrame([row], S.RUNS_SCHEMA), keys=["run_id"], preserve=())
-    log.warning("ledger: run %s marked abandoned", run_id)
+    updated = []
+    for r in rows:
+        row = r.asDict()
+        holder = (_describe_holder(json.dumps(stale)) if (stale or {}).get("run_id") == row["run_id"]
+                  else f"run {row['run_id']}")
+        row["status"] = "abandoned"
+        row["error"] = (f"the process ({holder}) ended without finishing; run {taken_by} found it so "
+                        "when it took the lock. Rerun its dates.")
+        updated.append(row)
+    io.merge_replace(spark, RUNS_TABLE, spark.createDataFrame(updated, S.RUNS_SCHEMA), keys=["run_id"], preserve=())
+    log.warning("ledger: run(s) %s marked abandoned", ", ".join(r["run_id"] for r in updated))
 
 
 def _record_step(spark: SparkSession, run_id: str, step: StepReport) -> None:
