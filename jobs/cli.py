@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import sys
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -88,6 +90,25 @@ def _emit(result: Any, as_json: bool, summary: str | None = None) -> None:
         _echo(json.dumps(payload, indent=2, default=str))
     elif summary:
         _echo(summary)
+
+
+@contextmanager
+def _catalogue(settings: Settings, command: str) -> Iterator[None]:
+    """Hold the catalogue for a command that only reads it. The embedded Derby metastore
+    lets one process open it at a time, so in the embedded setup such a command takes the
+    run lock too: beside a run it is refused with who holds it (exit 4), instead of failing
+    in Derby. With a shared metastore (SLATEHOUSE_METASTORE_JDBC_URL) it takes nothing."""
+    if settings.metastore_jdbc_url:
+        yield
+        return
+    from slatehouse.pipeline import LockedError, pipeline_lock
+
+    try:
+        with pipeline_lock(settings, command):
+            yield
+    except LockedError as exc:
+        _fail(f"{exc} The embedded Derby metastore lets one process open the catalogue at a time; "
+              "a shared metastore lets analysts query during runs (docs/operations.md).", EXIT_LOCKED)
 
 
 def _day(value: str, flag: str) -> date:
@@ -174,6 +195,7 @@ def ingest(
 
     settings = _settings()
     dates = _dates(day, start, end)
+    _not_in_the_future(dates)
     try:
         settings.require_pseudonym_key()
         # It writes what a run writes: same lock, taken before Spark starts.
@@ -211,12 +233,13 @@ def sql(
     if limit < 0:
         _fail(f"--limit must be 0 or more, got {limit}", EXIT_FAILED)
     settings = _settings()
-    spark = get_spark(settings, "slatehouse-sql")
-    try:
-        frame = spark.sql(query).limit(limit).toPandas()
-    except Exception as exc:  # an analyst's typo should read as a message, not a trace
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        _fail(lines[0] if lines else type(exc).__name__, EXIT_FAILED)
+    with _catalogue(settings, "sql"):
+        spark = get_spark(settings, "slatehouse-sql")
+        try:
+            frame = spark.sql(query).limit(limit).toPandas()
+        except Exception as exc:  # an analyst's typo should read as a message, not a trace
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            _fail(lines[0] if lines else type(exc).__name__, EXIT_FAILED)
     if fmt == "csv":
         _echo(frame.to_csv(index=False), nl=False)
     elif fmt == "json":
@@ -264,8 +287,17 @@ def backfill(
     _run_pipeline(dates, "backfill", as_json)
 
 
+def _not_in_the_future(dates: list[date]) -> None:
+    """Received dates are the server's UTC dates: one after tomorrow is a typo, not an upload
+    still to come (exit 1, not 3, so a scheduler does not retry it)."""
+    latest = datetime.now(timezone.utc).date() + timedelta(days=1)
+    if max(dates) > latest:
+        _fail(f"received date {max(dates)} is in the future (today is {latest - timedelta(days=1)} UTC)", EXIT_FAILED)
+
+
 def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
     setup_logging(as_json)
+    _not_in_the_future(dates)
     from slatehouse import pipeline
     from slatehouse.io import InputMissingError
     from slatehouse.spark import get_spark
@@ -308,7 +340,8 @@ def status(limit: int = typer.Option(10, help="How many runs to show."), as_json
     from slatehouse.spark import get_spark
 
     settings = _settings()
-    result = pipeline.status(get_spark(settings, "slatehouse-status"), limit)
+    with _catalogue(settings, "status"):
+        result = pipeline.status(get_spark(settings, "slatehouse-status"), limit)
     if as_json:
         _emit(result, True)
         return
@@ -334,6 +367,8 @@ def maintain(
     from slatehouse import pipeline
     from slatehouse.spark import get_spark
 
+    if retention_hours < 0:
+        _fail(f"--retention-hours must be 0 or more, got {retention_hours}", EXIT_FAILED)
     settings = _settings()
     try:
         result = pipeline.maintain(lambda: get_spark(settings, "slatehouse-maintain"), settings, retention_hours)
@@ -426,7 +461,8 @@ def validate(
 ) -> None:
     """Run one layer's quality gate by hand (it records results, so it takes the lock).
 
-    Exit codes: 0 the gate passed, 2 it failed, 4 locked."""
+    Exit codes: 0 the gate passed, 2 it failed, 3 nothing to check (no table, or no rows
+    for the date), 4 locked."""
     setup_logging(as_json)
     from slatehouse import pipeline, quality
 
@@ -442,6 +478,8 @@ def validate(
     except quality.GateFailed as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(EXIT_GATE)
+    except quality.NothingToValidate as exc:
+        _fail(str(exc), EXIT_INPUT_MISSING)
     _emit(_payload(result), as_json, f"{layer} gate passed for {day}")
 
 
@@ -453,7 +491,8 @@ def docs(as_json: bool = JsonOpt) -> None:
     from slatehouse.spark import get_spark
 
     settings = _settings()
-    target = generate_docs(get_spark(settings, "slatehouse-docs"), settings, static=True)
+    with _catalogue(settings, "docs"):
+        target = generate_docs(get_spark(settings, "slatehouse-docs"), settings, static=True)
     _emit({"docs": str(target)}, as_json, f"dbt docs: {target}/static_index.html")
 
 
@@ -479,7 +518,8 @@ def forecast(
     try:
         (load_pitch if pitch is not None else load_slate)(path)  # a malformed file fails before Spark starts
         if pitch is not None:
-            result = forecast_job.forecast_pitch(get_spark(settings, "slatehouse-forecast"), settings, pitch)
+            with _catalogue(settings, "forecast-pitch"):
+                result = forecast_job.forecast_pitch(get_spark(settings, "slatehouse-forecast"), settings, pitch)
             _emit(_payload(result), as_json, result.text)
             return
         from slatehouse import pipeline
@@ -531,7 +571,10 @@ def serve_sql() -> None:
     setup_logging(False)
     from slatehouse.sqlserver import serve
 
-    raise typer.Exit(serve(_settings()))
+    settings = _settings()
+    with _catalogue(settings, "serve-sql"):  # embedded: runs wait until the server stops
+        code = serve(settings)
+    raise typer.Exit(code)
 
 
 def main() -> None:  # pragma: no cover

@@ -19,6 +19,10 @@ class ConfigError(RuntimeError):
     """A setting is missing or inconsistent; the message names it and says what to do."""
 
 
+# The checkout Slatehouse runs from (jobs/ is the package); its .cache holds Delta's jars.
+INSTALL_DIR = Path(__file__).resolve().parent.parent
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLATEHOUSE_", extra="ignore")
 
@@ -37,8 +41,9 @@ class Settings(BaseSettings):
     # Extra Spark configuration, e.g. '{"spark.hadoop.fs.s3a.endpoint": "..."}'.
     spark_conf: dict[str, str] = {}
     # Delta's JARs: resolved from Maven Central into this folder by `make setup`; an
-    # offline cluster can point it at a folder of pre-fetched jars.
-    jars_dir: Path = Path(".cache/jars")
+    # offline cluster can point it at a folder of pre-fetched jars. The default is the
+    # checkout's own cache, wherever the command runs from.
+    jars_dir: Path = INSTALL_DIR / ".cache" / "jars"
 
     # Embedded Derby metastore (one process at a time) unless a JDBC URL is given,
     # e.g. jdbc:postgresql://127.0.0.1:5432/metastore for the shared setup.

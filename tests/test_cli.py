@@ -22,6 +22,9 @@ CASES = [
     (["forecast", "--pitch", "{bad}"], "column 'format' must be one of"),
     (["forecast", "--slate", "{slate}"], "line 2: column 'runtime_minutes' must be a number"),
     (["erase", "--file", "missing.txt"], "--file missing.txt: no such file"),
+    (["run", "--date", "2099-01-01"], "received date 2099-01-01 is in the future"),
+    (["ingest", "--start", "2026-01-05", "--end", "2099-01-01"], "received date 2099-01-01 is in the future"),
+    (["maintain", "--retention-hours", "-5"], "--retention-hours must be 0 or more"),
 ]
 
 
@@ -51,3 +54,17 @@ def test_a_bad_setting_names_its_environment_variable(tmp_path, variable, value)
     done = _cli(tmp_path, ["status"], **{variable: value})
     assert done.returncode == 1 and f"error: {variable}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [["status"], ["sql", "select 1"]])
+def test_a_reader_beside_a_run_is_refused_by_the_lock_not_by_derby(tmp_path, args):
+    """The embedded Derby metastore lets one process in: a command that only reads waits
+    its turn like a run, and says who holds the catalogue (exit 4), before Spark starts."""
+    from slatehouse.pipeline import pipeline_lock
+    from slatehouse.settings import Settings
+
+    with pipeline_lock(Settings(home=tmp_path, mode="demo"), "run-20260105"):
+        done = _cli(tmp_path, args)
+    assert done.returncode == 4, done.stderr
+    assert "run run-20260105" in done.stderr and "embedded Derby metastore" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "metastore").exists()
