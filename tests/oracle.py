@@ -251,8 +251,11 @@ def received_dates(landing: Path) -> list[date]:
 
 
 def runtimes(landing: Path) -> dict[str, int]:
-    latest = max(catalogue(landing).items())[1]
-    return {t: r["runtime_s"] for t, r in latest.items()}
+    """Each title's runtime as last listed."""
+    out: dict[str, int] = {}
+    for _, titles in sorted(catalogue(landing).items()):
+        out.update({t: r["runtime_s"] for t, r in titles.items()})
+    return out
 
 
 # --- The marts, recomputed -----------------------------------------------------------------------
@@ -337,13 +340,16 @@ class Programme:
 
 
 class Catalogue:
-    """The current catalogue (the latest snapshot loaded) and every snapshot's availability."""
+    """Every title as last listed (the latest snapshot that lists it: a title that left the
+    catalogue keeps its last row) and every snapshot's availability."""
 
     def __init__(self, landing: Path, through: date):
         snaps = {d: rows for d, rows in catalogue(landing).items() if d <= through}
         self.snapshot_dates = sorted(snaps)
         self.snapshots = snaps
-        self.titles: dict[str, dict] = snaps[self.snapshot_dates[-1]]
+        self.titles: dict[str, dict] = {}
+        for day in self.snapshot_dates:
+            self.titles.update(snaps[day])
         # A show's language and origin are those of its first episode (release date, id).
         shows: dict[str, dict] = {}
         for t in sorted(self.titles.values(), key=lambda t: (t["release_date"], t["title_id"])):
@@ -395,7 +401,7 @@ class Viewing:
     def __init__(self, sessions: list[dict], cat: Catalogue):
         self.cat = cat
         self.all = sessions
-        # Models that join sessions to the current catalogue drop the others.
+        # Models that join sessions to the catalogue drop those of titles never listed.
         self.sessions = [s for s in sessions if s["title_id"] in cat.titles]
         self.by_pt: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for s in self.sessions:
@@ -573,7 +579,7 @@ def genre_weekly(v: Viewing) -> dict[tuple[str, date], dict]:
 
 
 def talent_track_record(v: Viewing, windows: dict[tuple[str, int], dict]) -> dict[tuple[str, str], dict]:
-    """fct_talent_track_record from the current credits and the 28-day windows."""
+    """fct_talent_track_record from the credits as last listed and the 28-day windows."""
     names: dict[str, set] = defaultdict(set)
     credited: dict[tuple[str, str], set] = defaultdict(set)
     for t in v.cat.titles.values():

@@ -1,25 +1,26 @@
--- One row per playable title in the current catalogue, with its show, season and the
--- programme it belongs to: a film is its own programme, an episode belongs to its season.
+-- One row per playable title the catalogue has listed, as it was last listed (a title that
+-- left keeps its plays), with its show, season and the programme it belongs to: a film is
+-- its own programme, an episode belongs to its season.
 with
 
 titles as (
 
     select * from {{ ref('stg_silver__catalog_titles') }}
-    where is_current
+    where is_last_listing
 
 ),
 
 shows as (
 
     select * from {{ ref('stg_silver__catalog_shows') }}
-    where is_current
+    where is_last_listing
 
 ),
 
 seasons as (
 
     select * from {{ ref('stg_silver__catalog_seasons') }}
-    where is_current
+    where is_last_listing
 
 ),
 
@@ -29,7 +30,7 @@ genres as (
         title_id,
         array_sort(collect_set(genre)) as genres
     from {{ ref('stg_silver__catalog_title_genres') }}
-    where is_current
+    where is_last_listing
     group by title_id
 
 ),

@@ -1,17 +1,18 @@
--- One row per person in the current catalogue, with the roles they are credited in.
+-- One row per person credited on a title the catalogue has listed (as last listed), with
+-- the roles they are credited in.
 with
 
 talent as (
 
     select * from {{ ref('stg_silver__catalog_talent') }}
-    where is_current
+    where is_last_listing
 
 ),
 
 credits as (
 
     select * from {{ ref('stg_silver__catalog_credits') }}
-    where is_current
+    where is_last_listing
 
 ),
 

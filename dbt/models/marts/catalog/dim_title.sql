@@ -1,4 +1,4 @@
--- One row per playable title (film or episode) in the current catalogue.
+-- One row per playable title (film or episode) the catalogue has listed, as last listed.
 with
 
 titles as (

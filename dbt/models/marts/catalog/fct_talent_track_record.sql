@@ -5,14 +5,14 @@ with
 credits as (
 
     select * from {{ ref('stg_silver__catalog_credits') }}
-    where is_current
+    where is_last_listing
 
 ),
 
 talent as (
 
     select * from {{ ref('stg_silver__catalog_talent') }}
-    where is_current
+    where is_last_listing
 
 ),
 

@@ -18,7 +18,7 @@ windows as (
 credits as (
 
     select * from {{ ref('stg_silver__catalog_credits') }}
-    where is_current
+    where is_last_listing
 
 ),
 

@@ -15,7 +15,8 @@ renamed as (
         billing_order,
         valid_from,
         valid_to,
-        is_current
+        is_current,
+        {{ is_last_listing('title_id') }} as is_last_listing
 
     from source
 

@@ -17,7 +17,8 @@ renamed as (
         season_release_date,
         valid_from,
         valid_to,
-        is_current
+        is_current,
+        {{ is_last_listing('season_id') }} as is_last_listing
 
     from source
 

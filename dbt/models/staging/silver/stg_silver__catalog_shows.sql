@@ -15,7 +15,8 @@ renamed as (
         origin_country,
         valid_from,
         valid_to,
-        is_current
+        is_current,
+        {{ is_last_listing('show_id') }} as is_last_listing
 
     from source
 

@@ -13,7 +13,8 @@ renamed as (
         name as talent_name,
         valid_from,
         valid_to,
-        is_current
+        is_current,
+        {{ is_last_listing('talent_id') }} as is_last_listing
 
     from source
 

@@ -13,7 +13,8 @@ renamed as (
         genre,
         valid_from,
         valid_to,
-        is_current
+        is_current,
+        {{ is_last_listing('title_id') }} as is_last_listing
 
     from source
 
