@@ -81,6 +81,8 @@ def _settings() -> Settings:
 
 def _fail(message: str, code: int) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    if _out is not None:  # --json: a scheduler reading stdout gets a document, not nothing
+        _echo(json.dumps({"error": message, "exit_code": code}))
     raise typer.Exit(code)
 
 

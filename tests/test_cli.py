@@ -4,6 +4,7 @@ folder appears), never with a Python traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,9 @@ def test_a_reader_beside_a_run_is_refused_by_the_lock_not_by_derby(tmp_path, arg
 
     with pipeline_lock(Settings(home=tmp_path, mode="demo"), "run-20260105"):
         done = _cli(tmp_path, args)
+        as_json = _cli(tmp_path, [*args, "--json"])
     assert done.returncode == 4, done.stderr
     assert "run run-20260105" in done.stderr and "embedded Derby metastore" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "metastore").exists()
+    # With --json, stdout still carries a document a scheduler can parse.
+    assert as_json.returncode == 4 and json.loads(as_json.stdout)["exit_code"] == 4, as_json.stdout
