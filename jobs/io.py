@@ -70,7 +70,7 @@ def _inflate(decomp, data: bytes, piece: int) -> tuple[list[bytes], int | None]:
 def _gunzip(content: bytes) -> tuple[bytes, str | None]:
     """Every member of a gzip file (`cat a.gz b.gz` is one valid file), and why it ends
     early if it does: None when complete, else the reason, with everything decoded before
-    the fault kept (to within a kilobyte of compressed data)."""
+    the fault kept."""
     if not content.startswith(_GZIP_MAGIC):
         return b"", "not a gzip file"
     out: list[bytes] = []
@@ -82,8 +82,8 @@ def _gunzip(content: bytes) -> tuple[bytes, str | None]:
             saved = decomp.copy()
             try:
                 out.append(decomp.decompress(chunk))
-            except zlib.error as error:  # again from before the chunk, in small pieces
-                kept, at = _inflate(saved, chunk, 1024)
+            except zlib.error as error:  # again from before the chunk, a byte at a time
+                kept, at = _inflate(saved, chunk, 1)
                 out += kept
                 offset = len(content) - len(rest) + start + (at or 0)
                 return b"".join(out), f"gzip data corrupt after {offset:,} bytes ({error})"

@@ -47,6 +47,14 @@ def test_a_corrupt_gzip_keeps_the_lines_before_the_fault():
     assert all(err is None for _, _, err in out[:-1])
 
 
+def test_a_small_corrupt_gzip_keeps_what_it_can():
+    content = bytearray(gzip.compress(jsonl(*range(50))))
+    middle = len(content) // 2
+    content[middle:middle + 8] = b"\xff" * 8
+    out = lines("a.jsonl.gz", bytes(content))
+    assert len(out) > 1 and out[-1][2].startswith("truncated_file: gzip data corrupt after")
+
+
 def test_a_plain_file_named_gz_is_one_line_that_says_it_is_not_gzip():
     assert lines("a.jsonl.gz", jsonl(1, 2)) == [(1, "", "truncated_file: not a gzip file")]
 
