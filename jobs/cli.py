@@ -279,14 +279,17 @@ def run(
 def backfill(
     start: str = typer.Option(..., "--start", help="First received date."),
     end: str = typer.Option(..., "--end", help="Last received date."),
+    skip_missing: bool = typer.Option(False, "--skip-missing",
+                                      help="Skip received dates without a landing folder (listed in the report)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Process a range of received dates in bulk passes, in one Spark session.
 
     Ingest every date in one pass, gate, then one dbt build over all affected event dates.
-    Every step is idempotent, so running a failed backfill again resumes it."""
+    Every step is idempotent, so running a failed backfill again resumes it. A date with
+    no landing folder stops it (exit 3) unless --skip-missing."""
     dates = _dates(None, start, end)
-    _run_pipeline(dates, "backfill", as_json)
+    _run_pipeline(dates, "backfill", as_json, skip_missing=skip_missing)
 
 
 def _not_in_the_future(dates: list[date]) -> None:
@@ -297,7 +300,7 @@ def _not_in_the_future(dates: list[date]) -> None:
         _fail(f"received date {max(dates)} is in the future (today is {latest - timedelta(days=1)} UTC)", EXIT_FAILED)
 
 
-def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
+def _run_pipeline(dates: list[date], command: str, as_json: bool, skip_missing: bool = False) -> None:
     setup_logging(as_json)
     _not_in_the_future(dates)
     from slatehouse import pipeline
@@ -314,7 +317,7 @@ def _run_pipeline(dates: list[date], command: str, as_json: bool) -> None:
     try:
         # Spark starts only once the run holds the lock: a refused run is cheap.
         report = pipeline.run(lambda: get_spark(settings, f"slatehouse-{command}"), settings, dates,
-                              command=command, progress=progress)
+                              command=command, progress=progress, skip_missing=skip_missing)
         code = EXIT_OK
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)

@@ -69,6 +69,8 @@ class RunReport:
     duration_s: float = 0.0
     steps: list[StepReport] = field(default_factory=list)
     error: str | None = None
+    # Received dates left out because they have no landing folder (`skip_missing`).
+    skipped_dates: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Lines read, accepted, quarantined and duplicates per received date."""
@@ -246,10 +248,13 @@ def run(
     command: str = "run",
     progress: Callable[[str], None] = lambda m: log.info(m),
     with_outputs: bool = True,
+    skip_missing: bool = False,
 ) -> RunReport:
     """Process received dates in bulk passes: ingest each date, gate, one dbt build, gate,
     forecasts and reports. Raises after recording the failure in the ledger; raises
-    LockedError, before starting Spark if `spark` is a factory, when another run is on."""
+    LockedError, before starting Spark if `spark` is a factory, when another run is on.
+    With `skip_missing`, dates without a landing folder are left out (`skipped_dates`);
+    the run still needs one that has."""
     from slatehouse.ingest import build_sessions, ingest_catalog, ingest_events
 
     report = RunReport(run_id=uuid.uuid4().hex[:12], command=command,
@@ -264,6 +269,13 @@ def run(
             raise
         for db in ("bronze", "silver", "marts", "ops"):
             io.ensure_database(spark, db)
+        if skip_missing:
+            present = [d for d in dates if io.path_exists(spark, io.event_landing_dir(settings, d))]
+            report.skipped_dates = [d.isoformat() for d in dates if d not in present]
+            if report.skipped_dates and present:
+                log.warning("no landing folder for %s: skipped", ", ".join(report.skipped_dates))
+                dates = present
+                report.dates = [d.isoformat() for d in dates]
         _close_abandoned(spark, stale, report.run_id)
         _record_run(spark, report)
         r = _Runner(spark, settings, report, progress)
