@@ -46,7 +46,8 @@ _LINES_ARROW = pa.schema([
 ])
 _BATCH_LINES = 200_000
 # The landing contract's file names (docs/event-contract.md); anything else is reported.
-LANDING_GLOB = "*.{jsonl,jsonl.gz}"
+LANDING_SUFFIXES = (".jsonl", ".jsonl.gz")
+LANDING_GLOB = "*.{" + ",".join(suffix[1:] for suffix in LANDING_SUFFIXES) + "}"
 
 
 _GZIP_CHUNK = 1 << 16
@@ -223,7 +224,7 @@ def ignored_event_files(spark: SparkSession, settings: Settings, received_date: 
     while files.hasNext():
         path = files.next().getPath()
         name = path.getName()
-        if name.startswith(("_", ".")) or not name.endswith((".jsonl", ".jsonl.gz")):
+        if name.startswith(("_", ".")) or not name.endswith(LANDING_SUFFIXES):
             ignored.append(path.toString().split(f"received_date={received_date.isoformat()}/", 1)[-1])
     return sorted(ignored)
 
