@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ def pseudonym(key: bytes, value: str) -> str:
 
 
 def _ts(value) -> datetime | None:
-    if not isinstance(value, str):
+    """A contract timestamp: ISO-8601 in UTC, seconds required, a Z suffix."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z", value):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

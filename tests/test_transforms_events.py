@@ -60,7 +60,17 @@ def test_parse_events_types_a_valid_line(spark):
         ("[1, 2]", "malformed_json", "not a JSON object"),
         (with_(session_id=...), "missing_field", "session_id"),
         (with_(title_id=None), "missing_field", "title_id"),
-        (with_(position_s="abc"), "invalid_field", "position_s=abc"),
+        (with_(position_s="abc"), "invalid_field", "position_s is a JSON string, not a number"),
+        (with_(position_s="12.5"), "invalid_field", "position_s is a JSON string, not a number"),
+        (with_(position_s=True), "invalid_field", "position_s=true"),
+        (with_(account_id=12345), "invalid_field", "account_id is not a JSON string"),
+        (with_(title_id=["f1"]), "invalid_field", "title_id is not a JSON string"),
+        (with_(schema_version="1"), "unsupported_schema_version", 'schema_version="1"'),
+        # The contract's timestamps are UTC with a Z: a zone-less or date-only value would
+        # be read as UTC by guess, and an offset is not the contract's form.
+        (with_(event_ts="2026-03-01T20:01:00"), "invalid_field", "event_ts=2026-03-01T20:01:00"),
+        (with_(event_ts="2026-03-01"), "invalid_field", "event_ts=2026-03-01"),
+        (with_(received_ts="2026-03-01T21:01:02+01:00"), "invalid_field", "received_ts=2026-03-01T21:01:02+01:00"),
         (with_(position_s=-3), "invalid_field", "position_s=-3"),
         (with_(event_type="rewind"), "invalid_field", "event_type=rewind"),
         (with_(device_type="fridge"), "invalid_field", "device_type=fridge"),
@@ -73,6 +83,13 @@ def test_parse_events_types_a_valid_line(spark):
 def test_parse_events_names_the_reason(spark, line, reason, detail):
     out = lines_df(spark, line).transform(parse_events).first()
     assert (out["reason_code"], out["reason_detail"]) == (reason, detail)
+
+
+def test_parse_events_is_not_misled_by_a_field_name_inside_a_value(spark):
+    line = with_(app_version='5.1 "position_s": "x", "account_id": 7', event_ts="2026-03-01T20:01:00.250Z")
+    out = lines_df(spark, line).transform(parse_events).first()
+    assert (out["reason_code"], out["reason_detail"]) == (None, None)
+    assert out["event_ts"].isoformat() == "2026-03-01T20:01:00.250000"
 
 
 def test_parse_events_keeps_line_errors_from_the_reader(spark):

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
@@ -22,6 +25,10 @@ EVENT_TYPES = ("play_start", "heartbeat", "pause", "resume", "seek", "play_stop"
 DEVICE_TYPES = ("tv", "mobile", "tablet", "web", "console")
 
 # --- Landing: one JSON object per line (docs/event-contract.md) --------------------------
+# The producers' JSON Schema is the contract's text; ingest reads its timestamp rule from it.
+EVENTS_JSON_SCHEMA = json.loads((Path(__file__).parent / "events.v1.schema.json").read_text(encoding="utf-8"))
+UTC_TIMESTAMP_PATTERN: str = EVENTS_JSON_SCHEMA["$defs"]["utc_timestamp"]["pattern"]
+
 EVENT_SCHEMA = StructType([
     StructField("event_id", StringType(), False),
     StructField("event_type", StringType(), False),

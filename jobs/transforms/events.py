@@ -7,13 +7,14 @@ from typing import Callable
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 
 from slatehouse.contract.schema import (
     DEVICE_TYPES,
     EVENT_SCHEMA,
     EVENT_TYPES,
     SCHEMA_VERSION,
+    UTC_TIMESTAMP_PATTERN,
 )
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -24,6 +25,14 @@ _RAW_SCHEMA = StructType(
     [StructField(f.name, StringType(), True) for f in EVENT_SCHEMA.fields]
     + [StructField("_corrupt_record", StringType(), True)]
 )
+# Reading every field as text also reads 12 as "12" and "12.5" as 12.5, so the JSON type
+# of each value is checked on the line itself, in one pass: the first key whose value is
+# the wrong kind (a quoted number, or a bare number, boolean, list or object for a string).
+_TEXT_FIELDS = [f.name for f in EVENT_SCHEMA.fields if isinstance(f.dataType, (StringType, TimestampType))]
+_NUMBER_FIELDS = [f.name for f in EVENT_SCHEMA.fields if f.name not in _TEXT_FIELDS]
+_WRONG_KIND = ('"(?:(?:' + "|".join(_NUMBER_FIELDS) + ')"\\s*:\\s*"|(?:'
+               + "|".join(_TEXT_FIELDS) + ')"\\s*:\\s*[-0-9tf\\[{])')
+_TIMESTAMP_FIELDS = [f.name for f in EVENT_SCHEMA.fields if isinstance(f.dataType, TimestampType)]
 FUTURE_TOLERANCE_S = 300
 # A playhead may run a little past the catalogue's runtime (credits, rounding); beyond this
 # multiple of it an event is refused. The silver gate's max_position_to_runtime bound.
@@ -41,7 +50,12 @@ def parse_events(lines: DataFrame) -> DataFrame:
     typed = {
         f.name: F.col(f"_raw.{f.name}").try_cast(f.dataType).alias(f.name) for f in EVENT_SCHEMA.fields
     }
-    df = df.select("*", *typed.values())
+    df = df.select(
+        "*", *typed.values(),
+        F.regexp_extract("line", _WRONG_KIND, 0).alias("_wrong_kind"),
+    )
+    wrong_name = F.regexp_extract("_wrong_kind", '^"(\\w+)"', 1)
+    quoted = F.col("_wrong_kind").endswith('"')
 
     missing = [
         (F.col(f"_raw.{f.name}").isNull(), f.name) for f in EVENT_SCHEMA.fields
@@ -59,6 +73,8 @@ def parse_events(lines: DataFrame) -> DataFrame:
         (F.length(F.trim("account_id")) == 0, "account_id"),
         (F.length(F.trim("profile_id")) == 0, "profile_id"),
         (F.length(F.trim("title_id")) == 0, "title_id"),
+    ] + [
+        (~F.col(f"_raw.{name}").rlike(UTC_TIMESTAMP_PATTERN), name) for name in _TIMESTAMP_FIELDS
     ]
     # The reader's verdict on the raw line: "reason" or "reason: detail".
     has_error = F.col("line_error").isNotNull()
@@ -71,9 +87,15 @@ def parse_events(lines: DataFrame) -> DataFrame:
     for cond, name in missing:
         reason = reason.when(cond, "missing_field")
         detail = detail.when(cond, F.lit(name))
-    version_bad = F.col("schema_version").isNull() | (F.col("schema_version") != SCHEMA_VERSION)
+    version_text = quoted & (wrong_name == "schema_version")
+    version_bad = version_text | F.col("schema_version").isNull() | (F.col("schema_version") != SCHEMA_VERSION)
     reason = reason.when(version_bad, "unsupported_schema_version")
+    detail = detail.when(version_text, F.concat(F.lit('schema_version="'), F.col("_raw.schema_version"), F.lit('"')))
     detail = detail.when(version_bad, F.concat(F.lit("schema_version="), F.col("_raw.schema_version")))
+    wrong_kind = F.col("_wrong_kind") != ""
+    reason = reason.when(wrong_kind, "invalid_field")
+    detail = detail.when(wrong_kind, F.concat(
+        wrong_name, F.when(quoted, F.lit(" is a JSON string, not a number")).otherwise(F.lit(" is not a JSON string"))))
     for cond, name in invalid:
         reason = reason.when(cond, "invalid_field")
         detail = detail.when(cond, F.concat(F.lit(f"{name}="), F.coalesce(F.col(f"_raw.{name}"), F.lit("null"))))
@@ -81,7 +103,7 @@ def parse_events(lines: DataFrame) -> DataFrame:
         df.withColumn("reason_code", reason)
         .withColumn("reason_detail", detail)
         .withColumn("event_id", F.coalesce(F.col("event_id"), F.col("_raw.event_id")))
-        .drop("_raw", "line_error")
+        .drop("_raw", "line_error", "_wrong_kind")
     )
 
 
