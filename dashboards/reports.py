@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -194,6 +195,20 @@ def _slate_report(reader: MartReader, out: Path, report_date: date) -> Path:
         doc.table(slate.sort_values("point", ascending=False) if "point" in slate.columns else slate, columns)
     tables = [forecasting.TRAINING, forecasting.BACKTEST, forecasting.SLATE]
     return doc.write(out / "slate_forecast.html", _footer(reader, tables, report_date))
+
+
+def remove_reports_before(settings: Settings, cutoff: date) -> list[Path]:
+    """Remove the report folders of dates before `cutoff` (retention, `slatehouse maintain`)."""
+    removed = []
+    for folder in sorted(Path(settings.reports_dir).glob("????-??-??")):
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if day < cutoff and folder.is_dir():
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
 
 
 def write_reports(settings: Settings, report_date: date, reader: MartReader | None = None) -> list[Path]:

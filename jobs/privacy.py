@@ -174,6 +174,8 @@ class RetentionResult:
     bronze_cutoff: str
     landing_folders_removed: list[str] = field(default_factory=list)
     rows_deleted: dict[str, int] = field(default_factory=dict)
+    reports_cutoff: str = ""
+    report_folders_removed: list[str] = field(default_factory=list)
 
 
 def apply_retention(spark: SparkSession, settings: Settings, today: date | None = None) -> RetentionResult:
@@ -189,6 +191,8 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
     bronze, not the wall clock: a pipeline that stopped for a month must not find its
     backlog purged when it restarts, and nothing not yet ingested is ever removed.
     """
+    from slatehouse.dashboards.reports import remove_reports_before  # here: it loads plotly
+
     today = today or _newest_ingested(spark)
     if today is None:
         log.info("retention: nothing ingested yet, nothing to remove")
@@ -207,6 +211,10 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
         if io.table_exists(spark, table):
             deleted = io.delete_where(spark, table, f"received_date < DATE'{bronze_cutoff.isoformat()}'")
             result.rows_deleted[table] = deleted.rows_deleted
-    log.info("retention: removed %d landing folders before %s; bronze rows before %s: %s",
-             len(result.landing_folders_removed), landing_cutoff, bronze_cutoff, result.rows_deleted)
+    reports_cutoff = today - timedelta(days=settings.reports_retention_days)
+    result.reports_cutoff = reports_cutoff.isoformat()
+    result.report_folders_removed = [str(p) for p in remove_reports_before(settings, reports_cutoff)]
+    log.info("retention: removed %d landing folders before %s; bronze rows before %s: %s; %d report folders "
+             "before %s", len(result.landing_folders_removed), landing_cutoff, bronze_cutoff, result.rows_deleted,
+             len(result.report_folders_removed), reports_cutoff)
     return result

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # session rebuilds and audits. `slatehouse maintain` applies both.
     landing_retention_days: int = 30
     bronze_retention_days: int = 90
+    # Each run's offline reports (<reports_dir>/<date>/, about 14 MB with plotly.js
+    # embedded) are aggregates already suppressed; they are kept for this many days.
+    reports_retention_days: int = Field(30, ge=1)
 
     min_audience: int = 10  # small-cell suppression: fewer distinct profiles is suppressed
 

@@ -123,13 +123,18 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     import shutil
 
     reset_warehouse(spark)
-    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing"), "reports_dir": tmp_path / "reports"})
     shutil.copytree(settings.landing_dir, local.landing_dir)
     days = oracle.received_dates(Path(local.landing_dir))
     ingest(spark, local, days)
     keep_from = days[2]
     today = keep_from + timedelta(days=local.bronze_retention_days)
-    local = local.model_copy(update={"landing_retention_days": local.bronze_retention_days})
+    local = local.model_copy(update={"landing_retention_days": local.bronze_retention_days,
+                                     "reports_retention_days": local.bronze_retention_days})
+    for day in days:  # a run's offline reports, and a folder that is not one
+        (local.reports_dir / day.isoformat()).mkdir(parents=True)
+        (local.reports_dir / day.isoformat() / "top10_weekly.html").write_text("<html></html>")
+    (local.reports_dir / "data_docs").mkdir()
     before = {t: io.read_table(spark, t).where(F.col("received_date") >= keep_from).count()
               for t in (S.BRONZE_EVENTS, S.BRONZE_QUARANTINE)}
     sessions_before = io.read_table(spark, S.SILVER_SESSIONS).count()
@@ -137,11 +142,14 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     # By default ages count from the newest ingested date: all of this is recent.
     untouched = privacy.apply_retention(spark, local)
     assert untouched.landing_folders_removed == [] and not any(untouched.rows_deleted.values())
+    assert untouched.report_folders_removed == []
 
     result = privacy.apply_retention(spark, local, today=today)
 
     assert [p.rsplit("=", 1)[1] for p in result.landing_folders_removed] == [d.isoformat() for d in days[:2]]
     assert oracle.received_dates(Path(local.landing_dir)) == days[2:]
+    assert [Path(p).name for p in result.report_folders_removed] == [d.isoformat() for d in days[:2]]
+    assert sorted(p.name for p in local.reports_dir.iterdir()) == sorted([d.isoformat() for d in days[2:]] + ["data_docs"])
     for table, kept in before.items():
         df = io.read_table(spark, table)
         assert df.where(F.col("received_date") < keep_from).count() == 0
