@@ -207,6 +207,16 @@ def test_suites_restate_the_contract_exactly():
     assert sets == {"event_type": list(S.EVENT_TYPES), "schema_version": [S.SCHEMA_VERSION]}
 
 
+def test_the_silver_playhead_bound_is_the_one_ingest_applies():
+    """Ingest quarantines a playhead past POSITION_PAST_RUNTIME x the runtime so that one
+    broken client cannot stop a day at the silver gate; the gate's bound must be that one."""
+    from slatehouse.transforms.events import POSITION_PAST_RUNTIME
+
+    sessions = q.load_suite("silver__playback_sessions.critical")["expectations"]
+    bounds = [e["kwargs"]["max_value"] for e in sessions if e["kwargs"].get("column") == "max_position_to_runtime"]
+    assert bounds == [POSITION_PAST_RUNTIME]
+
+
 def test_a_misspelt_expectation_is_an_error_not_a_silent_drop():
     data = q.load_suite("bronze__events_totals.critical")
     data["expectations"].append({"type": "expect_column_values_to_be_betwen", "kwargs": {"column": "x"}})
