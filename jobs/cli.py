@@ -187,12 +187,11 @@ def ingest(
 ) -> None:
     """Catalogue, events and sessions for one received date or a range (one Spark session)."""
     setup_logging(as_json)
-    import uuid
 
     from slatehouse.ingest import CatalogError, ConservationError
     from slatehouse.ingest import ingest as ingest_dates
     from slatehouse.io import InputMissingError
-    from slatehouse.pipeline import LockedError, pipeline_lock
+    from slatehouse.pipeline import LockedError, recorded
     from slatehouse.spark import get_spark
 
     settings = _settings()
@@ -200,10 +199,9 @@ def ingest(
     _not_in_the_future(dates)
     try:
         settings.require_pseudonym_key()
-        # It writes what a run writes: same lock, taken before Spark starts.
-        with pipeline_lock(settings, f"ingest-{uuid.uuid4().hex[:8]}"):
-            spark = get_spark(settings, "slatehouse-ingest")
-            result = ingest_dates(spark, settings, dates)
+        # It writes what a run writes: same lock (taken before Spark starts), same ledger.
+        with recorded(lambda: get_spark(settings, "slatehouse-ingest"), settings, "ingest", dates) as r:
+            result = r.step("ingest", lambda: ingest_dates(r.spark, settings, dates))
         for e in result.events:
             log.info("%s: %d lines = %d accepted + %d quarantined + %d duplicates",
                      e.received_date, e.lines_read, e.accepted, e.quarantined, e.duplicates)
@@ -352,8 +350,9 @@ def status(limit: int = typer.Option(10, help="How many runs to show."), as_json
         return
     _echo("Last runs:")
     for r in result["runs"]:
-        _echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<8} {r['first_date']}..{r['last_date']}"
-                   f"  {r['status']:<13} {r['duration_s']:.0f}s")
+        dates = f"{r['first_date']}..{r['last_date']}" if r["first_date"] else "-"
+        _echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<11} {dates:<22}"
+              f"  {r['status']:<13} {r['duration_s']:.0f}s")
     _echo("Freshness:")
     for table, latest in result["freshness"].items():
         _echo(f"  {table:<34} {latest}")
@@ -405,9 +404,9 @@ def build_marts_command(
     if (first is None) != (last is None):
         _fail("give both --start and --end, or neither", EXIT_FAILED)
     try:
-        with pipeline.pipeline_lock(settings, "build-marts"):
-            result = build_marts(get_spark(settings, "slatehouse-marts"), settings, first, last,
-                                 full_refresh=full_refresh, select=select)
+        with pipeline.recorded(lambda: get_spark(settings, "slatehouse-marts"), settings, "build-marts") as r:
+            result = r.step("dbt", lambda: build_marts(r.spark, settings, first, last,
+                                                       full_refresh=full_refresh, select=select))
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except (MartsBuildError, ValueError) as exc:
@@ -445,9 +444,9 @@ def erase(
     settings = _settings()
     try:
         settings.require_pseudonym_key()
-        with pipeline.pipeline_lock(settings, "erase"):
-            result = privacy.erase_members(get_spark(settings, "slatehouse-erase"), settings,
-                                           accounts, profiles, vacuum_hours=vacuum_hours)
+        with pipeline.recorded(lambda: get_spark(settings, "slatehouse-erase"), settings, "erase") as r:
+            result = r.step("erase", lambda: privacy.erase_members(r.spark, settings, accounts, profiles,
+                                                                   vacuum_hours=vacuum_hours))
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except ConfigError as exc:
@@ -470,14 +469,16 @@ def validate(
     for the date), 4 locked."""
     setup_logging(as_json)
     from slatehouse import pipeline, quality
+    from slatehouse.spark import get_spark
 
     if layer not in ("bronze", "silver", "marts"):
         _fail(f"--layer must be bronze, silver or marts, not {layer!r}", EXIT_FAILED)
     checked = _day(day, "--date")
     settings = _settings()
     try:
-        with pipeline.pipeline_lock(settings, "validate"):
-            result = quality.validate(settings, layer, checked)
+        with pipeline.recorded(lambda: get_spark(settings, "slatehouse-validate"), settings, "validate",
+                               [checked]) as r:
+            result = r.step(f"gate:{layer}", lambda: quality.validate(settings, layer, checked, r.report.run_id))
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except quality.GateFailed as exc:

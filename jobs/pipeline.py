@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -146,7 +146,8 @@ def pipeline_lock(settings: Settings, run_id: str) -> Iterator[dict | None]:
 def _record_run(spark: SparkSession, report: RunReport) -> None:
     row = {
         "run_id": report.run_id, "command": report.command,
-        "first_date": date.fromisoformat(min(report.dates)), "last_date": date.fromisoformat(max(report.dates)),
+        "first_date": date.fromisoformat(min(report.dates)) if report.dates else None,
+        "last_date": date.fromisoformat(max(report.dates)) if report.dates else None,
         "status": report.status, "started_at": datetime.fromisoformat(report.started_at),
         "duration_s": float(report.duration_s), "error": report.error,
         "report_json": json.dumps(dataclasses.asdict(report), default=str),
@@ -241,6 +242,54 @@ def _session(spark: SparkOrFactory) -> SparkSession:
     return spark if isinstance(spark, SparkSession) else spark()
 
 
+# How an exception reads in the ledger's status column; any other is 'failed'.
+def _status_of(exc: BaseException) -> str:
+    from slatehouse import quality
+
+    if isinstance(exc, (GateFailedError, quality.GateFailed)):
+        return "gate_failed"
+    if isinstance(exc, (io.InputMissingError, quality.NothingToValidate)):
+        return "input_missing"
+    return "failed"
+
+
+@contextmanager
+def recorded(
+    spark: SparkOrFactory,
+    settings: Settings,
+    command: str,
+    dates: Sequence[date] = (),
+    progress: Callable[[str], None] = lambda m: log.info(m),
+) -> Iterator["_Runner"]:
+    """Every command that writes the warehouse runs inside this: it holds the lock, starts
+    Spark (only once it holds it), marks runs that died 'abandoned', and keeps the
+    command's row in ops.runs from 'running' to how it ended, with each `step` in
+    ops.run_steps. `slatehouse status` reads them."""
+    report = RunReport(run_id=uuid.uuid4().hex[:12], command=command,
+                       dates=[d.isoformat() for d in dates], started_at=_now().isoformat())
+    _LAST["report"] = report
+    t0 = time.perf_counter()
+    with pipeline_lock(settings, report.run_id) as stale:
+        try:
+            spark = _session(spark)
+        except Exception as exc:  # no session, so no ledger: the report says why
+            report.status, report.error = "failed", f"could not start Spark: {type(exc).__name__}: {exc}"
+            raise
+        io.ensure_database(spark, "ops")
+        _close_abandoned(spark, stale, report.run_id)
+        _record_run(spark, report)
+        try:
+            yield _Runner(spark, settings, report, progress)
+            report.status = "succeeded"
+        except Exception as exc:
+            report.status = _status_of(exc)
+            report.error = f"{type(exc).__name__}: {exc}" if report.status == "failed" else str(exc)
+            raise
+        finally:
+            report.duration_s = round(time.perf_counter() - t0, 3)
+            _record_run(spark, report)
+
+
 def run(
     spark: SparkOrFactory,
     settings: Settings,
@@ -257,17 +306,9 @@ def run(
     the run still needs one that has."""
     from slatehouse.ingest import build_sessions, ingest_catalog, ingest_events
 
-    report = RunReport(run_id=uuid.uuid4().hex[:12], command=command,
-                       dates=[d.isoformat() for d in dates], started_at=_now().isoformat())
-    _LAST["report"] = report
-    t0 = time.perf_counter()
-    with pipeline_lock(settings, report.run_id) as stale:
-        try:
-            spark = _session(spark)
-        except Exception as exc:  # no session, so no ledger: the report says why
-            report.status, report.error = "failed", f"could not start Spark: {type(exc).__name__}: {exc}"
-            raise
-        for db in ("bronze", "silver", "marts", "ops"):
+    with recorded(spark, settings, command, dates, progress) as r:
+        spark, report = r.spark, r.report
+        for db in ("bronze", "silver", "marts"):
             io.ensure_database(spark, db)
         if skip_missing:
             present = [d for d in dates if io.path_exists(spark, io.event_landing_dir(settings, d))]
@@ -276,34 +317,17 @@ def run(
                 log.warning("no landing folder for %s: skipped", ", ".join(report.skipped_dates))
                 dates = present
                 report.dates = [d.isoformat() for d in dates]
-        _close_abandoned(spark, stale, report.run_id)
-        _record_run(spark, report)
-        r = _Runner(spark, settings, report, progress)
-        try:
-            before = _versions(spark, BRONZE_SILVER_TABLES)
-            r.step("catalog", lambda: ingest_catalog(spark, settings, max(dates)))
-            r.step("events", lambda: _events_detail(ingest_events(spark, settings, dates)))
-            sessions = r.step("sessions", lambda: build_sessions(spark, settings, dates))
-            sorted_event_dates = [date.fromisoformat(d) for d in sessions.event_dates]
-            _run_gates(r, "bronze", dates, restore=before)
-            if sorted_event_dates:
-                _run_gates(r, "silver", sorted_event_dates, restore=before)
-                _build_marts(r, sorted_event_dates[0], sorted_event_dates[-1])
-            if with_outputs:
-                _outputs(r, dates)
-            report.status = "succeeded"
-        except GateFailedError as exc:
-            report.status, report.error = "gate_failed", str(exc)
-            raise
-        except io.InputMissingError as exc:
-            report.status, report.error = "input_missing", str(exc)
-            raise
-        except Exception as exc:
-            report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            report.duration_s = round(time.perf_counter() - t0, 3)
-            _record_run(spark, report)
+        before = _versions(spark, BRONZE_SILVER_TABLES)
+        r.step("catalog", lambda: ingest_catalog(spark, settings, max(dates)))
+        r.step("events", lambda: _events_detail(ingest_events(spark, settings, dates)))
+        sessions = r.step("sessions", lambda: build_sessions(spark, settings, dates))
+        sorted_event_dates = [date.fromisoformat(d) for d in sessions.event_dates]
+        _run_gates(r, "bronze", dates, restore=before)
+        if sorted_event_dates:
+            _run_gates(r, "silver", sorted_event_dates, restore=before)
+            _build_marts(r, sorted_event_dates[0], sorted_event_dates[-1])
+        if with_outputs:
+            _outputs(r, dates)
     return report
 
 
@@ -373,27 +397,23 @@ def maintain(spark: SparkOrFactory, settings: Settings, retention_hours: float =
     OPTIMIZE and VACUUM every Delta table in the warehouse's databases, under the lock."""
     from slatehouse.privacy import apply_retention
 
-    run_id = "maintain-" + uuid.uuid4().hex[:8]
-    done = []
-    with pipeline_lock(settings, run_id) as stale:
-        spark = _session(spark)
-        _close_abandoned(spark, stale, run_id)
+    def optimize_and_vacuum(spark: SparkSession) -> dict:
         retention = dataclasses.asdict(apply_retention(spark, settings))
+        done = []
         for db in ("bronze", "silver", "intermediate", "marts", "ops"):
             if not spark.catalog.databaseExists(db):
                 continue
             for t in spark.catalog.listTables(db):
                 name = f"{db}.{t.name}"
-                if t.tableType == "VIEW":
+                if t.tableType == "VIEW" or t.isTemporary:  # dbt's temporary views in this session
                     continue
                 t0 = time.perf_counter()
                 metrics = io.optimize(spark, name)
                 io.vacuum(spark, name, retention_hours)
                 done.append({"table": name, "optimize": metrics.get("metrics", metrics),
                              "duration_s": round(time.perf_counter() - t0, 2)})
-        step = StepReport(step="maintain", status="succeeded", started_at=_now().isoformat(),
-                          detail={"tables": [d["table"] for d in done], "retention_hours": retention_hours,
-                                  "retention": retention})
-        io.ensure_database(spark, "ops")
-        _record_step(spark, run_id, step)
-    return {"run_id": run_id, "retention_hours": retention_hours, "retention": retention, "tables": done}
+        return {"retention_hours": retention_hours, "retention": retention, "tables": done}
+
+    with recorded(spark, settings, "maintain") as r:
+        result = r.step("maintain", lambda: optimize_and_vacuum(r.spark))
+    return {"run_id": r.report.run_id, **result}

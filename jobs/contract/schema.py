@@ -215,13 +215,14 @@ CATALOG_AVAILABILITY_SCHEMA = StructType([
 
 
 # --- Ops: the run ledger and the quality gates' results ----------------------------------
-# One row per `slatehouse run` / `backfill`, written when it starts and again when it ends
-# (status running -> succeeded | failed | gate_failed | input_missing).
+# One row per command that writes the warehouse (`run`, `backfill`, `ingest`, `build-marts`,
+# `validate`, `erase`, `maintain`), written when it starts and again when it ends (status
+# running -> succeeded | failed | gate_failed | input_missing; abandoned when it died).
 RUNS_SCHEMA = StructType([
     StructField("run_id", StringType(), False),
-    StructField("command", StringType(), False),  # run | backfill
-    StructField("first_date", DateType(), False),  # received dates processed
-    StructField("last_date", DateType(), False),
+    StructField("command", StringType(), False),
+    StructField("first_date", DateType(), True),  # the dates it was given; null for erase, maintain
+    StructField("last_date", DateType(), True),
     StructField("status", StringType(), False),
     StructField("started_at", TimestampType(), False),
     StructField("duration_s", DoubleType(), False),
