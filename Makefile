@@ -23,11 +23,13 @@ demo: setup
 	SLATEHOUSE_MODE=demo $(BIN)/python -m slatehouse.demo $(DEMO_ARGS)
 
 # What only the tests need: a real browser for the dashboards, PostgreSQL for the shared
-# metastore, and Airflow in a virtual environment of its own.
+# metastore, Airflow in a virtual environment of its own, and an S3 API (moto's server)
+# for the object-store warehouse.
 test-deps:
 	bash .ci/install-chromium.sh
 	bash .ci/setup-postgres.sh
 	bash .ci/airflow-venv.sh
+	bash .ci/s3-server-venv.sh
 
 # One BLAS thread: the forecast's small matrix work is slower, not faster, when its
 # threads compete with Spark's for two cores.

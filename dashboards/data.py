@@ -85,6 +85,42 @@ def table_uri(settings: Settings, table: str) -> str:
     return f"{str(settings.warehouse_dir).rstrip('/')}/{database}.db/{name}"
 
 
+# Spark's S3A settings (SLATEHOUSE_SPARK_CONF) -> delta-rs storage options, so the
+# dashboards read an object-store warehouse with the same endpoint and credentials as Spark.
+_S3A_TO_DELTA_RS = {
+    "fs.s3a.endpoint": "AWS_ENDPOINT_URL",
+    "fs.s3a.endpoint.region": "AWS_REGION",
+    "fs.s3a.access.key": "AWS_ACCESS_KEY_ID",
+    "fs.s3a.secret.key": "AWS_SECRET_ACCESS_KEY",
+    "fs.s3a.session.token": "AWS_SESSION_TOKEN",
+}
+
+
+def storage_options(settings: Settings) -> dict[str, str]:
+    """delta-rs storage options for the warehouse: empty for a local folder; for
+    `s3a://bucket/...`, the `spark.hadoop.fs.s3a.*` settings in SLATEHOUSE_SPARK_CONF
+    (per-bucket `fs.s3a.bucket.<bucket>.*` ones first). Settings left out fall back to
+    delta-rs's own AWS chain (AWS_* variables, profiles, instance roles)."""
+    scheme, sep, rest = str(settings.warehouse_dir).partition("://")
+    if not sep or scheme not in ("s3", "s3a", "s3n"):
+        return {}
+    bucket = rest.split("/", 1)[0]
+    s3a = {k[len("spark.hadoop."):]: v for k, v in settings.spark_conf.items()
+           if k.startswith("spark.hadoop.fs.s3a.")}
+    conf = {k: v for k, v in s3a.items() if not k.startswith("fs.s3a.bucket.")}
+    per_bucket = f"fs.s3a.bucket.{bucket}."
+    conf.update({"fs.s3a." + k[len(per_bucket):]: v for k, v in s3a.items() if k.startswith(per_bucket)})
+    options = {option: conf[key] for key, option in _S3A_TO_DELTA_RS.items() if conf.get(key)}
+    endpoint = options.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        if "://" not in endpoint:  # S3A takes a bare host; its scheme follows the ssl setting
+            ssl = conf.get("fs.s3a.connection.ssl.enabled", "true").lower() != "false"
+            endpoint = options["AWS_ENDPOINT_URL"] = ("https://" if ssl else "http://") + endpoint
+        if endpoint.startswith("http://"):
+            options["AWS_ALLOW_HTTP"] = "true"
+    return options
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     # Spark writes some divisions as decimals; the dashboards want floats. Dates become
     # datetime64 so that pandas and Plotly treat them as time.
@@ -118,7 +154,7 @@ class MartReader:
         dt = self._tables.get(table)
         if dt is None:
             try:
-                dt = DeltaTable(uri)
+                dt = DeltaTable(uri, storage_options=storage_options(self.settings) or None)
             except TableNotFoundError as exc:
                 raise MissingTableError(
                     f"{table}: no Delta table at {uri}. Build the marts first "

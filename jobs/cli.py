@@ -168,6 +168,9 @@ def generate(
     from slatehouse.generate import FaultRates, generate as run_generate
 
     settings = _settings()
+    if out is None and "://" in settings.landing_dir:
+        _fail(f"SLATEHOUSE_LANDING_DIR is {settings.landing_dir}: generate writes local files only. Give "
+              "--out DIR and upload DIR there (e.g. `aws s3 sync DIR s3://bucket/landing`)", EXIT_FAILED)
     target = out or Path(settings.landing_dir)
     result = run_generate(
         target, start_date=_day(start_date, "--start-date"), days=days, members=members,
@@ -531,8 +534,9 @@ def forecast(
         from slatehouse import pipeline
 
         try:  # scoring a slate writes a mart, so it waits its turn like a run
-            with pipeline.pipeline_lock(settings, "forecast-slate"):
-                result = forecast_job.score_slate(get_spark(settings, "slatehouse-forecast"), settings, slate)
+            with pipeline.recorded(lambda: get_spark(settings, "slatehouse-forecast"), settings,
+                                   "forecast-slate") as r:
+                result = r.step("slate", lambda: forecast_job.score_slate(r.spark, settings, slate))
         except pipeline.LockedError as exc:
             _fail(str(exc), EXIT_LOCKED)
     except (ForecastInputError, forecast_job.ForecastDataError) as exc:

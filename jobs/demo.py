@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
             size[k] = getattr(args, k)
 
     settings = Settings(mode="demo")
+    if "://" in f"{settings.landing_dir} {settings.warehouse_dir}":
+        parser.error("the demo builds a local warehouse under SLATEHOUSE_HOME: unset "
+                     "SLATEHOUSE_LANDING_DIR and SLATEHOUSE_WAREHOUSE_DIR (object-store URIs)")
     t0 = time.perf_counter()
     if not args.keep:
         for sub in ("landing", "warehouse", "metastore", "reports", "dbt", "gx", "run.lock"):

@@ -245,6 +245,78 @@ def remove_path(spark: SparkSession, path: str) -> None:
     log.info("removed %s", path)
 
 
+# --- The warehouse lease (object stores) ------------------------------------------------------
+# <home>/run.lock is a local flock: it keeps runs on one host apart. Delta's default LogStore
+# for s3a:// (S3SingleDriverLogStore) is only safe with one writing driver per table, so a
+# warehouse on S3 also gets a lease object in the bucket, created only if absent (S3A's
+# conditional create: If-None-Match: *, Hadoop 3.4.2+), that runs on other hosts respect.
+class LeaseHeldError(RuntimeError):
+    """Another host's run holds the warehouse lease."""
+
+
+_CONDITIONAL_CREATE = "fs.option.create.conditional.overwrite"
+
+
+def lease_path(settings: Settings) -> str | None:
+    """The lease object of an s3a:// warehouse (None for a local one)."""
+    warehouse = str(settings.warehouse_dir)
+    return f"{warehouse.rstrip('/')}/_slatehouse/run.lease" if warehouse.startswith("s3a://") else None
+
+
+def claim_lease(spark: SparkSession, settings: Settings, holder: dict) -> str | None:
+    """Create the lease with `holder` in it, or raise LeaseHeldError naming its holder. A
+    lease left by a run of the same host and home is stale (the caller holds that home's
+    flock, so its holder is gone) and is taken over. Returns the lease's path (None when
+    the warehouse needs none)."""
+    path = lease_path(settings)
+    if path is None:
+        return None
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    for attempt in range(2):
+        try:
+            out = fs.createFile(hpath).overwrite(False).must(_CONDITIONAL_CREATE, True).build()
+            out.write(bytearray(json.dumps(holder).encode()))
+            out.close()  # the PUT, with If-None-Match: *
+            return path
+        except Exception as exc:  # py4j: FileAlreadyExists (seen first) or 412 on close
+            if "FileAlreadyExistsException" not in str(exc) and "RemoteFileChangedException" not in str(exc):
+                raise
+        current = _read_lease(spark, fs, hpath)
+        if attempt == 0 and (current.get("host"), current.get("home")) == (holder["host"], holder["home"]):
+            log.warning("stale warehouse lease from this host (%s); taking it over", current)
+            fs.delete(hpath, False)
+            continue
+        raise LeaseHeldError(
+            f"the warehouse {settings.warehouse_dir} is leased to another run ({current}): Delta on S3 "
+            f"allows one writing driver at a time. Wait for it; if that run is gone, delete {path}.")
+    raise AssertionError("unreachable")
+
+
+def release_lease(spark: SparkSession, path: str | None, run_id: str) -> None:
+    """Delete the lease if it is still this run's."""
+    if path is None:
+        return
+    jvm = spark._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    if fs.exists(hpath) and _read_lease(spark, fs, hpath).get("run_id") == run_id:
+        fs.delete(hpath, False)
+
+
+def _read_lease(spark: SparkSession, fs, hpath) -> dict:
+    try:
+        stream = fs.open(hpath)
+        try:
+            text = spark._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        finally:
+            stream.close()
+        return json.loads(text)
+    except Exception:  # gone meanwhile, or not ours to parse
+        return {}
+
+
 def list_partition_dates(spark: SparkSession, folder: str, key: str) -> list[date]:
     """Dates of the `key=YYYY-MM-DD` sub-folders of `folder` (sorted)."""
     if not path_exists(spark, folder):

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -140,6 +140,23 @@ def pipeline_lock(settings: Settings, run_id: str) -> Iterator[dict | None]:
         handle.flush()
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+@contextmanager
+def warehouse_lease(spark: SparkSession, settings: Settings, run_id: str) -> Iterator[None]:
+    """Beside the host's flock, the warehouse's own lease when it is on S3 (io.claim_lease):
+    a run on another host, or with another home, is refused (LockedError) instead of
+    writing the same Delta tables at once."""
+    holder = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "home": str(settings.home),
+              "started_at": _now().isoformat()}
+    try:
+        path = io.claim_lease(spark, settings, holder)
+    except io.LeaseHeldError as exc:
+        raise LockedError(str(exc)) from None
+    try:
+        yield
+    finally:
+        io.release_lease(spark, path, run_id)
 
 
 # --- The ledger -------------------------------------------------------------------------------
@@ -269,15 +286,22 @@ def recorded(
                        dates=[d.isoformat() for d in dates], started_at=_now().isoformat())
     _LAST["report"] = report
     t0 = time.perf_counter()
-    with pipeline_lock(settings, report.run_id) as stale:
+    with pipeline_lock(settings, report.run_id) as stale, ExitStack() as held:
         try:
             spark = _session(spark)
         except Exception as exc:  # no session, so no ledger: the report says why
             report.status, report.error = "failed", f"could not start Spark: {type(exc).__name__}: {exc}"
             raise
-        io.ensure_database(spark, "ops")
-        _close_abandoned(spark, stale, report.run_id)
-        _record_run(spark, report)
+        try:  # the first touch of the warehouse: a wrong endpoint, key or bucket fails here
+            held.enter_context(warehouse_lease(spark, settings, report.run_id))
+            io.ensure_database(spark, "ops")
+            _close_abandoned(spark, stale, report.run_id)
+            _record_run(spark, report)
+        except LockedError:
+            raise
+        except Exception as exc:  # no ledger to write to: the report says why
+            report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
         try:
             yield _Runner(spark, settings, report, progress)
             report.status = "succeeded"

@@ -60,11 +60,14 @@ def _pyspark_home() -> Path:
     return Path(pyspark.__file__).parent
 
 
-def ivy_retrieve(artifact: tuple[str, str, str], jars_dir: Path, by_hand: str) -> Path:
+def ivy_retrieve(artifact: tuple[str, str, str], jars_dir: Path, by_hand: str,
+                 module: str | None = None) -> Path:
     """Resolve a Maven artifact and its dependencies from Maven Central with the Ivy that
     ships with pyspark, into a staging folder under `jars_dir`; returns the folder of the
     retrieved jars (the caller copies what it needs, then removes its parent). Raises
-    ConfigError, saying what to put in `jars_dir` by hand (`by_hand`), when it cannot."""
+    ConfigError, saying what to put in `jars_dir` by hand (`by_hand`), when it cannot.
+    `module`, an Ivy module file's text, resolves its dependencies (with their excludes)
+    instead of `artifact` alone; `artifact` still names the jar that must come back."""
     check_java()
     jars_dir.mkdir(parents=True, exist_ok=True)
     ivy = next((_pyspark_home() / "jars").glob("ivy-*.jar"))
@@ -72,8 +75,14 @@ def ivy_retrieve(artifact: tuple[str, str, str], jars_dir: Path, by_hand: str) -
     staging = jars_dir / f".ivy-{name}"
     log.info("resolving %s:%s:%s from Maven Central into %s", group, name, version, jars_dir)
     retrieved = staging / "jars"
+    if module is None:
+        what = ["-dependency", group, name, version]
+    else:
+        staging.mkdir(parents=True, exist_ok=True)
+        (staging / "ivy.xml").write_text(module)
+        what = ["-ivy", str(staging / "ivy.xml")]
     cmd = [
-        "java", "-jar", str(ivy), "-dependency", group, name, version,
+        "java", "-jar", str(ivy), *what,
         "-confs", "default", "-types", "jar", "-m2compatible",
         "-cache", str(staging / "cache"),
         "-retrieve", str(retrieved / "[artifact]-[revision](-[classifier]).[ext]"),
@@ -108,6 +117,57 @@ def resolve_delta_jars(jars_dir: Path) -> list[Path]:
     return jars
 
 
+# S3A (s3a:// warehouse or landing URIs): hadoop-aws at the version of pyspark's Hadoop
+# client, with the two AWS SDK v2 modules it loads (and what they need) at the SDK version
+# that Hadoop release was built against (hadoop-project's aws-java-sdk-v2.version), instead
+# of the 641 MB `software.amazon.awssdk:bundle` its POM names: about 12 MB of jars.
+HADOOP_AWS_ARTIFACT = ("org.apache.hadoop", "hadoop-aws", "3.4.2")
+AWS_SDK_V2_VERSION = "2.29.52"
+AWS_SDK_MODULES = ("s3", "s3-transfer-manager")
+_S3A_IVY_MODULE = """<ivy-module version="2.0">
+  <info organisation="slatehouse" module="s3a"/>
+  <configurations><conf name="default"/></configurations>
+  <dependencies>
+    <dependency org="{0}" name="{1}" rev="{2}" conf="default->default">
+      <exclude org="software.amazon.awssdk" module="bundle"/>
+    </dependency>
+{3}
+  </dependencies>
+</ivy-module>
+"""
+
+
+def uses_s3a(settings: Settings) -> bool:
+    return any(str(d).startswith("s3a://") for d in (settings.warehouse_dir, settings.landing_dir))
+
+
+def resolve_s3a_jars(jars_dir: Path) -> list[Path]:
+    """Fetch hadoop-aws and the AWS SDK modules S3A needs into `jars_dir`/s3a once (a
+    folder that already holds a hadoop-aws jar is used as it is: an offline cluster fills
+    it by hand). Jars that pyspark or Delta's folder already hold are left out. Only
+    sessions with an s3a:// warehouse or landing folder put them on the classpath."""
+    group, name, version = HADOOP_AWS_ARTIFACT
+    delta_jars = jars_dir
+    jars_dir = jars_dir / "s3a"
+    if not any(jars_dir.glob(f"{name}-*.jar")):
+        hadoop = next((_pyspark_home() / "jars").glob("hadoop-client-api-*.jar")).name
+        if f"-{version}.jar" not in hadoop:
+            raise ConfigError(f"{name} {version} does not match pyspark's {hadoop}: update "
+                              "HADOOP_AWS_ARTIFACT and AWS_SDK_V2_VERSION in slatehouse/spark.py")
+        sdk = "\n".join(f'    <dependency org="software.amazon.awssdk" name="{m}" rev="{AWS_SDK_V2_VERSION}" '
+                        'conf="default->default"/>' for m in AWS_SDK_MODULES)
+        retrieved = ivy_retrieve(HADOOP_AWS_ARTIFACT, jars_dir, by_hand=f"{name}-{version}.jar and the AWS "
+                                 f"SDK v2 {AWS_SDK_V2_VERSION} modules {', '.join(AWS_SDK_MODULES)}",
+                                 module=_S3A_IVY_MODULE.format(group, name, version, sdk))
+        have = {_artifact_name(p.name) for p in (_pyspark_home() / "jars").glob("*.jar")}
+        have |= {_artifact_name(p.name) for p in delta_jars.glob("*.jar")}
+        for jar in retrieved.glob("*.jar"):
+            if _artifact_name(jar.name) not in have:
+                shutil.copy2(jar, jars_dir / jar.name)
+        shutil.rmtree(retrieved.parent, ignore_errors=True)
+    return sorted(jars_dir.glob("*.jar"))
+
+
 def _artifact_name(filename: str) -> str:
     """'parquet-hadoop-1.16.0.jar' -> 'parquet-hadoop'."""
     return re.sub(r"-\d[\w.\-]*\.jar$", "", filename)
@@ -116,6 +176,8 @@ def _artifact_name(filename: str) -> str:
 def spark_conf(settings: Settings, app_name: str = "slatehouse") -> dict[str, str]:
     """The full Spark configuration for these settings (also used for spark-submit)."""
     jars = resolve_delta_jars(settings.jars_dir)
+    if uses_s3a(settings):
+        jars += resolve_s3a_jars(settings.jars_dir)
     log4j = Path(__file__).parent / "log4j2.properties"
     metastore = settings.metastore_dir
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dderby.system.home={metastore}"

@@ -437,3 +437,22 @@ def test_reader_turns_spark_decimals_into_floats(tmp_path):
                     pa.table({"runtime_share": pa.array([Decimal("0.27272724793")], pa.decimal128(38, 11))}))
     frame = MartReader(settings).read("marts.t")
     assert frame["runtime_share"].dtype == np.float64
+
+
+def test_an_object_store_warehouse_is_read_with_sparks_s3a_settings(tmp_path):
+    from slatehouse.dashboards.data import storage_options
+    from slatehouse.settings import Settings
+
+    conf = {"spark.hadoop.fs.s3a.endpoint": "minio.internal:9000",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+            "spark.hadoop.fs.s3a.access.key": "AK", "spark.hadoop.fs.s3a.secret.key": "SK",
+            "spark.hadoop.fs.s3a.bucket.lake.endpoint.region": "eu-west-1",
+            "spark.hadoop.fs.s3a.bucket.other.access.key": "NOT-OURS",
+            "spark.sql.shuffle.partitions": "4"}
+    s3 = Settings(home=tmp_path, warehouse_dir="s3a://lake/warehouse", spark_conf=conf)
+    assert storage_options(s3) == {"AWS_ENDPOINT_URL": "http://minio.internal:9000", "AWS_ALLOW_HTTP": "true",
+                                   "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK",
+                                   "AWS_REGION": "eu-west-1"}
+    # On AWS itself nothing is set: delta-rs finds the role the way S3A does.
+    assert storage_options(Settings(home=tmp_path, warehouse_dir="s3a://lake/warehouse")) == {}
+    assert storage_options(Settings(home=tmp_path, spark_conf=conf)) == {}  # a local warehouse
