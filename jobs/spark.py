@@ -287,9 +287,47 @@ def secret_properties(settings: Settings, secret: dict[str, str]) -> Iterator[Pa
         path.unlink(missing_ok=True)
 
 
+def is_local_master(master: str) -> bool:
+    """`local`, `local[*]`, `local[4]`, `local[2,3]`, `local-cluster[...]`: one machine."""
+    return master.startswith("local")
+
+
+def ship_package(spark) -> Path:
+    """Send the driver's own `slatehouse` package to the executors (SparkContext.addPyFile).
+
+    Executor-side Python imports it: the landing reader's `mapInArrow(_split_files)` is
+    pickled by reference to `slatehouse.io`. The workers of a cluster do not have the
+    project installed, and where they have a copy (a shared virtualenv, an editable
+    install) it may be another version than the driver's. The zip holds the package's
+    files without the dashboards (driver-only); Spark's file server serves it for the
+    session's lifetime, so it stays in a private temporary folder removed at exit."""
+    import atexit
+    import tempfile
+    import zipfile
+
+    package = Path(__file__).resolve().parent
+    folder = Path(tempfile.mkdtemp(prefix="slatehouse-pyfiles-"))
+    atexit.register(shutil.rmtree, folder, True)
+    target = folder / "slatehouse.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(package.rglob("*")):
+            relative = path.relative_to(package)
+            if path.is_file() and "__pycache__" not in relative.parts and relative.parts[0] != "dashboards":
+                archive.write(path, Path("slatehouse") / relative)
+    spark.sparkContext.addPyFile(str(target))
+    log.info("shipped %s to the executors", target)
+    return target
+
+
 def get_spark(settings: Settings, app_name: str = "slatehouse"):
     """Return the process's SparkSession, building it on first call."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    local = is_local_master(settings.spark_master)
+    if local:
+        # A local session only talks to itself. On a cluster the executors connect back to
+        # the driver, so it must listen where they can reach it: Spark's own choice (the
+        # host's address), or SPARK_LOCAL_IP / spark.driver.host when set.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # On a cluster the executors start this same path (spark.pyspark.python overrides it).
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     from pyspark.sql import SparkSession
@@ -308,5 +346,7 @@ def get_spark(settings: Settings, app_name: str = "slatehouse"):
     with secret_properties(settings, secret):
         spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    log.info("spark %s started (master %s)", spark.version, settings.spark_master)
+    if not local:
+        ship_package(spark)
+    log.info("spark %s started (master %s)", spark.version, spark.sparkContext.master)
     return spark

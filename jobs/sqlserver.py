@@ -29,7 +29,7 @@ from pathlib import Path
 
 from slatehouse.metastore import check_metastore
 from slatehouse.settings import ConfigError, Settings
-from slatehouse.spark import _pyspark_home, check_java, java_properties, spark_conf
+from slatehouse.spark import _pyspark_home, check_java, is_local_master, java_properties, spark_conf
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,8 @@ def start_thrift_server(settings: Settings, timeout_s: float = 300.0,
     properties.write_text(java_properties(thrift_server_conf(settings)), encoding="utf-8")
 
     env = dict(os.environ)
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if is_local_master(settings.spark_master):  # on a cluster the executors must reach it
+        env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     cmd = thrift_server_command(settings, properties)
     log.info("starting the Thrift server on %s:%d (log %s)", host, port, log_path)
     with open(log_path, "ab") as log_file:
