@@ -28,8 +28,8 @@ demo: setup
 test-deps:
 	bash .ci/install-chromium.sh
 	bash .ci/setup-postgres.sh
-	bash .ci/airflow-venv.sh
-	bash .ci/s3-server-venv.sh
+	bash .ci/tool-venv.sh airflow
+	bash .ci/tool-venv.sh s3-server
 
 # One BLAS thread: the forecast's small matrix work is slower, not faster, when its
 # threads compete with Spark's for two cores.

@@ -1,7 +1,7 @@
 """The Airflow DAGs in docs/airflow/ load in a real Airflow and map exit codes right.
 
 Airflow never shares an environment with dbt, so it runs in its own virtual environment
-(.cache/airflow-venv, made by `bash .ci/airflow-venv.sh`) as a subprocess of this test.
+(.cache/airflow-venv, made by `bash .ci/tool-venv.sh airflow`) as a subprocess of this test.
 The CLI the tasks call is replaced by a tiny script with the real CLI's exit codes and
 `--json` output: what is under test is the DAG's handling of them, not the pipeline.
 """
@@ -23,7 +23,7 @@ AIRFLOW_PYTHON = Path(os.environ.get("AIRFLOW_VENV", REPO / ".cache" / "airflow-
 if not AIRFLOW_PYTHON.exists():
     message = (
         f"\n\n*** Airflow DAG tests SKIPPED: no Airflow environment at {AIRFLOW_PYTHON}. ***\n"
-        "*** Create it with `bash .ci/airflow-venv.sh` (a few minutes, once).        ***\n"
+        "*** Create it with `bash .ci/tool-venv.sh airflow` (a few minutes, once). ***\n"
     )
     if os.environ.get("CI"):
         pytest.fail(message, pytrace=False)

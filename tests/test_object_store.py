@@ -6,7 +6,7 @@ SLATEHOUSE_WAREHOUSE_DIR on `s3a://` URIs, against an S3 API served on this mach
 The run goes through the CLI in a subprocess, so it takes the same path as a scheduler:
 settings from the environment, S3A settings in SLATEHOUSE_SPARK_CONF, hadoop-aws and the
 AWS SDK modules resolved into the jar cache (`slatehouse.spark.resolve_s3a_jars`). The S3
-API is moto's server, from its own environment (`bash .ci/s3-server-venv.sh`).
+API is moto's server, from its own environment (`bash .ci/tool-venv.sh s3-server`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _free_port() -> int:
 def s3_endpoint(tmp_path_factory):
     """An S3 API on 127.0.0.1 for this module; stopped (and its data gone) at the end."""
     if not S3_SERVER.exists():
-        message = f"no S3 server at {S3_SERVER}: create it with `bash .ci/s3-server-venv.sh`"
+        message = f"no S3 server at {S3_SERVER}: create it with `bash .ci/tool-venv.sh s3-server`"
         if os.environ.get("CI"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
