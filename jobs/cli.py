@@ -14,10 +14,27 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from slatehouse.settings import ConfigError, Settings
 
+
+class _Commands(TyperGroup):
+    """Every command: Ctrl-C or SIGTERM during a command that writes the warehouse ends in
+    `pipeline.Interrupted` once the ledger says 'interrupted'; it exits 130 or 143 (the
+    shell's 128 + signal) with one line, not Click's "Aborted!" and exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            if not hasattr(exc, "exit_code"):  # a plain Ctrl-C, outside a recorded command
+                raise
+            _fail(str(exc), exc.exit_code)
+
+
 app = typer.Typer(
+    cls=_Commands,
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode="markdown",  # docstring paragraphs reflow to the terminal's width
@@ -322,6 +339,9 @@ def _run_pipeline(dates: list[date], command: str, as_json: bool, skip_missing: 
         code = EXIT_OK
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
+    except pipeline.Interrupted as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        code = exc.exit_code
     except pipeline.GateFailedError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         code = EXIT_GATE

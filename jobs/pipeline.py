@@ -15,7 +15,9 @@ import fcntl
 import json
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
@@ -47,6 +49,19 @@ class LockedError(RuntimeError):
 
 class GateFailedError(RuntimeError):
     """A critical quality gate failed; nothing was promoted."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The command stopped on SIGINT (Ctrl-C) or SIGTERM (a scheduler's kill), after its
+    Spark jobs were cancelled and the ledger recorded 'interrupted'. A KeyboardInterrupt,
+    so a caller that does not expect it stops as on any Ctrl-C."""
+
+    def __init__(self, signal_name: str):
+        self.signal_name = signal_name
+        # The shell's convention, 128 + the signal's number: 130 for SIGINT, 143 for SIGTERM.
+        self.exit_code = 128 + signal.Signals[signal_name].value
+        super().__init__(f"interrupted by {signal_name}: its Spark jobs were cancelled, and every table "
+                         "is as its last Delta commit left it. Rerun the same command.")
 
 
 @dataclass
@@ -203,20 +218,98 @@ def _record_step(spark: SparkSession, run_id: str, step: StepReport) -> None:
     io.append(spark, STEPS_TABLE, spark.createDataFrame([row], S.RUN_STEPS_SCHEMA))
 
 
+class _CancelOnSignal:
+    """While a command runs, SIGINT and SIGTERM cancel its Spark jobs instead of raising
+    inside the driver's call into the JVM.
+
+    pyspark's own SIGINT handler calls `cancelAllJobs` and raises KeyboardInterrupt in the
+    main thread, which is usually blocked in a py4j call: the cancel is a reentrant call on
+    that same connection, the gateway breaks, and the run can no longer even record how it
+    ended. Here the handler only sets a flag and cancels from a thread of its own (its own
+    py4j connection), again every half second, so the blocked call returns with Spark's
+    "cancelled" error, every later job fails at once, and the step ends. The runner then
+    records the step and the run as 'interrupted' on the healthy gateway. A second signal
+    stops at once, as before."""
+
+    def __init__(self, spark: SparkSession):
+        self.spark = spark
+        self.signal_name: str | None = None
+        self._done = threading.Event()
+        self._canceller: threading.Thread | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_CancelOnSignal":
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop_cancelling()
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @property
+    def is_set(self) -> bool:
+        return self.signal_name is not None
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.is_set:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+        log.warning("%s: cancelling the running Spark jobs; the command stops after recording it "
+                    "(send it again to stop at once)", self.signal_name)
+        self._canceller = threading.Thread(target=self._cancel_until_stopped, name="slatehouse-cancel", daemon=True)
+        self._canceller.start()
+
+    def _cancel_until_stopped(self) -> None:
+        while not self._done.is_set():
+            try:
+                self.spark.sparkContext.cancelAllJobs()
+            except Exception as exc:  # the JVM may be going away; the main thread will say why
+                log.debug("cancelAllJobs: %s", exc)
+            self._done.wait(0.5)
+
+    def stop_cancelling(self) -> None:
+        """Before the ledger writes: no cancel may be in flight when they run."""
+        self._done.set()
+        if self._canceller is not None:
+            self._canceller.join()
+
+    def check(self) -> None:
+        if self.is_set:
+            self.stop_cancelling()
+            raise Interrupted(self.signal_name)
+
+
 class _Runner:
-    def __init__(self, spark: SparkSession, settings: Settings, report: RunReport, progress: Callable[[str], None]):
+    def __init__(self, spark: SparkSession, settings: Settings, report: RunReport, progress: Callable[[str], None],
+                 interrupt: _CancelOnSignal):
         self.spark, self.settings, self.report, self.progress = spark, settings, report, progress
+        self.interrupt = interrupt
 
     def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        self.interrupt.check()  # a signal between steps: start no other
         step = StepReport(step=name, started_at=_now().isoformat())
         self.report.steps.append(step)
         t0 = time.perf_counter()
         self.progress(f"[{len(self.report.steps)}] {name} ...")
         try:
             result = fn()
+            self.interrupt.check()  # jobs cancelled inside it may have been caught and passed over
         except Exception as exc:
             step.status = "failed"
             step.message = str(exc)
+            if self.interrupt.is_set:
+                self.interrupt.stop_cancelling()
+                exc = Interrupted(self.interrupt.signal_name)
+                step.status, step.message = "interrupted", str(exc)
+            step.duration_s = round(time.perf_counter() - t0, 3)
+            _record_step(self.spark, self.report.run_id, step)
+            if isinstance(exc, Interrupted):
+                raise exc from None
+            raise
+        except Interrupted as exc:
+            step.status, step.message = "interrupted", str(exc)
             step.duration_s = round(time.perf_counter() - t0, 3)
             _record_step(self.spark, self.report.run_id, step)
             raise
@@ -302,16 +395,34 @@ def recorded(
         except Exception as exc:  # no ledger to write to: the report says why
             report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
             raise
+        interrupt = held.enter_context(_CancelOnSignal(spark))
         try:
-            yield _Runner(spark, settings, report, progress)
+            yield _Runner(spark, settings, report, progress, interrupt)
             report.status = "succeeded"
         except Exception as exc:
+            if interrupt.is_set:  # the step's jobs were cancelled under it
+                interrupt.stop_cancelling()
+                report.status, report.error = "interrupted", str(Interrupted(interrupt.signal_name))
+                raise Interrupted(interrupt.signal_name) from None
             report.status = _status_of(exc)
             report.error = f"{type(exc).__name__}: {exc}" if report.status == "failed" else str(exc)
             raise
+        except Interrupted as exc:
+            report.status, report.error = "interrupted", str(exc)
+            raise
+        except BaseException:  # a second signal, mid-call: the gateway may be broken
+            report.status, report.error = "interrupted", "stopped at once by a second signal"
+            raise
         finally:
+            interrupt.stop_cancelling()
             report.duration_s = round(time.perf_counter() - t0, 3)
-            _record_run(spark, report)
+            try:
+                _record_run(spark, report)
+            except Exception as exc:
+                if report.status != "interrupted":
+                    raise
+                log.warning("could not record run %s as interrupted (%s); the next command marks it "
+                            "abandoned", report.run_id, type(exc).__name__)
 
 
 def run(

@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import oracle
-from conftest import REPO
+from conftest import REPO, reset_warehouse
 from slatehouse import io, pipeline
 from slatehouse.contract import schema as S
 from slatehouse.spark import secret_properties, split_secrets
@@ -82,6 +83,45 @@ def test_the_cli_refuses_a_second_run_naming_the_holder_before_starting_spark(tm
     assert not (tmp_path / "metastore").exists() and not (tmp_path / "warehouse").exists()
     # The holder finished cleanly: the lock is free and holds no record.
     assert (tmp_path / "run.lock").read_text() == ""
+
+
+def test_ctrl_c_cancels_the_runs_spark_jobs_and_the_ledger_says_interrupted(spark, settings, landing):
+    """Ctrl-C arrives while the driver waits on the JVM. The run's Spark jobs are cancelled
+    from another thread, the step and the run are recorded 'interrupted' on a gateway that
+    still works, and the caller gets `Interrupted` (exit 130 from the CLI)."""
+    day = oracle.received_dates(Path(settings.landing_dir))[0]
+    main = threading.main_thread().ident
+    sent = []
+
+    def progress(message: str) -> None:
+        if message.endswith(" events ..."):  # the first step with many Spark jobs: hit it mid-call
+            timer = threading.Timer(0.5, lambda: sent.append(signal.pthread_kill(main, signal.SIGINT)))
+            timer.start()
+
+    def stray(*_):  # a signal after the run (it finished first) must not stop pytest
+        pass
+
+    previous = signal.signal(signal.SIGINT, stray)
+    try:
+        with pytest.raises(pipeline.Interrupted) as raised:
+            pipeline.run(spark, settings, [day], progress=progress)
+        assert signal.getsignal(signal.SIGINT) is stray  # the run's handler is gone again
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert sent and raised.value.exit_code == 130 and raised.value.signal_name == "SIGINT"
+    report = pipeline.last_report()
+    assert report.status == "interrupted"
+    # The same session still answers, and the ledger holds how the run ended.
+    assert spark.range(3).count() == 3
+    run = io.read_table(spark, S.OPS_RUNS).where(f"run_id = '{report.run_id}'").first()
+    assert run["status"] == "interrupted" and "SIGINT" in run["error"]
+    steps = (io.read_table(spark, S.OPS_RUN_STEPS).where(f"run_id = '{report.run_id}'")
+             .orderBy("started_at").collect())
+    assert [s["status"] for s in steps][-1] == "interrupted", [(s["step"], s["status"]) for s in steps]
+    assert all(s["status"] == "succeeded" for s in steps[:-1])
+    assert steps[-1]["step"] in ("events", "sessions", "gate:bronze")
+    reset_warehouse(spark)
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(settings, tmp_path, caplog):

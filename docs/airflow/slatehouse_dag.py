@@ -46,6 +46,8 @@ EXIT_MEANINGS = {
     EXIT_GATE_FAILED: "a critical quality gate failed",
     EXIT_INPUT_MISSING: "an input is missing",
     EXIT_LOCKED: "another run holds the warehouse lock",
+    130: "interrupted (SIGINT)",
+    143: "interrupted (SIGTERM)",
 }
 
 START_DATE = datetime.fromisoformat(os.environ.get("SLATEHOUSE_DAG_START", "2026-01-01"))
@@ -90,7 +92,7 @@ def failure_message(args: list[str], exit_code: int, report: dict, stderr: str) 
     detail = report.get("error") or report.get("message")
     if not detail:
         failed = [f"{s.get('step')}: {s.get('message')}" for s in report.get("steps", [])
-                  if isinstance(s, dict) and s.get("status") == "failed"]
+                  if isinstance(s, dict) and s.get("status") in ("failed", "interrupted")]
         detail = "; ".join(failed) or None
     if not detail:
         detail = "\n".join(stderr.strip().splitlines()[-15:]) or "(no output)"
