@@ -176,6 +176,8 @@ class RetentionResult:
     rows_deleted: dict[str, int] = field(default_factory=dict)
     reports_cutoff: str = ""
     report_folders_removed: list[str] = field(default_factory=list)
+    # Quality-gate results (GX's stored results and data-docs pages) of runs before the cutoff.
+    gate_results_removed: int = 0
 
 
 def apply_retention(spark: SparkSession, settings: Settings, today: date | None = None) -> RetentionResult:
@@ -191,6 +193,7 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
     bronze, not the wall clock: a pipeline that stopped for a month must not find its
     backlog purged when it restarts, and nothing not yet ingested is ever removed.
     """
+    from slatehouse import quality  # here: it loads Great Expectations
     from slatehouse.dashboards.reports import remove_reports_before  # here: it loads plotly
 
     today = today or _newest_ingested(spark)
@@ -214,7 +217,11 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
     reports_cutoff = today - timedelta(days=settings.reports_retention_days)
     result.reports_cutoff = reports_cutoff.isoformat()
     result.report_folders_removed = [str(p) for p in remove_reports_before(settings, reports_cutoff)]
+    if io.table_exists(spark, S.OPS_RUNS):  # a run's pages go with its dates' reports
+        old_runs = io.read_table(spark, S.OPS_RUNS).where(F.col("last_date") < F.lit(reports_cutoff))
+        result.gate_results_removed = quality.remove_validations_of(
+            settings, [r["run_id"] for r in old_runs.select("run_id").collect()])
     log.info("retention: removed %d landing folders before %s; bronze rows before %s: %s; %d report folders "
-             "before %s", len(result.landing_folders_removed), landing_cutoff, bronze_cutoff, result.rows_deleted,
-             len(result.report_folders_removed), reports_cutoff)
+             "and %d gate results before %s", len(result.landing_folders_removed), landing_cutoff, bronze_cutoff,
+             result.rows_deleted, len(result.report_folders_removed), result.gate_results_removed, reports_cutoff)
     return result

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -635,6 +636,22 @@ def build_data_docs(context, run_name: str) -> str | None:
     keys = [k for k in store.list_keys() if getattr(k.run_id, "run_name", None) == run_name]
     sites = context.build_data_docs(resource_identifiers=keys or None)
     return sites.get("local_site")
+
+
+def remove_validations_of(settings: Settings, run_ids: Iterable[str]) -> int:
+    """Retention: delete the stored GX results and data-docs pages of these ledger runs
+    (`ops.validation_results` keeps their rows), then rebuild the docs' index so it links
+    only to pages that exist. Returns how many (suite, run) results were removed."""
+    run_ids = set(run_ids)
+    folders = [f for root in (gx_home(settings) / "validations", data_docs_dir(settings) / "validations")
+               if root.is_dir() for f in root.rglob("*__*")  # <suite path>/<run_id>__<layer>
+               if f.is_dir() and f.name.split("__", 1)[0] in run_ids]
+    for folder in folders:
+        shutil.rmtree(folder)
+    if folders and (data_docs_dir(settings) / "index.html").exists():
+        # Render no page (an identifier that matches none) and rebuild the index alone.
+        _context(settings).build_data_docs(resource_identifiers=["none"])
+    return sum(1 for f in folders if f.is_relative_to(gx_home(settings)))
 
 
 # --- Gate ---------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     landing_retention_days: int = 30
     bronze_retention_days: int = 90
     # Each run's offline reports (<reports_dir>/<date>/, about 14 MB with plotly.js
-    # embedded) are aggregates already suppressed; they are kept for this many days.
+    # embedded) are aggregates already suppressed; they are kept for this many days, and
+    # so are the quality gates' data-docs pages and stored GX results of each run.
     reports_retention_days: int = Field(30, ge=1)
 
     min_audience: int = 10  # small-cell suppression: fewer distinct profiles is suppressed

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 import oracle
 from conftest import reset_warehouse
-from slatehouse import io, privacy
+from slatehouse import io, pipeline, privacy, quality
 from slatehouse.contract import schema as S
 from slatehouse.ingest import ingest
 from slatehouse.settings import ConfigError, Settings
@@ -134,7 +134,18 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     for day in days:  # a run's offline reports, and a folder that is not one
         (local.reports_dir / day.isoformat()).mkdir(parents=True)
         (local.reports_dir / day.isoformat() / "top10_weekly.html").write_text("<html></html>")
-    (local.reports_dir / "data_docs").mkdir()
+    gate_runs = {}  # quality gates of an old and a recent day, each with its ledger row and pages
+    for day in (days[0], days[2]):
+        with pipeline.recorded(spark, local, "validate", [day]) as r:
+            quality.run_gate(spark, local, "bronze", [day], r.report.run_id)
+        gate_runs[day] = r.report.run_id
+    docs = local.reports_dir / "data_docs"
+
+    def pages(run_id: str) -> list[Path]:
+        return [p for root in (docs, quality.gx_home(local)) for p in root.rglob(f"{run_id}__*")]
+
+    assert all(pages(run_id) for run_id in gate_runs.values())
+    old_results = len(list(quality.gx_home(local).rglob(f"{gate_runs[days[0]]}__*")))
     before = {t: io.read_table(spark, t).where(F.col("received_date") >= keep_from).count()
               for t in (S.BRONZE_EVENTS, S.BRONZE_QUARANTINE)}
     sessions_before = io.read_table(spark, S.SILVER_SESSIONS).count()
@@ -142,7 +153,7 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     # By default ages count from the newest ingested date: all of this is recent.
     untouched = privacy.apply_retention(spark, local)
     assert untouched.landing_folders_removed == [] and not any(untouched.rows_deleted.values())
-    assert untouched.report_folders_removed == []
+    assert untouched.report_folders_removed == [] and untouched.gate_results_removed == 0
 
     result = privacy.apply_retention(spark, local, today=today)
 
@@ -150,6 +161,12 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     assert oracle.received_dates(Path(local.landing_dir)) == days[2:]
     assert [Path(p).name for p in result.report_folders_removed] == [d.isoformat() for d in days[:2]]
     assert sorted(p.name for p in local.reports_dir.iterdir()) == sorted([d.isoformat() for d in days[2:]] + ["data_docs"])
+    # The old day's gate results and pages are gone, the recent day's stay, and the index
+    # links only to pages that exist.
+    assert result.gate_results_removed == old_results > 0
+    assert pages(gate_runs[days[0]]) == [] and pages(gate_runs[days[2]])
+    index = (docs / "index.html").read_text()
+    assert gate_runs[days[0]] not in index and gate_runs[days[2]] in index
     for table, kept in before.items():
         df = io.read_table(spark, table)
         assert df.where(F.col("received_date") < keep_from).count() == 0
