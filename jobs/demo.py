@@ -113,4 +113,8 @@ Next:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as exc:  # Ctrl-C: a run's Interrupted says what was recorded
+        print(f"\ndemo stopped: {exc or 'interrupted'}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 130))
