@@ -297,21 +297,17 @@ class _Runner:
             result = fn()
             self.interrupt.check()  # jobs cancelled inside it may have been caught and passed over
         except Exception as exc:
-            step.status = "failed"
-            step.message = str(exc)
-            if self.interrupt.is_set:
-                self.interrupt.stop_cancelling()
-                exc = Interrupted(self.interrupt.signal_name)
-                step.status, step.message = "interrupted", str(exc)
             step.duration_s = round(time.perf_counter() - t0, 3)
-            _record_step(self.spark, self.report.run_id, step)
-            if isinstance(exc, Interrupted):
-                raise exc from None
-            raise
-        except Interrupted as exc:
-            step.status, step.message = "interrupted", str(exc)
+            if not self.interrupt.is_set:
+                step.status, step.message = "failed", str(exc)
+                _record_step(self.spark, self.report.run_id, step)
+                raise
+            self.interrupt.stop_cancelling()
+            self._record_interrupted(step)
+            raise Interrupted(self.interrupt.signal_name) from None
+        except Interrupted:
             step.duration_s = round(time.perf_counter() - t0, 3)
-            _record_step(self.spark, self.report.run_id, step)
+            self._record_interrupted(step)
             raise
         step.status = "succeeded"
         step.duration_s = round(time.perf_counter() - t0, 3)
@@ -319,6 +315,13 @@ class _Runner:
         _record_step(self.spark, self.report.run_id, step)
         self.progress(f"    {name}: done in {step.duration_s:.1f}s {_summary(step.detail)}")
         return result
+
+    def _record_interrupted(self, step: StepReport) -> None:
+        step.status, step.message = "interrupted", str(Interrupted(self.interrupt.signal_name))
+        try:
+            _record_step(self.spark, self.report.run_id, step)
+        except Exception as exc:  # the JVM got the signal too (a whole process group was stopped)
+            log.warning("could not record step %s as interrupted (%s)", step.step, type(exc).__name__)
 
 
 def _events_detail(results: list) -> dict:
