@@ -154,3 +154,46 @@ def test_tasks_fail_fast_on_a_gate_and_retry_on_missing_input_or_lock(tmp_path):
 
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert calls == ["run --date 2026-03-01 --json"] * 4
+
+
+SLOW_CLI = """#!/bin/sh
+# Stands in for a long `slatehouse run`: says when it is stopped, as the real CLI records it.
+trap 'echo interrupted > "$(dirname "$0")/stopped.txt"; exit 143' TERM
+echo "INFO slatehouse: [2] events ..." >&2
+while :; do sleep 0.1; done
+"""
+
+
+def test_a_task_stopped_by_its_timeout_stops_the_cli_it_runs(tmp_path):
+    """Airflow's execution_timeout raises in the task (SIGALRM). The CLI must not run on
+    after it, holding the warehouse lock against the retry: it gets SIGTERM, which the
+    real CLI turns into an 'interrupted' run."""
+    cli = tmp_path / "slatehouse"
+    cli.write_text(SLOW_CLI)
+    cli.chmod(0o755)
+    outcome = _airflow(tmp_path, """
+        import importlib.util, json, signal, sys, time
+
+        spec = importlib.util.spec_from_file_location("slatehouse_dag", sys.argv[1])
+        dag = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(dag)
+
+        class TaskTimeout(Exception):  # what Airflow's SIGALRM handler raises
+            pass
+
+        def timeout(*_):
+            raise TaskTimeout()
+
+        signal.signal(signal.SIGALRM, timeout)
+        signal.alarm(2)
+        t0 = time.monotonic()
+        try:
+            dag.run_cli(["run", "--date", "2026-03-01"])
+            raised = None
+        except TaskTimeout:
+            raised = "TaskTimeout"
+        print(json.dumps({"raised": raised, "seconds": round(time.monotonic() - t0, 1)}))
+    """, SLATEHOUSE_CLI=str(cli))
+
+    assert outcome["raised"] == "TaskTimeout" and outcome["seconds"] < 60
+    assert (tmp_path / "stopped.txt").read_text().strip() == "interrupted"

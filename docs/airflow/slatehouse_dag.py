@@ -107,10 +107,14 @@ def run_cli(args: list[str]) -> dict:
     # The report goes to a file, not a pipe, so a long log on stderr can never block it.
     with tempfile.TemporaryFile("w+") as stdout:
         proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True)
-        for line in proc.stderr:
-            stderr_lines.append(line)
-            log.info("%s", line.rstrip())
-        exit_code = proc.wait()
+        try:
+            for line in proc.stderr:
+                stderr_lines.append(line)
+                log.info("%s", line.rstrip())
+            exit_code = proc.wait()
+        except BaseException:  # the task was stopped (execution_timeout, a kill): stop the step too
+            stop_cli(proc)
+            raise
         stdout.seek(0)
         report = parse_report(stdout.read())
     if exit_code == EXIT_OK:
@@ -119,6 +123,19 @@ def run_cli(args: list[str]) -> dict:
     if exit_code == EXIT_GATE_FAILED:
         raise SlatehouseGateFailed(message)
     raise SlatehouseStepFailed(message)
+
+
+def stop_cli(proc: subprocess.Popen, grace_s: float = 120.0) -> None:
+    """SIGTERM to the CLI process alone: it cancels its Spark jobs, records the run as
+    'interrupted' (its JVM must stay up for that, so not the process group) and exits 143.
+    Left running, it would hold the warehouse lock against the task's own retry."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def notify_failure(context) -> None:
