@@ -22,11 +22,15 @@ from slatehouse.settings import ConfigError, Settings
 class _Commands(TyperGroup):
     """Every command: Ctrl-C or SIGTERM during a command that writes the warehouse ends in
     `pipeline.Interrupted` once the ledger says 'interrupted'; it exits 130 or 143 (the
-    shell's 128 + signal) with one line, not Click's "Aborted!" and exit 1."""
+    shell's 128 + signal) with one line, not Click's "Aborted!" and exit 1. A configuration
+    error (no Java, a cluster whose workers lack the storage) is one line too, whichever
+    command met it."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except ConfigError as exc:
+            _fail(str(exc), EXIT_FAILED)
         except KeyboardInterrupt as exc:
             if not hasattr(exc, "exit_code"):  # a plain Ctrl-C, outside a recorded command
                 raise

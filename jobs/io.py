@@ -7,21 +7,27 @@ RESTORE, OPTIMIZE and VACUUM. Transforms never read or write; jobs call these fu
 from __future__ import annotations
 
 import codecs
+import functools
+import glob
 import json
 import logging
+import os
 import re
+import socket
 import time
+import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterator, Sequence
+from urllib.parse import urlparse
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StructType
 
-from slatehouse.settings import Settings
+from slatehouse.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +321,176 @@ def _read_lease(spark: SparkSession, fs, hpath) -> dict:
         return json.loads(text)
     except Exception:  # gone meanwhile, or not ours to parse
         return {}
+
+
+# --- Shared storage (clusters) ------------------------------------------------------------------
+# On a cluster the executors write the Delta tables' data files and read the landing files
+# themselves, while the driver commits the Delta log. A folder given as a plain path must
+# therefore be the same storage, at the same path, on every worker as on the driver; where it
+# is not, executors write data files onto their own disks and the table is corrupt (missing
+# files) from its first commit. Object stores and HDFS are reached by name from every host.
+class StorageNotSharedError(ConfigError):
+    """A cluster's executors do not see the driver's warehouse or landing folder."""
+
+
+STORAGE_PROBE_DIR = "_slatehouse"
+# A new folder can stay out of another NFS client's listing for a while (directory attribute
+# caching: a minute by default, longer where a mount raises actimeo), so executors are held
+# only to the landing entries older than this.
+_LANDING_SETTLED_S = 600
+
+
+def local_folder(folder: str) -> str | None:
+    """The local filesystem path of a folder setting (a plain path or a file: URI); None for
+    any other filesystem (s3a://, hdfs://, ...)."""
+    parsed = urlparse(folder)
+    if parsed.scheme == "file":
+        return os.path.abspath(parsed.path)
+    return None if parsed.scheme else os.path.abspath(folder)
+
+
+def _scan(folder: str) -> list[os.DirEntry]:
+    with os.scandir(folder) as entries:
+        return list(entries)
+
+
+def _landing_entries(folder: str, settled_before: float | None = None) -> set[str]:
+    """The names one and two levels down (`events`, `events/received_date=...`); with
+    `settled_before`, only those last modified before that time."""
+    names = set()
+    for top in _scan(folder):
+        entries = [(top.name, top)]
+        if top.is_dir():
+            entries += [(f"{top.name}/{e.name}", e) for e in _scan(top.path)]
+        names.update(name for name, e in entries
+                     if settled_before is None or e.stat(follow_symlinks=False).st_mtime < settled_before)
+    return names
+
+
+def _executor_identity() -> tuple[str, str]:
+    """(executor id, host) as Spark names them, from the executor JVM's command line (an
+    ancestor of this Python worker); ('?', this machine's name) where /proc cannot tell."""
+    pid = os.getpid()
+    for _ in range(4):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+            if "--executor-id" in args:
+                host = args[args.index("--hostname") + 1] if "--hostname" in args else socket.gethostname()
+                return args[args.index("--executor-id") + 1], host
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return "?", socket.gethostname()
+
+
+def _storage_view(marker: str | None, token: str, landing: str | None, expected: Sequence[str],
+                  _rows: Iterator) -> Iterator[str]:
+    """Executor side: what this executor sees of the driver's marker and landing entries
+    (one JSON document). It writes only once it sees the marker, so onto shared storage."""
+    executor, host = _executor_identity()
+    view = {"executor": executor, "host": host, "hostname": socket.gethostname(), "problems": []}
+    if marker is not None:
+        folder = os.path.dirname(os.path.dirname(marker))
+        try:
+            with open(marker) as f:
+                seen = f.read() == token
+        except OSError:
+            seen = False
+        if not seen:
+            view["problems"].append(
+                f"no folder {folder}" if not os.path.isdir(folder)
+                else f"{folder} is another folder than the driver's (its marker "
+                     f"{os.path.relpath(marker, folder)} is not there)")
+        else:
+            try:
+                os.close(os.open(f"{marker}-{uuid.uuid4().hex}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except OSError as exc:
+                view["problems"].append(f"cannot write in {os.path.dirname(marker)} as uid {os.getuid()} "
+                                        f"({type(exc).__name__}: {exc.strerror})")
+    if landing is not None:
+        try:
+            view["landing_missing"] = sorted(set(expected) - _landing_entries(landing))
+        except FileNotFoundError:
+            view["problems"].append(f"no folder {landing}")
+        except OSError as exc:
+            view["problems"].append(f"cannot list {landing} ({type(exc).__name__}: {exc.strerror})")
+    yield json.dumps(view)
+
+
+def _executor_ids(spark: SparkSession) -> set[str]:
+    ids = spark.sparkContext._jsc.sc().getExecutorIds()
+    return set(spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(ids))
+
+
+def check_shared_storage(spark: SparkSession, settings: Settings) -> dict | None:
+    """On a cluster, raise StorageNotSharedError unless every executor sees the warehouse
+    and landing folders that are local paths as the driver does.
+
+    The driver writes a marker file under <warehouse>/_slatehouse; one small job, with a
+    task for every executor core, has each executor read it (and write beside it), and
+    list the landing folder one and two levels down, to compare with the driver's listing.
+    The markers are removed. Executors that join the application later are not checked.
+    Returns what was checked (None when no folder is a local path)."""
+    warehouse, landing = local_folder(settings.warehouse_dir), local_folder(settings.landing_dir)
+    if warehouse is None and landing is None:
+        return None
+    began, t0 = time.time(), time.perf_counter()
+    token = uuid.uuid4().hex
+    marker = None
+    if warehouse is not None:
+        os.makedirs(os.path.join(warehouse, STORAGE_PROBE_DIR), exist_ok=True)
+        marker = os.path.join(warehouse, STORAGE_PROBE_DIR, f"storage-probe-{token}")
+        with open(marker, "w") as f:
+            f.write(token)
+    if landing is not None and not os.path.isdir(landing):
+        landing = None  # nothing to compare yet: ingest says so when it needs the files
+    expected = sorted(_landing_entries(landing, began - _LANDING_SETTLED_S)) if landing else []
+    sc = spark.sparkContext
+    views: dict[str, dict] = {}
+    sc.setJobDescription("slatehouse: do the executors see the driver's storage?")
+    try:
+        for _ in range(3):  # executors still registering are caught by the next round
+            tasks = max(sc.defaultParallelism, 2 * len(_executor_ids(spark)), 2)
+            probe = functools.partial(_storage_view, marker, token, landing, expected)
+            for row in sc.parallelize(range(tasks), tasks).mapPartitions(probe).collect():
+                view = json.loads(row)
+                seen = views.setdefault(view["executor"], view)
+                if seen is not view:  # another task on the same executor
+                    seen["problems"] += [p for p in view["problems"] if p not in seen["problems"]]
+                    seen["landing_missing"] = sorted({*seen.get("landing_missing", ()),
+                                                      *view.get("landing_missing", ())})
+            if "?" in views or _executor_ids(spark) <= views.keys():
+                break
+    finally:
+        sc.setJobDescription(None)
+        if marker is not None:
+            for path in glob.glob(f"{glob.escape(marker)}*"):
+                os.remove(path)
+    now = _landing_entries(landing) if landing is not None and os.path.isdir(landing) else set()
+    for view in views.values():  # an entry removed meanwhile (retention) is no executor's fault
+        missing = sorted(now.intersection(view.get("landing_missing", ())))
+        if missing:
+            view["problems"].append(f"{landing} lacks {len(missing)} of the driver's entries "
+                                    f"(e.g. {', '.join(missing[:3])})")
+    failing = [v for v in views.values() if v["problems"]]
+    if failing:
+        raise StorageNotSharedError(
+            f"The Spark executors do not see the driver's storage (master {sc.master}):\n"
+            + "".join(f"  - executor {v['executor']} on {v['host']} (hostname {v['hostname']}): "
+                      f"{'; '.join(v['problems'])}\n" for v in sorted(failing, key=lambda v: v["executor"]))
+            + "Executors write the Delta tables' data files and read the landing files themselves, so "
+            "SLATEHOUSE_WAREHOUSE_DIR and SLATEHOUSE_LANDING_DIR must be the same storage at the same "
+            "path on the driver and on every worker. Mount the same shared storage (e.g. NFS) at that "
+            "path on every worker, or put both folders on object storage (s3a://...); see the README, "
+            "\"Running on a cluster\". Stopped before writing to the warehouse.")
+    checked = {"executors": sorted(views), "hosts": sorted({v["host"] for v in views.values()}),
+               "warehouse": warehouse, "landing": landing, "landing_entries_compared": len(expected),
+               "duration_s": round(time.perf_counter() - t0, 3)}
+    log.info("storage check: %d executor(s) on %s see %s (%.2fs)", len(views), ", ".join(checked["hosts"]),
+             " and ".join(p for p in (warehouse, landing) if p), checked["duration_s"])
+    return checked
 
 
 def list_partition_dates(spark: SparkSession, folder: str, key: str) -> list[date]:

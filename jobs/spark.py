@@ -320,7 +320,9 @@ def ship_package(spark) -> Path:
 
 
 def get_spark(settings: Settings, app_name: str = "slatehouse"):
-    """Return the process's SparkSession, building it on first call."""
+    """Return the process's SparkSession, building it on first call. On a cluster it also
+    ships the package to the executors and checks that they see the warehouse and landing
+    folders as the driver does (`io.check_shared_storage`), raising a ConfigError if not."""
     local = is_local_master(settings.spark_master)
     if local:
         # A local session only talks to itself. On a cluster the executors connect back to
@@ -348,5 +350,12 @@ def get_spark(settings: Settings, app_name: str = "slatehouse"):
     spark.sparkContext.setLogLevel("WARN")
     if not local:
         ship_package(spark)
+        from slatehouse.io import check_shared_storage  # here: io needs pyspark, imported above
+
+        try:  # before anything writes: executors writing onto their own disks corrupt the tables
+            check_shared_storage(spark, settings)
+        except BaseException:
+            spark.stop()  # or the next get_spark would hand out this unchecked session
+            raise
     log.info("spark %s started (master %s)", spark.version, spark.sparkContext.master)
     return spark

@@ -23,13 +23,21 @@ Checked: the run succeeds; its line counts equal the independent oracle's (the l
 files are parsed in Python on the executor, `binaryFile` + `mapInArrow`); the marts are
 built; every task of the application ran on the worker's executor, none on the driver
 (from the application's event log); the executor fetched Delta's jars; the master lists
-the application as finished with the worker's core.
+the application as finished with the worker's core; the session's storage check saw the
+executor and left no marker behind.
+
+A second test gives the worker a view of the filesystem of its own (`unshare -m`, an empty
+tmpfs over the folder that holds the Slatehouse home), as a worker on another host without
+the driver's storage mounted: the session must refuse to start, naming the executor and the
+folders, before anything is written. It needs root (CAP_SYS_ADMIN) and is skipped without.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +45,7 @@ import sys
 import sysconfig
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -56,6 +65,7 @@ import json, sys
 from datetime import date
 
 from slatehouse import marts, pipeline
+from slatehouse.io import check_shared_storage
 from slatehouse.settings import Settings
 from slatehouse.spark import get_spark
 
@@ -84,11 +94,33 @@ report = pipeline.run(lambda: get_spark(settings, "slatehouse-run"), settings, [
 spark = get_spark(settings)
 executor = json.loads(spark.range(1).mapInArrow(where, "info string").first()["info"])
 rows = {t: spark.table(t).count() for t in marts.mart_tables(spark)}
+storage = check_shared_storage(spark, settings)  # as at the session's start, on a warm executor
 with open(sys.argv[2], "w") as out:  # not stdout: the JVM prints there too
     json.dump({"status": report.status, "master": spark.sparkContext.master, "counts": report.counts(),
                "steps": {s.step: round(s.duration_s, 1) for s in report.steps}, "executor": executor,
-               "marts": rows}, out)
+               "marts": rows, "storage": storage}, out)
 spark.stop()
+"""
+
+
+# Runs in the driver subprocess: only the session's start, which must fail. Writes one JSON
+# document to argv[1].
+STARTING_DRIVER = r"""
+import json, sys
+
+from pyspark.sql import SparkSession
+
+from slatehouse.settings import ConfigError, Settings
+from slatehouse.spark import get_spark
+
+try:
+    get_spark(Settings(), "slatehouse-unshared")
+    result = {"error": None}
+except ConfigError as exc:
+    result = {"error": type(exc).__name__, "message": str(exc)}
+result["session_left"] = SparkSession.getActiveSession() is not None
+with open(sys.argv[1], "w") as out:
+    json.dump(result, out)
 """
 
 
@@ -130,9 +162,10 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def standalone_cluster(tmp_path_factory):
-    """A Spark standalone master and one worker (1 core, 1 GB) on 127.0.0.1, free ports."""
+@contextmanager
+def _standalone(root: Path, worker_prefix: tuple[str, ...] = ()):
+    """A Spark standalone master and one worker (1 core, 1 GB) on 127.0.0.1, free ports; the
+    worker's command line starts with `worker_prefix` (e.g. `unshare ...`)."""
     import pyspark
 
     from slatehouse.settings import ConfigError
@@ -146,7 +179,7 @@ def standalone_cluster(tmp_path_factory):
     spark_class = spark_home / "bin" / "spark-class"
     if not spark_class.exists():
         pytest.skip(f"{spark_class} is missing")
-    root = tmp_path_factory.mktemp("spark-standalone")
+    root.mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "SPARK_HOME": str(spark_home),
            "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DAEMON_MEMORY": "256m", "SPARK_LOG_DIR": str(root)}
     if os.environ.get("JAVA_HOME"):
@@ -156,10 +189,10 @@ def standalone_cluster(tmp_path_factory):
     work = root / "work"
     procs, logs = [], []
 
-    def start(name: str, *args: str) -> None:
+    def start(name: str, *args: str, prefix: tuple[str, ...] = ()) -> None:
         log = root / f"{name}.log"
         with log.open("w") as out:
-            procs.append(subprocess.Popen([str(spark_class), *args], env=env, cwd=root, stdout=out,
+            procs.append(subprocess.Popen([*prefix, str(spark_class), *args], env=env, cwd=root, stdout=out,
                                           stderr=subprocess.STDOUT, start_new_session=True))
         logs.append(log)
 
@@ -168,12 +201,42 @@ def standalone_cluster(tmp_path_factory):
               "--port", str(port), "--webui-port", str(master_ui))
         _wait("master", lambda: (_master_state(state_url) or {}).get("status") == "ALIVE", procs, logs)
         start("worker", "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
-              "--memory", "1g", "--webui-port", str(worker_ui), "--work-dir", str(work))
+              "--memory", "1g", "--webui-port", str(worker_ui), "--work-dir", str(work), prefix=worker_prefix)
         _wait("worker", lambda: (_master_state(state_url) or {}).get("aliveworkers") == 1, procs, logs)
         yield {"url": url, "state_url": state_url, "work_dir": work, "logs": logs}
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+@pytest.fixture
+def standalone_cluster(tmp_path):
+    """A Spark standalone master and one worker (1 core, 1 GB) on 127.0.0.1, free ports.
+    Function-scoped: one test's JVMs are gone before the next test starts others (two cores)."""
+    with _standalone(tmp_path / "spark-standalone") as cluster:
+        yield cluster
+
+
+# `sh -c MASK folder cmd...`: an empty tmpfs over the folder, then cmd, in the mount namespace.
+_MASK = 'mount -t tmpfs -o size=64m slatehouse-test "$0" && exec "$@"'
+
+
+@pytest.fixture
+def cluster_without_shared_storage(tmp_path):
+    """A master and a worker that sees an empty folder at `shared`: the worker runs in a mount
+    namespace of its own, with a tmpfs over `shared`."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("`unshare` (util-linux) is missing: cannot give a worker a filesystem view of its own")
+    prefix = (unshare, "-m", "--propagation", "private", "sh", "-c", _MASK, str(shared))
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"`unshare -m` with a tmpfs mount is not permitted here (it needs root or CAP_SYS_ADMIN): "
+                    f"{probe.stderr.strip()}")
+    with _standalone(tmp_path / "spark-standalone", prefix) as cluster:
+        yield {**cluster, "shared": shared}
 
 
 def _python_without_slatehouse(folder: Path) -> Path:
@@ -203,25 +266,38 @@ def _task_executors(eventlog: Path) -> dict[str, int]:
     return tasks
 
 
+def _driver_env(home: Path, master: str, tmp_path: Path, spark_conf: dict[str, str] | None = None) -> dict:
+    """The driver subprocess's environment: nothing of the suite's SLATEHOUSE_*, PYSPARK_* or
+    SPARK_* settings, and executors whose Python lacks `slatehouse`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLATEHOUSE_", "PYSPARK_", "SPARK_"))}
+    env.update(
+        SLATEHOUSE_HOME=str(home), SLATEHOUSE_MODE="demo", SLATEHOUSE_PSEUDONYM_KEY=KEY,
+        SLATEHOUSE_SPARK_MASTER=master, SLATEHOUSE_SPARK_DRIVER_MEMORY="1g",
+        SLATEHOUSE_SHUFFLE_PARTITIONS="1", SLATEHOUSE_DBT_THREADS="2",
+        SLATEHOUSE_JARS_DIR=os.environ.get("SLATEHOUSE_JARS_DIR", str(REPO / ".cache" / "jars")),
+        SLATEHOUSE_SPARK_CONF=json.dumps(spark_conf or {}),
+        SPARK_LOCAL_IP="127.0.0.1", OPENBLAS_NUM_THREADS="1",
+        PYSPARK_PYTHON=str(_python_without_slatehouse(tmp_path)),
+    )
+    return env
+
+
 def test_a_daily_run_on_a_standalone_cluster_runs_on_its_executor(standalone_cluster, tmp_path):
     from slatehouse.generate import generate
 
     home = tmp_path / "home"
     landing = home / "landing"
     generate(landing, **DATASET)
+    # Delivered an hour ago: the storage check compares the executors' listing of the landing
+    # folder with the driver's on entries that have settled (not on the last few minutes').
+    an_hour_ago = time.time() - 3600
+    for path in [*landing.glob("*"), *landing.glob("*/*")]:
+        os.utime(path, (an_hour_ago, an_hour_ago))
     eventlog = tmp_path / "eventlog"
     eventlog.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLATEHOUSE_", "PYSPARK_", "SPARK_"))}
-    env.update(
-        SLATEHOUSE_HOME=str(home), SLATEHOUSE_MODE="demo", SLATEHOUSE_PSEUDONYM_KEY=KEY,
-        SLATEHOUSE_SPARK_MASTER=standalone_cluster["url"], SLATEHOUSE_SPARK_DRIVER_MEMORY="1g",
-        SLATEHOUSE_SHUFFLE_PARTITIONS="1", SLATEHOUSE_DBT_THREADS="2",
-        SLATEHOUSE_JARS_DIR=os.environ.get("SLATEHOUSE_JARS_DIR", str(REPO / ".cache" / "jars")),
-        SLATEHOUSE_SPARK_CONF=json.dumps({"spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
-                                          "spark.eventLog.dir": eventlog.as_uri()}),
-        SPARK_LOCAL_IP="127.0.0.1", OPENBLAS_NUM_THREADS="1",
-        PYSPARK_PYTHON=str(_python_without_slatehouse(tmp_path)),
-    )
+    env = _driver_env(home, standalone_cluster["url"], tmp_path,
+                      {"spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
+                       "spark.eventLog.dir": eventlog.as_uri()})
     began = time.perf_counter()
     result = tmp_path / "result.json"
     done = subprocess.run([sys.executable, "-c", DRIVER, DAY.isoformat(), str(result)], cwd=home, env=env,
@@ -252,3 +328,76 @@ def test_a_daily_run_on_a_standalone_cluster_runs_on_its_executor(standalone_clu
     assert app["cores"] == 1
     app_dir = standalone_cluster["work_dir"] / app["id"]
     assert any(app_dir.glob("*/delta-spark_*.jar")), "the executor did not fetch Delta's jars (spark.jars)"
+
+    # The storage check reached the executor, compared the landing listing, and cleaned up.
+    storage = out["storage"]
+    print(f"storage check on a warm executor: {storage['duration_s']}s")
+    assert storage["hosts"] == ["127.0.0.1"] and len(storage["executors"]) == 1, storage
+    assert (storage["warehouse"], storage["landing"]) == (str(home / "warehouse"), str(landing))
+    assert storage["landing_entries_compared"] > 0
+    assert not any((home / "warehouse" / "_slatehouse").iterdir())
+
+
+def test_a_worker_without_the_drivers_storage_stops_the_session_before_any_write(
+        cluster_without_shared_storage, tmp_path):
+    """The worker sees an empty folder where the driver has the Slatehouse home: as a worker
+    on another host where the shared storage is not mounted. Without the check, its executor
+    would write the first Delta table's data file onto its own disk (docs: README)."""
+    from slatehouse.generate import generate
+
+    home = cluster_without_shared_storage["shared"] / "home"
+    generate(home / "landing", **DATASET)
+    env = _driver_env(home, cluster_without_shared_storage["url"], tmp_path)
+    result = tmp_path / "result.json"
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", STARTING_DRIVER, str(result)], cwd=home, env=env,
+                          capture_output=True, text=True, timeout=300)
+    print(f"refused session in {time.perf_counter() - began:.0f}s")
+    assert done.returncode == 0, done.stderr[-5000:]
+    out = json.loads(result.read_text())
+
+    assert out["error"] == "StorageNotSharedError", out
+    message = out["message"]
+    assert re.search(r"executor \d+ on 127.0.0.1 \(hostname ", message), message
+    assert f"no folder {home / 'warehouse'}; no folder {home / 'landing'}" in message, message
+    assert "same path on the driver and on every worker" in message and "s3a://" in message, message
+    assert not out["session_left"]  # stopped: a later get_spark starts (and checks) a new one
+    # Nothing reached the warehouse: the marker is gone, its folder is empty.
+    assert [p.relative_to(home / "warehouse") for p in (home / "warehouse").rglob("*")] == [Path("_slatehouse")]
+
+
+def test_the_storage_checks_executor_side_says_what_it_does_not_see(tmp_path, monkeypatch):
+    """The check's task, called in this process: each way an executor's view can differ."""
+    from slatehouse import io
+
+    warehouse, landing = tmp_path / "warehouse", tmp_path / "landing"
+    (warehouse / "_slatehouse").mkdir(parents=True)
+    (landing / "events" / "received_date=2026-03-02").mkdir(parents=True)
+    marker = warehouse / "_slatehouse" / "storage-probe-t"
+
+    def view(expected=("events", "events/received_date=2026-03-02")) -> dict:
+        return json.loads(next(io._storage_view(str(marker), "t", str(landing), list(expected), iter(()))))
+
+    assert view()["problems"] == [f"{warehouse} is another folder than the driver's (its marker "
+                                  "_slatehouse/storage-probe-t is not there)"]
+    marker.write_text("t")
+    assert view() | {"hostname": None} == {"executor": "?", "host": socket.gethostname(), "hostname": None,
+                                           "problems": [], "landing_missing": []}
+    assert view(["events/received_date=2026-03-01"]) | {"hostname": None} == {
+        "executor": "?", "host": socket.gethostname(), "hostname": None, "problems": [],
+        "landing_missing": ["events/received_date=2026-03-01"]}  # a second task in the same worker
+    assert len(list(marker.parent.glob("storage-probe-t-*"))) == 2  # each wrote beside the marker
+
+    def refused(*args):  # a worker running as a user who may not write there
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(io.os, "open", refused)
+        assert view()["problems"] == [f"cannot write in {marker.parent} as uid {os.getuid()} "
+                                      "(PermissionError: Permission denied)"]
+    shutil.rmtree(landing)
+    shutil.rmtree(warehouse)
+    assert view()["problems"] == [f"no folder {warehouse}", f"no folder {landing}"]
+
+    assert io.local_folder("s3a://bucket/warehouse") is None and io.local_folder("hdfs://nn/w") is None
+    assert io.local_folder("file:///srv/warehouse") == "/srv/warehouse" == io.local_folder("/srv/warehouse")
