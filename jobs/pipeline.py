@@ -413,7 +413,7 @@ def recorded(
         except Interrupted as exc:
             report.status, report.error = "interrupted", str(exc)
             raise
-        except BaseException:  # a second signal, mid-call: the gateway may be broken
+        except KeyboardInterrupt:  # a second signal, mid-call: the gateway may be broken
             report.status, report.error = "interrupted", "stopped at once by a second signal"
             raise
         finally:
