@@ -1,5 +1,5 @@
 """The scheduled pipeline: the lock (in-process and across processes, through the CLI),
-secrets kept off the JVM's command line, and ten simulated days of daily runs followed by
+secrets kept off the JVM's command line, and a simulated week of daily runs followed by
 a backfill of late uploads that crashes, resumes, and ends equal to a build from scratch."""
 
 from __future__ import annotations
@@ -160,16 +160,18 @@ def test_secret_spark_settings_go_through_a_private_file_not_the_command_line(se
     assert os.environ.get("PYSPARK_SUBMIT_ARGS") == before
 
 
-# --- Ten days, a late upload, a crash and a resumed backfill -------------------------------
-TEN_DAYS = dict(start_date=date(2026, 3, 2), days=10, members=60, titles=15, seed=7, history_days=20)
+# --- A week, a late upload, a crash and a resumed backfill ----------------------------------
+# Wednesday to Tuesday: the daily runs, the backfill and the build from scratch all cross a
+# Monday, where the weekly marts (Top 10, genre weeks) start a new week.
+A_WEEK = dict(start_date=date(2026, 3, 4), days=7, members=60, titles=15, seed=7, history_days=20)
 # Received dates whose files carrying late sessions reach the landing folder only after
-# the tenth daily run (an uploader that was down). The backfill that picks them up runs
+# the last daily run (an uploader that was down). The backfill that picks them up runs
 # to the last such date + the dedupe lookback (3 days), because a withheld event makes
 # its later re-deliveries duplicates.
-WITHHELD_FROM = (date(2026, 3, 5), date(2026, 3, 6), date(2026, 3, 7))
+WITHHELD_FROM = (date(2026, 3, 5), date(2026, 3, 6))
 DEDUPE_LOOKBACK_DAYS = 3
 STEPS = ["catalog", "events", "sessions", "gate:bronze", "gate:silver", "dbt", "gate:marts"]
-# The tenth daily run is a whole scheduled run, forecast and reports included, on a
+# The last daily run is a whole scheduled run, forecast and reports included, on a
 # warehouse where no title has a complete 28-day window yet; the other runs stop at the
 # marts gate.
 OUTPUT_STEPS = ["forecast", "reports"]
@@ -276,7 +278,7 @@ def _print_timings(label: str, reports) -> None:
 
 
 @pytest.mark.slow
-def test_ten_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_from_scratch(
+def test_a_week_of_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_from_scratch(
         spark, settings, tmp_path, monkeypatch):
     from conftest import reset_warehouse
     from slatehouse import marts
@@ -285,8 +287,8 @@ def test_ten_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_from_s
     began = time.perf_counter()
     local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
     landing = Path(local.landing_dir)
-    generate(landing, **TEN_DAYS)
-    days = [TEN_DAYS["start_date"] + timedelta(days=i) for i in range(TEN_DAYS["days"])]
+    generate(landing, **A_WEEK)
+    days = [A_WEEK["start_date"] + timedelta(days=i) for i in range(A_WEEK["days"])]
 
     late_files = _late_files(landing, WITHHELD_FROM)
     assert late_files, "the simulation has no late sessions in the withheld dates"
@@ -294,6 +296,7 @@ def test_ten_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_from_s
     backfill = [withheld[0] + timedelta(days=i)
                 for i in range((withheld[-1] - withheld[0]).days + DEDUPE_LOOKBACK_DAYS + 1)]
     assert local.dedupe_lookback_days == DEDUPE_LOOKBACK_DAYS and backfill[-1] < days[-1]
+    assert days[0].weekday() != 0 and any(d.weekday() == 0 for d in backfill[1:]), "no new week"
     held = tmp_path / "held"
     for path in late_files:
         (held / path.relative_to(landing)).parent.mkdir(parents=True, exist_ok=True)
@@ -302,7 +305,7 @@ def test_ten_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_from_s
     reset_warehouse(spark)
     crashed_pid = _leave_a_crashed_run(spark, local)
 
-    # Ten daily runs. The last one runs dbt's data tests too; the nine before it build the
+    # Seven daily runs. The last one runs dbt's data tests too; the six before it build the
     # dbt models without them (the marts gate still runs), because on 2 shared cores a
     # full `dbt build` is most of a run's time. The resumed backfill below runs them too.
     real_build = marts.build_marts
