@@ -1,11 +1,12 @@
-"""The README's claim that the same jobs run on a Spark cluster, with
-SLATEHOUSE_SPARK_MASTER=spark://host:7077 and nothing else changed.
+"""The README's claim that the same jobs run on a Spark cluster with object storage, with
+SLATEHOUSE_SPARK_MASTER=spark://host:7077, the landing and warehouse folders on s3a://
+URIs, and nothing else changed.
 
 A standalone master and one worker (1 core, 1 GB) are started from the pyspark package
 with `spark-class` (no Spark distribution needed), in a clean environment: nothing of the
-test's PYTHONPATH or SLATEHOUSE_* settings reaches them. A small daily run goes through
-them in a subprocess, because the suite's own Spark session is local and one process
-holds one SparkContext.
+test's PYTHONPATH or SLATEHOUSE_* settings reaches them. The S3 API is moto's server on
+this machine (conftest.s3_endpoint). A small daily run goes through them in a subprocess,
+because the suite's own Spark session is local and one process holds one SparkContext.
 
 The executors' Python is a stand-in for another machine's: the same interpreter and
 libraries (pyspark, pyarrow, pydantic), but with `slatehouse` not installed
@@ -14,17 +15,19 @@ On a real cluster nothing installs the package on the workers, and on one machin
 editable install would otherwise hide that (the executors would import whatever the
 checkout holds, not the code the driver runs).
 
-The run is the daily run with dbt's models only (`dbt run`, as the long scenario in
-test_pipeline.py does for nine of its ten runs) and without the forecast and reports,
-to stay near three minutes on two shared cores; the CLI's full `slatehouse run` adds
+The run is the scheduled daily run (forecast and reports included) with dbt's models
+only (`dbt run`, as the long scenario in test_pipeline.py does for all but its last daily
+run), to stay near three minutes on two shared cores; the CLI's full `slatehouse run` adds
 dbt's data and unit tests on the same session.
 
 Checked: the run succeeds; its line counts equal the independent oracle's (the landing
-files are parsed in Python on the executor, `binaryFile` + `mapInArrow`); the marts are
-built; every task of the application ran on the worker's executor, none on the driver
-(from the application's event log); the executor fetched Delta's jars; the master lists
-the application as finished with the worker's core; the session's storage check saw the
-executor and left no marker behind.
+files are read from the bucket and parsed in Python on the executor, `binaryFile` +
+`mapInArrow`); the marts are built, in the bucket, and the dashboards' reader (delta-rs)
+reads them; every task of the application ran on the worker's executor, none on the
+driver (from the application's event log); the executor fetched Delta's and S3A's jars;
+the master lists the application as finished with the worker's core; the run released its
+warehouse lease; the session's storage check skips object storage, and on folders of a
+shared filesystem it saw the executor and left no marker behind.
 
 A second test gives the worker a view of the filesystem of its own (`unshare -m`, an empty
 tmpfs over the folder that holds the Slatehouse home), as a worker on another host without
@@ -52,14 +55,15 @@ from pathlib import Path
 import pytest
 
 import oracle
-from conftest import REPO
+from conftest import REPO, S3_BUCKET, bucket_fs, free_port, s3a_spark_conf, upload_landing
 
 DAY = date(2026, 3, 2)
 DATASET = dict(start_date=DAY, days=1, members=40, titles=10, seed=5, history_days=10)
 KEY = "test-cluster-pseudonym-key-0123456789abcdef"
 
 # Runs in the driver subprocess: the daily run, then one task that reports where executor
-# Python runs and which `slatehouse` it imports. Writes one JSON document to argv[2].
+# Python runs and which `slatehouse` it imports, then the storage check on local folders
+# (argv[3]: the settings to check, as JSON). Writes one JSON document to argv[2].
 DRIVER = r"""
 import json, sys
 from datetime import date
@@ -90,15 +94,18 @@ settings = Settings()
 real_build = marts.build_marts
 marts.build_marts = lambda spark, s, start, end, **kw: real_build(spark, s, start, end, **{**kw, "with_tests": False})
 report = pipeline.run(lambda: get_spark(settings, "slatehouse-run"), settings, [date.fromisoformat(sys.argv[1])],
-                      command="run", with_outputs=False)
+                      command="run")
 spark = get_spark(settings)
 executor = json.loads(spark.range(1).mapInArrow(where, "info string").first()["info"])
 rows = {t: spark.table(t).count() for t in marts.mart_tables(spark)}
-storage = check_shared_storage(spark, settings)  # as at the session's start, on a warm executor
+# Object-store folders are not checked; folders on a shared filesystem are, on a warm executor.
+unchecked = check_shared_storage(spark, settings)
+local = json.loads(sys.argv[3])
+storage = check_shared_storage(spark, settings.model_copy(update=local))
 with open(sys.argv[2], "w") as out:  # not stdout: the JVM prints there too
     json.dump({"status": report.status, "master": spark.sparkContext.master, "counts": report.counts(),
                "steps": {s.step: round(s.duration_s, 1) for s in report.steps}, "executor": executor,
-               "marts": rows, "storage": storage}, out)
+               "marts": rows, "unchecked": unchecked, "storage": storage}, out)
 spark.stop()
 """
 
@@ -122,12 +129,6 @@ result["session_left"] = SparkSession.getActiveSession() is not None
 with open(sys.argv[1], "w") as out:
     json.dump(result, out)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _master_state(url: str) -> dict | None:
@@ -184,7 +185,7 @@ def _standalone(root: Path, worker_prefix: tuple[str, ...] = ()):
            "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_DAEMON_MEMORY": "256m", "SPARK_LOG_DIR": str(root)}
     if os.environ.get("JAVA_HOME"):
         env["JAVA_HOME"] = os.environ["JAVA_HOME"]
-    port, master_ui, worker_ui = _free_port(), _free_port(), _free_port()
+    port, master_ui, worker_ui = free_port(), free_port(), free_port()
     url, state_url = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{master_ui}/json/"
     work = root / "work"
     procs, logs = [], []
@@ -282,38 +283,50 @@ def _driver_env(home: Path, master: str, tmp_path: Path, spark_conf: dict[str, s
     return env
 
 
-def test_a_daily_run_on_a_standalone_cluster_runs_on_its_executor(standalone_cluster, tmp_path):
-    from slatehouse.generate import generate
+def test_a_daily_run_on_a_standalone_cluster_with_object_storage_runs_on_its_executor(
+        standalone_cluster, s3_endpoint, tmp_path):
+    from pyarrow import fs
 
+    from slatehouse.dashboards.data import MartReader, storage_options
+    from slatehouse.generate import generate
+    from slatehouse.settings import Settings
+
+    # The landing log, delivered into the bucket as producers would; the warehouse is in
+    # the bucket too. A local copy of the landing folder (delivered an hour ago) is what the
+    # storage check compares on a shared filesystem: it looks at entries that have settled.
     home = tmp_path / "home"
-    landing = home / "landing"
-    generate(landing, **DATASET)
-    # Delivered an hour ago: the storage check compares the executors' listing of the landing
-    # folder with the driver's on entries that have settled (not on the last few minutes').
+    local_landing = tmp_path / "landing"
+    generate(local_landing, **DATASET)
     an_hour_ago = time.time() - 3600
-    for path in [*landing.glob("*"), *landing.glob("*/*")]:
+    for path in [*local_landing.glob("*"), *local_landing.glob("*/*")]:
         os.utime(path, (an_hour_ago, an_hour_ago))
+    landing = upload_landing(local_landing, s3_endpoint)
+    warehouse = f"s3a://{S3_BUCKET}/warehouse"
     eventlog = tmp_path / "eventlog"
     eventlog.mkdir()
     env = _driver_env(home, standalone_cluster["url"], tmp_path,
-                      {"spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
-                       "spark.eventLog.dir": eventlog.as_uri()})
+                      {**s3a_spark_conf(s3_endpoint), "spark.eventLog.enabled": "true",
+                       "spark.eventLog.compress": "false", "spark.eventLog.dir": eventlog.as_uri()})
+    env.update(SLATEHOUSE_LANDING_DIR=landing, SLATEHOUSE_WAREHOUSE_DIR=warehouse)
+    shared = {"warehouse_dir": str(tmp_path / "shared-warehouse"), "landing_dir": str(local_landing)}
     began = time.perf_counter()
     result = tmp_path / "result.json"
-    done = subprocess.run([sys.executable, "-c", DRIVER, DAY.isoformat(), str(result)], cwd=home, env=env,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run([sys.executable, "-c", DRIVER, DAY.isoformat(), str(result), json.dumps(shared)],
+                          cwd=home.parent, env=env, capture_output=True, text=True, timeout=900)
     elapsed = time.perf_counter() - began
     assert done.returncode == 0, done.stderr[-5000:]
     out = json.loads(result.read_text())
-    print(f"cluster daily run (dbt models only) in {elapsed:.0f}s: {out['steps']}")
+    print(f"cluster daily run on s3a:// (dbt models only) in {elapsed:.0f}s: {out['steps']}")
 
     assert out["status"] == "succeeded" and out["master"] == standalone_cluster["url"]
+    assert list(out["steps"]) == ["catalog", "events", "sessions", "gate:bronze", "gate:silver", "dbt",
+                                  "gate:marts", "forecast", "reports"]
     # Python on the executor: the executor JVM's own Python worker, with the driver's code.
     assert out["executor"]["jvm_main_class"] == "org.apache.spark.executor.CoarseGrainedExecutorBackend"
     assert "No module named" not in out["executor"]["slatehouse"], out["executor"]
 
     # The landing files were split and parsed on the executor exactly as the oracle reads them.
-    _, expected, _ = oracle.accept_events(landing, KEY.encode(), [DAY])
+    _, expected, _ = oracle.accept_events(local_landing, KEY.encode(), [DAY])
     counts = out["counts"][DAY.isoformat()]
     want = expected[DAY]
     assert counts == {"lines_read": want.lines_read, "accepted": want.accepted,
@@ -327,15 +340,37 @@ def test_a_daily_run_on_a_standalone_cluster_runs_on_its_executor(standalone_clu
     app = next(a for a in state["completedapps"] + state["activeapps"] if a["name"] == "slatehouse-run")
     assert app["cores"] == 1
     app_dir = standalone_cluster["work_dir"] / app["id"]
-    assert any(app_dir.glob("*/delta-spark_*.jar")), "the executor did not fetch Delta's jars (spark.jars)"
+    jars = {p.name for p in app_dir.glob("*/*.jar")}
+    assert any(j.startswith("delta-spark_") for j in jars), "the executor did not fetch Delta's jars (spark.jars)"
+    assert any(j.startswith("hadoop-aws-") for j in jars), "the executor did not fetch S3A's jars (spark.jars)"
 
-    # The storage check reached the executor, compared the landing listing, and cleaned up.
+    # The tables are in the bucket and nothing of the warehouse landed on local disk; the run
+    # released its lease.
+    s3 = bucket_fs(s3_endpoint)
+    log = s3.get_file_info(fs.FileSelector(f"{S3_BUCKET}/warehouse/marts.db/fct_title_daily/_delta_log"))
+    assert any(f.path.endswith("00000000000000000000.json") for f in log)
+    assert not (home / "warehouse").exists() and not list(tmp_path.rglob("s3a:*"))
+    assert s3.get_file_info(f"{S3_BUCKET}/warehouse/_slatehouse/run.lease").type == fs.FileType.NotFound
+    reports = list((home / "reports" / DAY.isoformat()).glob("*.html"))
+    assert len(reports) == 3
+
+    # The dashboards' reader (delta-rs, no JVM) finds the marts with the same settings as Spark.
+    settings = Settings(_env_file=None, home=home, mode="demo", warehouse_dir=warehouse, landing_dir=landing,
+                        spark_conf=s3a_spark_conf(s3_endpoint))
+    assert storage_options(settings)["AWS_ENDPOINT_URL"] == s3_endpoint
+    daily = MartReader(settings).read("marts.fct_title_daily")
+    assert len(daily) == out["marts"]["marts.fct_title_daily"]
+    assert daily["plays"].sum() > 0 and (daily["unique_profiles"] > 0).all()
+
+    # The storage check: nothing to check on object storage; on a shared filesystem it reached
+    # the executor, compared the landing listing, and cleaned up.
+    assert out["unchecked"] is None
     storage = out["storage"]
     print(f"storage check on a warm executor: {storage['duration_s']}s")
     assert storage["hosts"] == ["127.0.0.1"] and len(storage["executors"]) == 1, storage
-    assert (storage["warehouse"], storage["landing"]) == (str(home / "warehouse"), str(landing))
+    assert (storage["warehouse"], storage["landing"]) == (shared["warehouse_dir"], str(local_landing))
     assert storage["landing_entries_compared"] > 0
-    assert not any((home / "warehouse" / "_slatehouse").iterdir())
+    assert not any((tmp_path / "shared-warehouse" / "_slatehouse").iterdir())
 
 
 def test_a_worker_without_the_drivers_storage_stops_the_session_before_any_write(
