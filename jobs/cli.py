@@ -408,6 +408,33 @@ def maintain(
     _emit(result, as_json, f"maintained {len(result['tables'])} tables")
 
 
+@app.command("force-unlock")
+def force_unlock(
+    run_id: str = typer.Argument(..., help="The run the lease names (the refusal message shows it)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Remove an s3a:// warehouse's lease left by a run whose host is gone.
+
+    Only the lease naming RUN_ID is removed; a lease of another run is left alone (exit 4).
+    A lease of this host and home needs no command: the next run takes it over."""
+    setup_logging(as_json)
+    from slatehouse import io, pipeline
+    from slatehouse.spark import get_spark
+
+    settings = _settings()
+    if io.lease_path(settings) is None:
+        _fail(f"the warehouse {settings.warehouse_dir} has no lease: only s3a:// warehouses do "
+              f"(runs on one host are kept apart by {settings.home / 'run.lock'}, which the OS "
+              "releases when its holder dies)", EXIT_FAILED)
+    try:
+        removed = pipeline.force_unlock(lambda: get_spark(settings, "slatehouse-force-unlock"), settings, run_id)
+    except (pipeline.LockedError, io.LeaseHeldError) as exc:
+        _fail(str(exc), EXIT_LOCKED)
+    path = io.lease_path(settings)
+    _emit({"lease": path, "removed": removed}, as_json,
+          f"removed the lease {path} of run {run_id} ({removed})" if removed else f"no lease at {path}: nothing to remove")
+
+
 @app.command("build-marts")
 def build_marts_command(
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild every model from silver."),

@@ -296,7 +296,8 @@ def claim_lease(spark: SparkSession, settings: Settings, holder: dict) -> str | 
             continue
         raise LeaseHeldError(
             f"the warehouse {settings.warehouse_dir} is leased to another run ({current}): Delta on S3 "
-            f"allows one writing driver at a time. Wait for it; if that run is gone, delete {path}.")
+            f"allows one writing driver at a time. Wait for it; if that run is gone (its host stopped), "
+            f"remove the lease with `slatehouse force-unlock {current.get('run_id')}`.")
     raise AssertionError("unreachable")
 
 
@@ -309,6 +310,27 @@ def release_lease(spark: SparkSession, path: str | None, run_id: str) -> None:
     fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
     if fs.exists(hpath) and _read_lease(spark, fs, hpath).get("run_id") == run_id:
         fs.delete(hpath, False)
+
+
+def break_lease(spark: SparkSession, settings: Settings, run_id: str) -> dict | None:
+    """Delete the warehouse lease if it names `run_id`: the way out when the run holding it
+    died on a host that is gone (its own host and home take it over by themselves).
+    Returns the holder removed, None when there was no lease; raises LeaseHeldError when
+    the lease names another run, which is left alone."""
+    path = lease_path(settings)
+    if path is None:
+        raise ValueError(f"the warehouse {settings.warehouse_dir} has no lease: only s3a:// warehouses do")
+    hpath = spark._jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    if not fs.exists(hpath):
+        return None
+    current = _read_lease(spark, fs, hpath)
+    if current.get("run_id") != run_id:
+        raise LeaseHeldError(f"the lease {path} is held by run {current.get('run_id')!r} ({current}), not "
+                             f"{run_id!r}: nothing was removed. Give the run id the lease names.")
+    fs.delete(hpath, False)
+    log.warning("removed the warehouse lease %s of run %s (%s)", path, run_id, current)
+    return current
 
 
 def _read_lease(spark: SparkSession, fs, hpath) -> dict:

@@ -174,6 +174,14 @@ def warehouse_lease(spark: SparkSession, settings: Settings, run_id: str) -> Ite
         io.release_lease(spark, path, run_id)
 
 
+def force_unlock(spark: SparkOrFactory, settings: Settings, run_id: str) -> dict | None:
+    """Remove the object-store warehouse's lease left by run `run_id` (io.break_lease),
+    holding this home's lock meanwhile, so a run still alive here is never unlocked under
+    itself. Returns the holder removed, None when there was no lease."""
+    with pipeline_lock(settings, f"force-unlock:{run_id}"):
+        return io.break_lease(_session(spark), settings, run_id)
+
+
 # --- The ledger -------------------------------------------------------------------------------
 def _record_run(spark: SparkSession, report: RunReport) -> None:
     row = {

@@ -26,6 +26,7 @@ CASES = [
     (["run", "--date", "2099-01-01"], "received date 2099-01-01 is in the future"),
     (["ingest", "--start", "2026-01-05", "--end", "2099-01-01"], "received date 2099-01-01 is in the future"),
     (["maintain", "--retention-hours", "-5"], "--retention-hours must be 0 or more"),
+    (["force-unlock", "abc123"], "has no lease: only s3a:// warehouses do"),
 ]
 
 

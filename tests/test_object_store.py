@@ -1,6 +1,7 @@
 """An object-store warehouse's lease: Delta's LogStore for s3a:// allows one writing driver,
 so a run claims `<warehouse>/_slatehouse/run.lease` (a conditional create: If-None-Match)
-and a run from another host's home is kept out while it is held.
+and a run from another host's home is kept out while it is held; `slatehouse force-unlock
+RUN_ID` removes a lease whose host is gone, and only the one naming that run.
 
 The daily run itself on s3a:// folders (on a standalone cluster, the shape a warehouse takes
 when it outgrows one machine) is in test_cluster.py. The S3 API is moto's server
@@ -41,7 +42,7 @@ def _env(home: Path, endpoint: str, landing: str) -> dict[str, str]:
     return env
 
 
-def test_a_lease_held_from_another_host_keeps_a_second_writer_out(tmp_path, s3_endpoint):
+def test_a_lease_held_from_another_host_keeps_a_second_writer_out_until_it_is_force_unlocked(tmp_path, s3_endpoint):
     from pyarrow import fs
 
     from slatehouse.generate import generate
@@ -54,12 +55,28 @@ def test_a_lease_held_from_another_host_keeps_a_second_writer_out(tmp_path, s3_e
     with s3.open_output_stream(lease) as out:
         out.write(json.dumps({"run_id": "elsewhere", "host": "another-host", "home": "/srv/slatehouse"}).encode())
 
-    other = subprocess.run([sys.executable, "-m", "slatehouse.cli", "ingest", "--date", day.isoformat()],
-                           cwd=tmp_path, env=_env(tmp_path / "other-home", s3_endpoint, landing),
-                           capture_output=True, text=True, timeout=600)
+    env = _env(tmp_path / "other-home", s3_endpoint, landing)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "slatehouse.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    other = cli("ingest", "--date", day.isoformat())
     assert other.returncode == 4, other.stderr[-3000:]
     assert "another-host" in other.stderr and "leased to another run" in other.stderr
+    assert "slatehouse force-unlock elsewhere" in other.stderr
     # Kept out before anything was written, and the other host's lease is left as it was.
     assert json.loads(s3.open_input_stream(lease).read())["run_id"] == "elsewhere"
     written = s3.get_file_info(fs.FileSelector(f"{S3_BUCKET}/warehouse", recursive=True))
     assert [f.path for f in written if f.type == fs.FileType.File] == [lease]
+
+    # That host is gone: the operator removes its lease by the run id it names, and no other.
+    wrong = cli("force-unlock", "not-the-holder")
+    assert wrong.returncode == 4 and "held by run 'elsewhere'" in wrong.stderr, wrong.stderr[-3000:]
+    assert s3.get_file_info(lease).type == fs.FileType.File
+    unlocked = cli("force-unlock", "elsewhere", "--json")
+    assert unlocked.returncode == 0, unlocked.stderr[-3000:]
+    assert json.loads(unlocked.stdout)["removed"]["host"] == "another-host"
+    assert s3.get_file_info(lease).type == fs.FileType.NotFound
+    again = cli("force-unlock", "elsewhere")
+    assert again.returncode == 0 and "nothing to remove" in again.stdout
