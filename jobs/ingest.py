@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Sequence
@@ -24,6 +23,7 @@ from pyspark.sql import functions as F
 from slatehouse import io
 from slatehouse.contract import schema as S
 from slatehouse.settings import Settings
+from slatehouse.spark import first_message
 from slatehouse.transforms import catalog as cat
 from slatehouse.privacy import erased_pseudonyms
 from slatehouse.transforms.events import (
@@ -168,24 +168,13 @@ def _check_snapshots(snapshots: DataFrame, dates: Sequence[date]) -> None:
                     .orderBy("snapshot_date", "title_id").limit(5).collect())
     except Exception as exc:  # FAILFAST: a line that does not parse as the contract's types
         raise CatalogError(f"{where}: a line does not match the contract "
-                           f"(docs/event-contract.md): {_first_message(exc)}") from None
+                           f"(docs/event-contract.md): {first_message(exc)}") from None
     if nulls:
         raise CatalogError(f"{where}: required fields are null: " + "; ".join(
             f"{r['snapshot_date']} title_id={r['title_id']}: {', '.join(r['missing'])}" for r in nulls))
     if repeated:
         raise CatalogError(f"{where}: a title is listed more than once in a snapshot: " + "; ".join(
             f"{r['snapshot_date']} title_id={r['title_id']} ({r['count']} rows)" for r in repeated))
-
-
-_ERROR_CLASS = re.compile(r"\[[A-Z][A-Z_.]+\].*")
-
-
-def _first_message(exc: Exception) -> str:
-    """A Spark error's causes, by their error classes (which file, then what in it), in
-    one line; else its first line."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    named = list(dict.fromkeys(m.group(0).strip() for line in lines if (m := _ERROR_CLASS.search(line))))
-    return " / ".join(named)[:1000] if named else (lines or [type(exc).__name__])[0][:500]
 
 
 # --- Events ---------------------------------------------------------------------------------

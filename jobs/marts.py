@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from slatehouse.settings import Settings
+from slatehouse.spark import first_message
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class NodeResult:
     status: str  # success | error | fail | warn | skipped | pass
     execution_time_s: float
     relation: str | None = None  # schema.table for models
+    path: str | None = None  # e.g. models/marts/viewing/fct_title_daily.sql
     rows: int | None = None  # row count after the build, for `marts.*` tables
     message: str | None = None
 
@@ -143,6 +145,13 @@ def dbt_vars(settings: Settings, start: date | None, end: date | None, **extra) 
     return values
 
 
+def _log_warning(msg) -> None:
+    """dbt's warnings (deprecations, a test over its warn_if threshold) on our log: they are
+    for whoever reads the run, and dbt's own console output is off."""
+    if msg.info.level == "warn":
+        log.warning("dbt: %s", msg.info.msg)
+
+
 def _invoke(settings: Settings, args: list[str]):
     from dbt.cli.main import dbtRunner
 
@@ -156,19 +165,24 @@ def _invoke(settings: Settings, args: list[str]):
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(target_path),
         "--log-path", str(log_path),
-        "--log-level", "warn",
+        # No console output from dbt: dbt-spark's message for a failed model is Spark's whole
+        # plan or Java stack trace, and a cancelled run fails every running model at once.
+        # dbt.log keeps all of it; MartsBuildError says what failed in a line per node, and
+        # _log_warning passes dbt's warnings on. No colour codes in the log file either.
+        "--log-level", "none",
         "--log-level-file", "info",
+        "--no-use-colors",
     ]
     # Parse first without the run's --vars, then run on that manifest. dbt re-parses the
     # whole project whenever --vars differ from the last parse, and every run's window
     # does; parsed without them, dbt's partial parsing finds nothing changed. The window
     # is only read when the SQL is compiled, which the run does with its own --vars.
-    parsed = dbtRunner().invoke(["parse", *common])
+    parsed = dbtRunner(callbacks=[_log_warning]).invoke(["parse", *common])
     if not parsed.success:
         return parsed
     full_args = args + common + ["--threads", str(settings.dbt_threads)]
     log.debug("dbt %s", " ".join(full_args))
-    return dbtRunner(manifest=parsed.result).invoke(full_args)
+    return dbtRunner(manifest=parsed.result, callbacks=[_log_warning]).invoke(full_args)
 
 
 def _ensure_schemas(spark) -> None:
@@ -197,6 +211,7 @@ def _node_results(spark, run_result, count_rows: bool) -> list[NodeResult]:
             status=str(r.status).split(".")[-1].lower(),
             execution_time_s=round(float(r.execution_time or 0.0), 3),
             relation=relation,
+            path=getattr(node, "original_file_path", None),
             rows=rows,
             message=(r.message if r.message and str(r.status).lower() not in ("success", "pass",
                      "runstatus.success", "teststatus.pass") else None),
@@ -204,21 +219,29 @@ def _node_results(spark, run_result, count_rows: bool) -> list[NodeResult]:
     return nodes
 
 
-def _raise_on_failure(result: MartsResult, exception: BaseException | None) -> None:
+def _raise_on_failure(result: MartsResult, exception: BaseException | None, log_file: Path) -> None:
+    """One line per failed node with what Spark or dbt said (its error class, not its plan
+    or Java frames, which stay in dbt.log), then what was skipped and where the log is."""
     if result.success:
         return
-    lines = [f"dbt {result.command} failed ({len(result.failures)} failed nodes)."]
+    skipped = [n for n in result.nodes if n.status == "skipped"]
+    lines = [f"dbt {result.command} failed: {len(result.failures)} of {len(result.nodes)} nodes failed, "
+             f"{len(skipped)} skipped." if result.nodes else f"dbt {result.command} failed before it ran a node."]
     for n in result.failures:
-        lines.append(f"  {n.resource_type} {n.name}: {n.status}: {(n.message or '').strip()[:600]}")
-    skipped = [n.name for n in result.nodes if n.status == "skipped"]
-    if skipped:
-        lines.append(f"  skipped because of the failures: {', '.join(skipped)}")
-    if exception is not None:
-        lines.append(f"  dbt raised: {type(exception).__name__}: {exception}")
-    lines.append(
-        "Read the full log under the settings home (dbt/logs/dbt.log); rerun with "
-        "select=<model> to iterate on one model."
-    )
+        where = f" ({n.path})" if n.path else ""
+        lines.append(f"  {n.resource_type} {n.name}{where}: {n.status}: {first_message(n.message or '')}")
+    skipped_models = [n.name for n in skipped if n.resource_type == "model"]
+    if skipped_models:
+        lines.append(f"  skipped models (downstream of a failure): {', '.join(skipped_models)}")
+    if len(skipped) > len(skipped_models):
+        lines.append(f"  skipped tests: {len(skipped) - len(skipped_models)}")
+    if exception is not None:  # its first line names the node: "Compilation Error in model x (path)"
+        head = (str(exception).strip().splitlines() or [""])[0]
+        cause = first_message(exception)
+        said = head if cause == head else f"{head}: {cause}" if head else ""
+        lines.append(f"  dbt raised {type(exception).__name__}" + (f": {said}" if said else ""))
+    lines.append(f"The whole errors (Spark's plan, its stack trace, the compiled SQL's path) are in {log_file}. "
+                 "Rerun one model with `slatehouse build-marts --select <model>`.")
     raise MartsBuildError("\n".join(lines), result)
 
 
@@ -289,7 +312,7 @@ def build_marts(
     )
     for n in result.model_nodes:
         log.info("  %s %s rows=%s %.2fs", n.relation, n.status, n.rows, n.execution_time_s)
-    _raise_on_failure(result, res.exception)
+    _raise_on_failure(result, res.exception, dbt_paths(settings)[1] / "dbt.log")
     if fingerprint is not None and unit_nodes and all(n.status == "pass" for n in unit_nodes):
         _unit_tests_stamp(settings).write_text(json.dumps({
             "fingerprint": fingerprint, "unit_tests": len(unit_nodes), "passed_at": time.time()}) + "\n")

@@ -237,7 +237,11 @@ class _CancelOnSignal:
     py4j connection), again every half second, so the blocked call returns with Spark's
     "cancelled" error, every later job fails at once, and the step ends. The runner then
     records the step and the run as 'interrupted' on the healthy gateway. A second signal
-    stops at once, as before."""
+    stops at once, as before.
+
+    While it cancels, the JVM's log is off: every task it kills logs an ERROR with a Java
+    stack trace (over a thousand lines for an interrupted dbt step) that says no more than
+    'cancelled'. It is back to log4j2.properties once the step has ended."""
 
     def __init__(self, spark: SparkSession):
         self.spark = spark
@@ -270,6 +274,7 @@ class _CancelOnSignal:
         self._canceller.start()
 
     def _cancel_until_stopped(self) -> None:
+        self._jvm_log(quiet=True)
         while not self._done.is_set():
             try:
                 self.spark.sparkContext.cancelAllJobs()
@@ -282,6 +287,19 @@ class _CancelOnSignal:
         self._done.set()
         if self._canceller is not None:
             self._canceller.join()
+            self._canceller = None
+            self._jvm_log(quiet=False)
+
+    def _jvm_log(self, quiet: bool) -> None:
+        try:
+            jvm = self.spark.sparkContext._jvm
+            configurator = jvm.org.apache.logging.log4j.core.config.Configurator
+            if quiet:  # every logger, also those log4j2.properties sets to error
+                configurator.setAllLevels("", jvm.org.apache.logging.log4j.Level.OFF)
+            else:
+                configurator.reconfigure()  # log4j2.properties again
+        except Exception as exc:  # the JVM may be going away
+            log.debug("JVM log %s: %s", "off" if quiet else "on", exc)
 
     def check(self) -> None:
         if self.is_set:

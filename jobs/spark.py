@@ -348,6 +348,12 @@ def get_spark(settings: Settings, app_name: str = "slatehouse"):
     with secret_properties(settings, secret):
         spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # pyspark logs each SQL error it raises as one JSON line on stderr holding the whole plan
+    # and Java trace (tens of KB); the error is raised all the same, and its catcher reports it.
+    from pyspark.logger import PySparkLogger
+
+    for query_errors in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(query_errors).setLevel(logging.CRITICAL)
     if not local:
         ship_package(spark)
         from slatehouse.io import check_shared_storage  # here: io needs pyspark, imported above
@@ -359,3 +365,25 @@ def get_spark(settings: Settings, app_name: str = "slatehouse"):
             raise
     log.info("spark %s started (master %s)", spark.version, spark.sparkContext.master)
     return spark
+
+
+# A Spark error class and what follows it: "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column ...".
+_ERROR_CLASS = re.compile(r"\[[A-Z][A-Z_.]+\].*")
+# Lines that wrap an error rather than say what it is: a JVM frame, py4j's "An error occurred
+# while calling o70.sql.", pyspark's "JVM stacktrace:", dbt's "Runtime Error in model x (path)".
+_WRAPPER = re.compile(r"at |\.\.\. \d+ more$|An error occurred while calling |JVM stacktrace:$"
+                      r"|(\w+ )?Error( in \w+ .*)?$")
+
+
+def first_message(error: BaseException | str) -> str:
+    """What went wrong, in one line: a Spark error's causes by their error classes (which
+    file, then what in it); else its first line that is not a Java frame or a wrapper's
+    header. For an exception from Spark, or a message dbt-spark reports for a node."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    named = list(dict.fromkeys(m.group(0).strip() for line in lines if (m := _ERROR_CLASS.search(line))))
+    if named:
+        return " / ".join(named)[:1000]
+    said = [line for line in lines if not _WRAPPER.match(line)] or lines
+    if said:
+        return said[0].removeprefix(": ")[:500]
+    return type(error).__name__ if isinstance(error, BaseException) else "(no message)"

@@ -6,7 +6,9 @@ Values are computed by hand from tests/marts_fixtures.py; see its docstring for 
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -223,6 +225,44 @@ def test_failed_model_is_named(spark, settings, first_build):
                         with_tests=False)
     finally:
         spark.sql("alter table silver.playback_sessions_away rename to silver.playback_sessions")
+
+
+def test_a_failed_model_reads_as_sparks_error_and_dbt_log_keeps_the_trace(spark, settings, first_build,
+                                                                         tmp_path, capfd):
+    # The catalogue's data files go missing under its Delta log: the model that reads them
+    # fails while Spark runs it, with a Java stack trace in what dbt-spark reports.
+    table_dir = Path(spark.sql("describe detail silver.catalog_titles").first().location.removeprefix("file:"))
+    data_files = sorted(table_dir.glob("*.parquet"))
+    assert data_files
+    log_file = settings.home / "dbt" / "logs" / "dbt.log"
+    logged_before = log_file.stat().st_size
+    capfd.readouterr()
+    for f in data_files:
+        f.rename(tmp_path / f.name)
+    try:
+        with pytest.raises(MartsBuildError) as raised:
+            build_marts(spark, settings, select="int_titles_joined", count_rows=False, with_tests=False)
+    finally:
+        for f in data_files:
+            (tmp_path / f.name).rename(f)
+
+    [failed] = raised.value.result.failures
+    assert "\tat org.apache.spark" in failed.message  # what dbt-spark said: Spark's trace
+    message = str(raised.value)
+    lines = message.splitlines()
+    assert "model int_titles_joined (models/intermediate/catalog/int_titles_joined.sql): error: [" in message
+    assert re.search(r"\[FAILED_READ_FILE[A-Z_.]*\]", message)
+    assert not [line for line in lines if line.strip().startswith("at ")], message
+    assert len(lines) <= 4 and str(log_file) in lines[-1], message
+    # dbt printed nothing (neither its result line nor its failure summary): its account of
+    # the failure is in its log, in full.
+    console = "".join(capfd.readouterr())
+    assert "ERROR creating" not in console and "Failure in model" not in console, console
+    with log_file.open(errors="replace") as log:
+        log.seek(logged_before)
+        logged = log.read()
+    assert "Failure in model int_titles_joined" in logged and "FAILED_READ_FILE" in logged
+    assert "\tat org.apache.spark" in logged
 
 
 def test_docs_generate(spark, settings, first_build):
