@@ -36,7 +36,7 @@ test-deps:
 test: setup test-deps
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest
 
-# Only the long scenarios (`@pytest.mark.slow`, part of `make test`): a week of daily runs, a
+# Only the long scenario (`@pytest.mark.slow`, part of `make test`): a week of daily runs, a
 # crashed and resumed backfill, and a comparison with a build from scratch.
 test-slow: setup test-deps
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -m slow

@@ -19,11 +19,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from conftest import REPO, S3_BUCKET, bucket_fs, s3a_spark_conf, upload_landing
-
-pytestmark = pytest.mark.slow
 
 
 def _env(home: Path, endpoint: str, landing: str) -> dict[str, str]:
