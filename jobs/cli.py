@@ -410,7 +410,7 @@ def maintain(
 
 @app.command("force-unlock")
 def force_unlock(
-    run_id: str = typer.Argument(..., help="The run the lease names (the refusal message shows it)."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="The run the lease names (the refusal message shows it)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Remove an s3a:// warehouse's lease left by a run whose host is gone.
