@@ -655,11 +655,25 @@ def remove_validations_of(settings: Settings, run_ids: Iterable[str]) -> int:
 
 
 # --- Gate ---------------------------------------------------------------------------------
+def dates_text(dates: Sequence[str]) -> str:
+    """ISO dates for a message, consecutive days as one range: a backfill's 120 dates read
+    '2026-01-05..2026-05-03 (120 days)', not as 120 dates."""
+    days = sorted({date.fromisoformat(d) for d in dates})
+    spans: list[list[date]] = []
+    for d in days:
+        if spans and (d - spans[-1][-1]).days == 1:
+            spans[-1][-1] = d
+        else:
+            spans.append([d, d])
+    text = ", ".join(a.isoformat() if a == b else f"{a.isoformat()}..{b.isoformat()}" for a, b in spans)
+    return text if len(days) <= 2 or len(spans) == len(days) else f"{text} ({len(days)} days)"
+
+
 def failure_message(result: GateResult, suites: Iterable[SuiteOutcome], what: str) -> str:
     suites = list(suites)
     lines = [
         f"Quality gate {what} for layer {result.layer} (run {result.run_id}, dates "
-        f"{', '.join(result.dates)}): {len(suites)} suite(s) failed."
+        f"{dates_text(result.dates)}): {len(suites)} suite(s) failed."
     ]
     for s in suites:
         lines.append(f"  {s.table}: suite {s.suite} ({s.rows} rows checked)")
@@ -714,7 +728,7 @@ def run_gate(
         message = failure_message(result, result.failed_critical, "failed")
         log.error("%s", message)
         raise GateFailed(message, result)
-    log.info("quality gate %s passed for %s: %d suites (%d warnings)", layer, result.dates,
+    log.info("quality gate %s passed for %s: %d suites (%d warnings)", layer, dates_text(result.dates),
              len(result.suites), len(result.failed_warning))
     return result
 

@@ -225,6 +225,16 @@ def test_a_misspelt_expectation_is_an_error_not_a_silent_drop():
 
 
 # --- Clean data passes ------------------------------------------------------------------
+def test_a_gates_message_reads_consecutive_dates_as_ranges():
+    days = [(date(2026, 1, 5) + timedelta(days=i)).isoformat() for i in range(120)]
+    assert q.dates_text(days) == "2026-01-05..2026-05-04 (120 days)"
+    assert q.dates_text(["2026-01-09", "2026-01-05", "2026-01-06", "2026-01-07", "2026-01-06"]) == \
+        "2026-01-05..2026-01-07, 2026-01-09 (4 days)"
+    assert q.dates_text(["2026-01-05", "2026-01-07"]) == "2026-01-05, 2026-01-07"
+    assert q.dates_text(["2026-01-05", "2026-01-06"]) == "2026-01-05..2026-01-06"
+    assert q.dates_text(["2026-01-05"]) == "2026-01-05"
+
+
 def test_clean_data_passes_every_suite_and_is_recorded(empty_warehouse, settings):
     spark = empty_warehouse
     write(spark, S.BRONZE_EVENTS, [event(n) for n in range(1, 6)], S.BRONZE_EVENTS_SCHEMA)
