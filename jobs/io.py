@@ -215,14 +215,19 @@ def read_event_lines(spark: SparkSession, settings: Settings, received_dates: Se
     return files.mapInArrow(_split_files, LINES_SCHEMA).withColumn("received_date", received)
 
 
+def hadoop_fs(spark: SparkSession, path: str):
+    """Hadoop's FileSystem for `path` (local, s3a://, hdfs://...) and the path as Hadoop's
+    Path: how the driver reads, lists and deletes files on any storage Spark can use."""
+    hpath = spark._jvm.org.apache.hadoop.fs.Path(path)
+    return hpath.getFileSystem(spark._jsc.hadoopConfiguration()), hpath
+
+
 def ignored_event_files(spark: SparkSession, settings: Settings, received_date: date) -> list[str]:
     """Files under a received date's folder that ingest does not read: not named `*.jsonl`
     or `*.jsonl.gz` (a partial `.tmp` upload, another format), or hidden (`_` or `.`
     first, as Spark and Hadoop treat them). Reported, so that none goes unnoticed."""
     folder = event_landing_dir(settings, received_date)
-    jvm = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(folder)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = hadoop_fs(spark, folder)
     if not fs.exists(hpath):
         return []
     ignored = []
@@ -236,17 +241,13 @@ def ignored_event_files(spark: SparkSession, settings: Settings, received_date: 
 
 
 def path_exists(spark: SparkSession, path: str) -> bool:
-    jvm = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = hadoop_fs(spark, path)
     return bool(fs.exists(hpath))
 
 
 def remove_path(spark: SparkSession, path: str) -> None:
     """Delete a landing folder (and everything under it), on any Hadoop filesystem."""
-    jvm = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = hadoop_fs(spark, path)
     fs.delete(hpath, True)
     log.info("removed %s", path)
 
@@ -277,9 +278,7 @@ def claim_lease(spark: SparkSession, settings: Settings, holder: dict) -> str | 
     path = lease_path(settings)
     if path is None:
         return None
-    jvm = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = hadoop_fs(spark, path)
     for attempt in range(2):
         try:
             out = fs.createFile(hpath).overwrite(False).must(_CONDITIONAL_CREATE, True).build()
@@ -305,9 +304,7 @@ def release_lease(spark: SparkSession, path: str | None, run_id: str) -> None:
     """Delete the lease if it is still this run's."""
     if path is None:
         return
-    jvm = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = hadoop_fs(spark, path)
     if fs.exists(hpath) and _read_lease(spark, fs, hpath).get("run_id") == run_id:
         fs.delete(hpath, False)
 
@@ -320,8 +317,7 @@ def break_lease(spark: SparkSession, settings: Settings, run_id: str) -> dict | 
     path = lease_path(settings)
     if path is None:
         raise ValueError(f"the warehouse {settings.warehouse_dir} has no lease: only s3a:// warehouses do")
-    hpath = spark._jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = hadoop_fs(spark, path)
     if not fs.exists(hpath):
         return None
     current = _read_lease(spark, fs, hpath)
@@ -519,9 +515,7 @@ def list_partition_dates(spark: SparkSession, folder: str, key: str) -> list[dat
     """Dates of the `key=YYYY-MM-DD` sub-folders of `folder` (sorted)."""
     if not path_exists(spark, folder):
         return []
-    jvm = spark._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(folder)
-    fs = hpath.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hpath = hadoop_fs(spark, folder)
     found = []
     for status in fs.listStatus(hpath):
         name = status.getPath().getName()
