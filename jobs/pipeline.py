@@ -346,7 +346,7 @@ class _Runner:
         step.status, step.message = "interrupted", str(Interrupted(self.interrupt.signal_name))
         try:
             _record_step(self.spark, self.report.run_id, step)
-        except Exception as exc:  # the JVM got the signal too (a whole process group was stopped)
+        except Exception as exc:  # the JVM is gone (killed on its own)
             log.warning("could not record step %s as interrupted (%s)", step.step, type(exc).__name__)
 
 

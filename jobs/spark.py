@@ -319,6 +319,29 @@ def ship_package(spark) -> Path:
     return target
 
 
+def _launch_jvm_in_its_own_session(conf: dict[str, str]) -> None:
+    """Start the driver's JVM the way pyspark does, but in a session (and process group) of
+    its own, unless this process already has one.
+
+    A scheduler that stops a job signals its whole process group: systemd's default
+    `KillMode=control-group`, Airflow's BashOperator, `kill -- -PGID`, a terminal's hangup.
+    The JVM took that SIGTERM as its own and exited under the command, which could then
+    neither cancel its Spark jobs nor record the run as interrupted (the next command found
+    it `running` and marked it abandoned). Apart, only the Python driver gets the signal
+    and handles it (`pipeline._CancelOnSignal`). The JVM still ends with the driver:
+    pyspark's gateway exits when its stdin, a pipe from this process, closes.
+    `builder.getOrCreate()` then finds the gateway and starts the SparkContext on it, with
+    the same configuration it would have launched the JVM with.
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:  # this process's JVM is up (a stopped session's)
+        return
+    gateway = launch_gateway(SparkConf().setAll(conf.items()), popen_kwargs={"start_new_session": True})
+    SparkContext._ensure_initialized(gateway=gateway)
+
+
 def get_spark(settings: Settings, app_name: str = "slatehouse"):
     """Return the process's SparkSession, building it on first call. On a cluster it also
     ships the package to the executors and checks that they see the warehouse and landing
@@ -346,6 +369,7 @@ def get_spark(settings: Settings, app_name: str = "slatehouse"):
     for key, value in public.items():
         builder = builder.config(key, value)
     with secret_properties(settings, secret):
+        _launch_jvm_in_its_own_session(public)
         spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     # pyspark logs each SQL error it raises as one JSON line on stderr holding the whole plan

@@ -124,6 +124,60 @@ def test_ctrl_c_cancels_the_runs_spark_jobs_and_the_ledger_says_interrupted(spar
     reset_warehouse(spark)
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                pids.append(int(cmdline.parent.name))
+        except OSError:  # it ended while we looked
+            pass
+    return pids
+
+
+def test_sigterm_to_the_whole_process_group_is_recorded_as_interrupted(settings, landing, tmp_path):
+    """systemd's default stop, Airflow's BashOperator and `kill -- -PGID` signal a command's
+    whole process group. The driver's JVM runs in a session of its own, so only the driver
+    gets SIGTERM: it cancels the step's Spark jobs, records the step and the run as
+    'interrupted' on the JVM, and exits 143; and the JVM ends with it."""
+    from deltalake import DeltaTable
+
+    from slatehouse.dashboards.data import table_uri
+
+    day = oracle.received_dates(Path(settings.landing_dir))[0]
+    home = tmp_path / "home"
+    env = {**_cli_env(home), "SLATEHOUSE_LANDING_DIR": str(settings.landing_dir),
+           "SLATEHOUSE_SHUFFLE_PARTITIONS": "1"}
+    log_path = tmp_path / "run.log"
+    with open(log_path, "w") as log_file:
+        run = subprocess.Popen([sys.executable, "-m", "slatehouse.cli", "run", "--date", str(day)], env=env,
+                               stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 300
+            while "[1] catalog ..." not in log_path.read_text():
+                assert run.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.1)
+            os.killpg(run.pid, signal.SIGTERM)  # the group: the driver and everything it started
+            code = run.wait(timeout=180)
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+    text = log_path.read_text()
+    assert code == 143 and "interrupted by SIGTERM" in text, text
+    assert "could not record" not in text and "Traceback" not in text, text
+
+    local = settings.model_copy(update={"home": home, "warehouse_dir": str(home / "warehouse")})
+    runs = DeltaTable(table_uri(local, S.OPS_RUNS)).to_pandas()
+    assert runs["status"].tolist() == ["interrupted"] and "SIGTERM" in runs["error"].iloc[0], runs
+    steps = DeltaTable(table_uri(local, S.OPS_RUN_STEPS)).to_pandas().sort_values("started_at")
+    assert steps["status"].tolist()[-1] == "interrupted", steps[["step", "status"]]
+    # The JVM saw its driver's pipe close and exited too.
+    deadline = time.monotonic() + 30
+    while _processes_mentioning(str(home)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _processes_mentioning(str(home))
+
+
 def test_a_lock_left_by_a_killed_process_is_taken_over(settings, tmp_path, caplog):
     holder = _hold_lock(tmp_path, "killed-run")
     holder.send_signal(signal.SIGKILL)

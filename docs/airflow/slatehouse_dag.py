@@ -127,7 +127,7 @@ def run_cli(args: list[str]) -> dict:
 
 def stop_cli(proc: subprocess.Popen, grace_s: float = 120.0) -> None:
     """SIGTERM to the CLI process alone: it cancels its Spark jobs, records the run as
-    'interrupted' (its JVM must stay up for that, so not the process group) and exits 143.
+    'interrupted' and exits 143.
     Left running, it would hold the warehouse lock against the task's own retry."""
     if proc.poll() is None:
         proc.terminate()
