@@ -279,6 +279,37 @@ def test_genres_may_be_mappings_with_a_name_as_catalogue_apis_give_them():
     assert forecast.normalise_titles(pitch, who="pitches", is_history=False)["genres"][0] == ["drama", "crime"]
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Drama;Crime", ["drama", "crime"]),
+    ("Drama|Crime", ["drama", "crime"]),  # MovieLens
+    ("Drama, Crime", ["drama", "crime"]),  # IMDb
+    ('[{"id": 18, "name": "Drama"}, {"id": 80, "name": "Crime"}]', ["drama", "crime"]),  # catalogue APIs' JSON
+    ("['Drama', 'Crime']", ["drama", "crime"]),  # a Python list after a CSV file
+    ("[]", []),
+])
+def test_genres_written_as_text_are_read_as_their_list(text, expected):
+    pitch = pd.DataFrame([{"format": "film", "genres": text}])
+    assert forecast.normalise_titles(pitch, who="pitches", is_history=False)["genres"][0] == expected
+
+
+def test_a_history_that_went_through_a_csv_file_fits_the_same_model(history, tmp_path):
+    """pandas writes a list column to CSV as the lists' Python text; read back, every cell
+    is a string, which must not become one genre (or one credit) per title."""
+    sample = history.head(200)
+    path = tmp_path / "history.csv"
+    sample.to_csv(path, index=False)
+    again = pd.read_csv(path)
+    assert isinstance(again["genres"].iloc[0], str) and isinstance(again["talent"].iloc[0], str)
+    direct = forecast.normalise_titles(sample, target="views_28d")
+    via_csv = forecast.normalise_titles(again, target="views_28d")
+    assert via_csv["genres"].tolist() == direct["genres"].tolist()
+    assert via_csv["talent"].tolist() == direct["talent"].tolist()
+    pitches = sample.tail(5).drop(columns=["views_28d"])
+    assert np.allclose(forecast.fit(again).predict(pitches)["point"], forecast.fit(sample).predict(pitches)["point"])
+    with pytest.raises(ForecastInputError, match="'genres' must be a list"):
+        forecast.normalise_titles(again.assign(genres="[drama, crime]"), target="views_28d")
+
+
 @pytest.mark.parametrize(
     ("change", "column"),
     [

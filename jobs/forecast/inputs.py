@@ -5,7 +5,7 @@ Both are one row per production with the columns in `TITLE_COLUMNS`. Released ti
 forecaster can be used from a notebook without Spark.
 
 `normalise_titles` turns whatever the caller has (lists, numpy arrays, Spark `Row`s,
-`;`-separated strings) into one canonical frame:
+`;`-, `|`- or `,`-separated strings, a list written out as text) into one canonical frame:
 
 - `genres`: list of lower-case strings, de-duplicated, order kept (first = primary);
 - `talent`: list of `(talent_id, role)` tuples, role lower-case;
@@ -23,7 +23,10 @@ forecaster can be used from a notebook without Spark.
 
 from __future__ import annotations
 
+import ast
+import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -70,12 +73,32 @@ def _missing(values: pd.Series) -> np.ndarray:
     return np.fromiter((_is_missing(v) for v in values), dtype=bool, count=len(values))
 
 
+# `drama;thriller` (the slate's CSV), `Drama|Thriller` (MovieLens), `Drama, Thriller` (IMDb).
+_SEPARATORS = re.compile(r"[;|,]")
+
+
+def _list_literal(text: str) -> list | None:
+    """A list written out as text: JSON (`[{"id": 18, "name": "Drama"}]`, as catalogue APIs
+    and their CSV exports give), or a Python list, which is what a list column becomes when
+    a frame goes through a CSV file. None when it is neither."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        return value if isinstance(value, list) else None
+    return None
+
+
 def _as_list(value: Any) -> list | None:
     """A list from a list-like cell; None when the cell is not list-like."""
     if _is_missing(value):
         return []
     if isinstance(value, str):
-        return [part for part in (p.strip() for p in value.split(";")) if part]
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            return _list_literal(text)
+        return [part for part in (p.strip() for p in _SEPARATORS.split(text)) if part]
     if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
         return list(value)
     return None
@@ -86,7 +109,7 @@ def parse_genres(value: Any, *, where: str) -> list[str]:
     if items is None:
         raise ForecastInputError(
             f"{where}: column 'genres' must be a list of strings (or a ';'-separated "
-            f"string), got {type(value).__name__} {value!r}"
+            f"string, or a list written as JSON), got {type(value).__name__} {value!r}"
         )
     genres: list[str] = []
     for item in items:
@@ -151,7 +174,8 @@ def parse_credits(value: Any, *, where: str) -> tuple[list[tuple[str, str]], lis
     if items is None:
         raise ForecastInputError(
             f"{where}: column 'talent' must be a list of {{talent_id, role}} dicts "
-            f"(or a ';'-separated 'talent_id:role' string), got {type(value).__name__} {value!r}"
+            f"(or a ';'-separated 'talent_id:role' string, or a list written as JSON), got "
+            f"{type(value).__name__} {value!r}"
         )
     credits: list[tuple[str, str]] = []
     billing: list[float] = []
@@ -383,16 +407,17 @@ def load_slate(path: str | Path) -> pd.DataFrame:
     """Read a slate of pitches from CSV: one row per pitch.
 
     `genres` and `talent` are `;`-separated, talent as `talent_id:role`, for example
-    `drama;thriller` and `t-0001:director;t-0042:actor`.
+    `drama;thriller` and `t-0001:director;t-0042:actor` (or as in a history: `|`- or
+    `,`-separated, or a list written as JSON).
     """
     path = Path(path)
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     _check_columns(frame, REQUIRED_PITCH_COLUMNS, who=str(path))
     for column in ("genres", "talent"):
         if column in frame.columns:
-            frame[column] = frame[column].map(
-                lambda v: [] if _is_missing(v) else [p.strip() for p in str(v).split(";") if p.strip()]
-            )
+            # A cell that is no list stays as it is, for normalise_titles to name below.
+            lists = frame[column].map(_as_list)
+            frame[column] = [v if items is None else items for v, items in zip(frame[column], lists)]
     if "title_id" not in frame.columns and "pitch_id" in frame.columns:
         frame = frame.rename(columns={"pitch_id": "title_id"})
     if "title_id" in frame.columns and frame["title_id"].isna().any():
