@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
@@ -145,7 +146,7 @@ class MartReader:
         self._lock = threading.RLock()
         self._tables: dict[str, DeltaTable] = {}
         self._checked: dict[str, tuple[float, tuple]] = {}
-        self._frames: dict[str, tuple[tuple, pd.DataFrame]] = {}
+        self._frames: dict[tuple[str, tuple[str, ...] | None], tuple[tuple, pd.DataFrame]] = {}
         self._derived: dict[Hashable, tuple[tuple, Any]] = {}
 
     # --- versions ------------------------------------------------------------------------
@@ -188,19 +189,34 @@ class MartReader:
             return False
 
     # --- reads ---------------------------------------------------------------------------
-    def read(self, table: str) -> pd.DataFrame:
-        """The whole table as pandas (cached until its version changes). Do not mutate."""
+    def read(self, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The whole table as pandas, or only `columns` of it (cached until its version
+        changes). Do not mutate."""
         with self._lock:
             key = self.version(table)
-            cached = self._frames.get(table)
+            which = (table, tuple(columns) if columns is not None else None)
+            cached = self._frames.get(which)
             if cached and cached[0] == key:
                 return cached[1]
             started = time.perf_counter()
-            frame = _to_pandas(self._tables[table].to_pyarrow_table())
-            self._frames[table] = (key, frame)
+            frame = _to_pandas(self._tables[table].to_pyarrow_table(columns=None if columns is None else list(columns)))
+            self._frames[which] = (key, frame)
             log.info("read %s version %s: %d rows in %.0f ms", table, key[1], len(frame),
                      (time.perf_counter() - started) * 1000)
             return frame
+
+    def latest(self, table: str, column: str) -> Any:
+        """The largest value of `column`, from the Delta log alone where it can be: a
+        partition column's values, or every data file's column statistics. A table with a
+        file that has no statistics for it is read (that column only)."""
+        with self._lock:
+            self.version(table)
+            files = pa.table(self._tables[table].get_add_actions(flatten=True))
+        for name in (f"partition.{column}", f"max.{column}"):
+            if name in files.column_names and files[name].null_count == 0:
+                return pc.max(files[name]).as_py() if files.num_rows else None
+        values = self.read(table, [column])[column].dropna()
+        return values.max().date() if len(values) else None
 
     def derived(self, name: Hashable, tables: Sequence[str], build: Callable[..., Any]) -> Any:
         """`build(*frames)` over `tables`, cached until one of their versions changes."""

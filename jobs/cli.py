@@ -364,25 +364,26 @@ def _run_pipeline(dates: list[date], command: str, as_json: bool, skip_missing: 
 
 @app.command()
 def status(limit: int = typer.Option(10, help="How many runs to show."), as_json: bool = JsonOpt) -> None:
-    """The last runs from the ledger, and how fresh each layer's data is."""
+    """The last runs from the ledger, and how fresh each layer's data is (no Spark: it
+    answers beside a running pipeline too, with the steps that run has done so far)."""
     setup_logging(as_json)
     from slatehouse import pipeline
-    from slatehouse.spark import get_spark
 
-    settings = _settings()
-    with _catalogue(settings, "status"):
-        result = pipeline.status(get_spark(settings, "slatehouse-status"), limit)
+    result = pipeline.status(_settings(), limit)
     if as_json:
         _emit(result, True)
         return
-    _echo("Last runs:")
+    _echo("Last runs:" if result["runs"] else "Last runs: none yet")
     for r in result["runs"]:
         dates = f"{r['first_date']}..{r['last_date']}" if r["first_date"] else "-"
         _echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<11} {dates:<22}"
               f"  {r['status']:<13} {r['duration_s']:.0f}s")
+        if "steps" in r:
+            done = ", ".join(f"{s['step']} {s['status']} {s['duration_s']:.0f}s" for s in r["steps"])
+            _echo(f"      steps so far: {done or 'none'}")
     _echo("Freshness:")
     for table, latest in result["freshness"].items():
-        _echo(f"  {table:<34} {latest}")
+        _echo(f"  {table:<34} {latest or 'no data yet'}")
 
 
 @app.command()

@@ -26,8 +26,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import DateType
 
 from slatehouse import io
 from slatehouse.contract import schema as S
@@ -536,22 +538,48 @@ def _outputs(r: _Runner, dates: list[date]) -> None:
 
 
 # --- Status and maintenance --------------------------------------------------------------------
+# How far each layer has got: the latest date in this column.
 FRESHNESS = {
-    S.BRONZE_EVENTS: "max(received_date)",
-    S.SILVER_SESSIONS: "max(event_date)",
-    "marts.fct_title_daily": "max(event_date)",
+    S.BRONZE_EVENTS: "received_date",
+    S.SILVER_SESSIONS: "event_date",
+    "marts.fct_title_daily": "event_date",
 }
+_RUN_COLUMNS = [f.name for f in S.RUNS_SCHEMA if f.name != "report_json"]
+_STEP_COLUMNS = ["run_id", "step", "status", "started_at", "duration_s"]
 
 
-def status(spark: SparkSession, limit: int = 10) -> dict:
+def _plain(value: Any, field_type: Any) -> Any:
+    """A ledger cell as JSON has it: dates as YYYY-MM-DD, timestamps in ISO 8601, no NaN."""
+    if pd.isna(value):
+        return None
+    if isinstance(field_type, DateType):
+        return value.date().isoformat()
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def status(settings: Settings, limit: int = 10) -> dict:
+    """The last runs in the ledger (with the steps done so far of a run still running), and
+    how far each layer has got. Read with delta-rs, not Spark: no JVM and no catalogue, so
+    it answers in a second or two, beside a running pipeline too (a Delta reader sees
+    whole commits only)."""
+    from slatehouse.dashboards.data import MartReader
+
+    reader = MartReader(settings)
     runs = []
-    if io.table_exists(spark, RUNS_TABLE):
-        rows = (io.read_table(spark, RUNS_TABLE).orderBy("started_at", ascending=False).limit(limit)
-                .drop("report_json").collect())
-        runs = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.asDict().items()} for r in rows]
+    if reader.exists(RUNS_TABLE):
+        ledger = reader.read(RUNS_TABLE, _RUN_COLUMNS).sort_values("started_at", ascending=False).head(limit)
+        types = {f.name: f.dataType for f in S.RUNS_SCHEMA}
+        runs = [{k: _plain(v, types[k]) for k, v in row.items()} for row in ledger.to_dict("records")]
+        running = [r for r in runs if r["status"] == "running"]
+        if running and reader.exists(STEPS_TABLE):
+            steps = reader.read(STEPS_TABLE, _STEP_COLUMNS).sort_values("started_at")
+            for run in running:
+                done = steps[steps["run_id"] == run["run_id"]]
+                run["steps"] = [{"step": s.step, "status": s.status, "duration_s": float(s.duration_s)}
+                                for s in done.itertuples()]
     freshness = {}
-    for table, expr in FRESHNESS.items():
-        latest = io.read_table(spark, table).selectExpr(expr).first()[0] if io.table_exists(spark, table) else None
+    for table, column in FRESHNESS.items():
+        latest = reader.latest(table, column) if reader.exists(table) else None
         freshness[table] = latest.isoformat() if latest else None
     return {"runs": runs, "freshness": freshness}
 

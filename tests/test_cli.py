@@ -58,7 +58,7 @@ def test_a_bad_setting_names_its_environment_variable(tmp_path, variable, value)
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("args", [["status"], ["sql", "select 1"]])
+@pytest.mark.parametrize("args", [["sql", "select 1"]])
 def test_a_reader_beside_a_run_is_refused_by_the_lock_not_by_derby(tmp_path, args):
     """The embedded Derby metastore lets one process in: a command that only reads waits
     its turn like a run, and says who holds the catalogue (exit 4), before Spark starts."""

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 import oracle
 from conftest import reset_warehouse
@@ -283,6 +288,40 @@ def test_a_broken_catalogue_snapshot_is_refused_by_name(empty_warehouse, setting
     assert not io.table_exists(spark, S.BRONZE_CATALOG) or spark.table(S.BRONZE_CATALOG).count() == 0
 
 
+def test_status_answers_beside_a_running_run_without_spark(spark, settings, ingested):
+    """`slatehouse status` reads the ledger and the layers' dates with delta-rs: beside a
+    run that holds the lock it answers, lists that run's steps so far, starts no JVM, and
+    gives the latest dates Spark sees."""
+    started = datetime.now(timezone.utc)
+    probe = pipeline.RunReport(run_id="status-probe", command="run", dates=["2026-03-03"],
+                               started_at=started.isoformat())
+    io.ensure_database(spark, "ops")
+    pipeline._record_run(spark, probe)
+    pipeline._record_step(spark, probe.run_id, pipeline.StepReport(
+        step="catalog", status="succeeded", started_at=started.isoformat(), duration_s=1.5))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLATEHOUSE_")}
+    env.update(SLATEHOUSE_HOME=str(settings.home), SLATEHOUSE_MODE="demo",
+               SLATEHOUSE_WAREHOUSE_DIR=settings.warehouse_dir)
+    try:
+        with pipeline.pipeline_lock(settings, probe.run_id):  # as the run would
+            done = subprocess.run([sys.executable, "-m", "slatehouse.cli", "status", "--json"], env=env,
+                                  capture_output=True, text=True, timeout=120)
+    finally:
+        for table in (S.OPS_RUNS, S.OPS_RUN_STEPS):
+            spark.sql(f"DELETE FROM {table} WHERE run_id = '{probe.run_id}'")
+    assert done.returncode == 0, done.stderr
+    assert "spark" not in done.stderr.lower(), done.stderr
+    result = json.loads(done.stdout)
+    run = result["runs"][0]
+    assert (run["run_id"], run["status"], run["first_date"]) == ("status-probe", "running", "2026-03-03")
+    assert run["steps"] == [{"step": "catalog", "status": "succeeded", "duration_s": 1.5}]
+    assert all("steps" not in r for r in result["runs"] if r["status"] != "running")
+    for table, column in pipeline.FRESHNESS.items():
+        latest = spark.table(table).agg(F.max(column)).first()[0] if io.table_exists(spark, table) else None
+        assert result["freshness"][table] == (latest.isoformat() if latest else None), table
+    assert result["freshness"][S.BRONZE_EVENTS] == max(ingested[1]).isoformat()
+
+
 # Last in this module: it vacuums the tables the tests above share.
 def test_maintain_is_in_the_ledger_and_keeps_every_row(spark, settings, ingested):
     """Every command that writes the warehouse has its row in ops.runs (`status` shows it);
@@ -301,5 +340,5 @@ def test_maintain_is_in_the_ledger_and_keeps_every_row(spark, settings, ingested
     assert json.loads(row["report_json"])["steps"][0]["detail"]["tables"][0]["table"] in maintained
     steps = io.read_table(spark, S.OPS_RUN_STEPS).where(f"run_id = '{result['run_id']}'").collect()
     assert [(s["step"], s["status"]) for s in steps] == [("maintain", "succeeded")]
-    assert pipeline.status(spark)["runs"][0]["run_id"] == result["run_id"]
+    assert pipeline.status(settings)["runs"][0]["run_id"] == result["run_id"]
     reset_warehouse(spark)  # the vacuum took the older versions other tests may read
