@@ -310,8 +310,9 @@ def build_marts(
         command, start, end, " (full refresh)" if full_refresh else "", result.models,
         result.passed, unit_note, result.failed, elapsed,
     )
-    for n in result.model_nodes:
-        log.info("  %s %s rows=%s %.2fs", n.relation, n.status, n.rows, n.execution_time_s)
+    for n in result.model_nodes:  # the others are in the error below (or were cancelled)
+        if n.status == "success":
+            log.info("  %s %s rows=%s %.2fs", n.relation, n.status, n.rows, n.execution_time_s)
     _raise_on_failure(result, res.exception, dbt_paths(settings)[1] / "dbt.log")
     if fingerprint is not None and unit_nodes and all(n.status == "pass" for n in unit_nodes):
         _unit_tests_stamp(settings).write_text(json.dumps({
