@@ -7,7 +7,6 @@ bookkeeping, and compares it with ground_truth/faults.json.
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from collections import Counter

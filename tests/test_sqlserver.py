@@ -7,7 +7,6 @@ pytest process: the point is that separate processes share one catalogue.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import secrets
 import signal

@@ -8,7 +8,6 @@ import logging
 import math
 from datetime import date
 
-import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from slatehouse.forecast import ForecastInputError, format_number

@@ -72,7 +72,6 @@ def schedule_sittings(
     watched in and a time budget (how long the viewer has before getting up).
     """
     p = aud.profiles
-    n_p = len(p)
     days = np.arange(first_day, first_day + n_days)
     origin_ms = int(np.datetime64(origin, "ms").astype(np.int64))
     weekday = (origin.weekday() + days) % 7

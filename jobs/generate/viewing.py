@@ -35,7 +35,7 @@ MAX_EPISODES_PER_SITTING = 10
 def choice_cdf(cat: Catalog, aud: Audience, first_day: int, n_days: int) -> np.ndarray:
     """Flat cumulative weights: row g = (day, country, segment) is stored as g + cdf_g."""
     w = cat.works
-    n_w, n_c = len(w), len(COUNTRY_CODES)
+    n_w = len(w)
     genre_hot = np.zeros((n_w, len(GENRES)))
     for i, gs in enumerate(w.genres):
         for g in gs:
