@@ -283,37 +283,14 @@ def ground_truth_run(args, seed: int) -> tuple[dict, pd.DataFrame, pd.DataFrame]
     return record, history, truth
 
 
-def _training_history_from_delta(home: Path) -> pd.DataFrame:
-    """forecast_job.training_history without Spark: the Delta files read with deltalake, so a
-    warehouse can be read while a pipeline run still holds its metastore. Same rules
-    (`forecast.history_from_training_mart`, from the first event date)."""
-    from deltalake import DeltaTable
-
-    from slatehouse import forecast
-
-    marts = home / "warehouse" / "marts.db"
-    training = DeltaTable(str(marts / "fct_title_training")).to_pandas()
-    first = DeltaTable(str(marts / "fct_title_daily")).to_pandas(columns=["event_date"])["event_date"].min()
-    return forecast.history_from_training_mart(training, first)
-
-
 def marts_run(args) -> dict:
     """The real pipeline's table against the ground truth of the same simulation."""
     from slatehouse import forecast_job
 
     record, truth_history, truth = ground_truth_run(args, args.seed)
-    home = Path(args.marts).resolve()
-    if args.delta:
-        marts = _training_history_from_delta(home)
-    else:
-        from slatehouse.settings import Settings
-        from slatehouse.spark import get_spark
+    from slatehouse.settings import Settings
 
-        spark = get_spark(Settings(home=home, mode="demo"), "bench-forecast")
-        try:
-            marts = forecast_job.training_history(spark)
-        finally:
-            spark.stop()
+    marts = forecast_job.training_history(Settings(home=Path(args.marts).resolve(), mode="demo"))
     joined = marts.merge(truth_history, on="title_id", suffixes=("_marts", "_truth"))
     ratio = joined["views_28d_marts"] / joined["views_28d_truth"].replace(0, np.nan)
     same_talent = [
@@ -336,7 +313,7 @@ def marts_run(args) -> dict:
     }
     return {
         "warehouse": str(args.marts),
-        "read_with": "deltalake" if args.delta else "spark (forecast_job.training_history)",
+        "read_with": "forecast_job.training_history (deltalake)",
         "simulation": {"start_date": args.start_date, "days": args.days, "members": args.members,
                        "titles": args.titles, "seed": args.seed},
         "tables_compared": comparison,
@@ -355,8 +332,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--marts", help="a warehouse home built by the pipeline (e.g. var); compares it with "
                                         "the ground truth of --days/--members/--titles/--seed")
     parser.add_argument("--seed", type=int, default=42, help="the seed of the simulation behind --marts")
-    parser.add_argument("--delta", action="store_true",
-                        help="read --marts' Delta files with deltalake instead of Spark (no metastore lock)")
     parser.add_argument("--section", default="ground_truth",
                         help="the key the ground-truth runs are recorded under (e.g. ground_truth_12_months)")
     parser.add_argument("--results", type=Path, default=RESULTS)

@@ -7,7 +7,18 @@ For the CLI:
 See docs/dashboards.md.
 """
 
-from .app import create_app, run_dashboard
-from .reports import write_reports
-
 __all__ = ["create_app", "run_dashboard", "write_reports"]
+
+
+def __getattr__(name: str):
+    # Loaded on first use (PEP 562), so that what reads the marts without the pages
+    # (`slatehouse status`, the forecast job: `slatehouse.dashboards.data`) does not load Dash.
+    if name in ("create_app", "run_dashboard"):
+        from . import app
+
+        return getattr(app, name)
+    if name == "write_reports":
+        from .reports import write_reports
+
+        return write_reports
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -205,27 +205,34 @@ class MartReader:
                      (time.perf_counter() - started) * 1000)
             return frame
 
-    def latest(self, table: str, column: str) -> Any:
-        """The largest value of `column`, from the Delta log alone where it can be: a
-        partition column's values, or every data file's column statistics. A table with a
-        file that has no statistics for it is read (that column only)."""
+    def bounds(self, table: str, column: str) -> tuple[Any, Any]:
+        """The smallest and largest value of `column` ((None, None) for an empty table), from
+        the Delta log alone where it can be: a partition column's values, or every data
+        file's column statistics. A table with a file that has no statistics for it is read
+        (that column only)."""
         with self._lock:
             self.version(table)
             files = pa.table(self._tables[table].get_add_actions(flatten=True))
-        for name in (f"partition.{column}", f"max.{column}"):
-            if name in files.column_names and files[name].null_count == 0:
-                return pc.max(files[name]).as_py() if files.num_rows else None
+        if files.num_rows == 0:
+            return None, None
+        for low, high in ((f"partition.{column}",) * 2, (f"min.{column}", f"max.{column}")):
+            if all(n in files.column_names and files[n].null_count == 0 for n in (low, high)):
+                return pc.min(files[low]).as_py(), pc.max(files[high]).as_py()
         values = self.read(table, [column])[column].dropna()
-        return values.max().date() if len(values) else None
+        if values.empty:
+            return None, None
+        return tuple(v.date() if hasattr(v, "date") else v for v in (values.min(), values.max()))
 
-    def derived(self, name: Hashable, tables: Sequence[str], build: Callable[..., Any]) -> Any:
-        """`build(*frames)` over `tables`, cached until one of their versions changes."""
+    def derived(self, name: Hashable, tables: Sequence[str], build: Callable[..., Any],
+                reads: Sequence[str] | None = None) -> Any:
+        """`build(*frames)` over the frames of `reads` (by default, all of `tables`), cached
+        until one of the versions of `tables` changes."""
         with self._lock:
             key = tuple(self.version(t) for t in tables)
             cached = self._derived.get(name)
             if cached and cached[0] == key:
                 return cached[1]
-            value = build(*(self.read(t) for t in tables))
+            value = build(*(self.read(t) for t in (tables if reads is None else reads)))
             self._derived[name] = (key, value)
             return value
 

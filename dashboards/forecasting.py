@@ -43,9 +43,25 @@ def training_history(training: pd.DataFrame, data_from: pd.Timestamp | None = No
     return rows[rows[TARGET].notna()].reset_index(drop=True)
 
 
+def mart_history(reader: MartReader) -> pd.DataFrame:
+    """The forecaster's history from the warehouse, for every target, by the one rule the
+    pipeline's forecast step, `slatehouse forecast` and these pages share
+    (`forecast.history_from_training_mart`): fct_title_training's complete 28-day windows
+    of titles released on or after the first event date of fct_title_daily (read from its
+    partition values, not its rows). Cached until either table changes."""
+    if not reader.exists(DAILY):
+        return reader.derived("forecast_history", [TRAINING], forecast.history_from_training_mart)
+
+    def build(training: pd.DataFrame) -> pd.DataFrame:
+        return forecast.history_from_training_mart(training, reader.bounds(DAILY, "event_date")[0])
+
+    return reader.derived("forecast_history", [TRAINING, DAILY], build, reads=[TRAINING])
+
+
 def history(reader: MartReader) -> pd.DataFrame:
-    return reader.derived("forecast_history", [TRAINING, DAILY],
-                          lambda training, daily: training_history(training, daily["event_date"].min()))
+    """`mart_history`'s titles with a views target: the model these pages show."""
+    rows = mart_history(reader)
+    return rows[rows[TARGET].notna()].reset_index(drop=True)
 
 
 def demand_model(reader: MartReader) -> forecast.DemandModel:

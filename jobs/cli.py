@@ -578,9 +578,8 @@ def forecast(
     settings = _settings()
     try:
         (load_pitch if pitch is not None else load_slate)(path)  # a malformed file fails before Spark starts
-        if pitch is not None:
-            with _catalogue(settings, "forecast-pitch"):
-                result = forecast_job.forecast_pitch(get_spark(settings, "slatehouse-forecast"), settings, pitch)
+        if pitch is not None:  # reads the mart with delta-rs: no Spark, no lock
+            result = forecast_job.forecast_pitch(settings, pitch)
             _emit(_payload(result), as_json, result.text)
             return
         from slatehouse import pipeline

@@ -7,8 +7,9 @@ Inputs:  marts.fct_title_training (rows with a complete 28-day window only);
 Outputs: marts.fct_forecast_backtest - the latest backtest, replaced on every refresh;
          marts.fct_slate_forecasts - the latest scored slate, replaced on every scoring.
 
-The model itself (`slatehouse.forecast`) is plain pandas; this module only reads the mart,
-turns it into the frame `forecast.fit` takes, and writes the results through `slatehouse.io`.
+The model itself (`slatehouse.forecast`) is plain pandas; this module only reads the mart
+(with delta-rs, as the dashboards do: `--pitch` starts no JVM), turns it into the frame
+`forecast.fit` takes, and writes the results through `slatehouse.io`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
     DateType,
@@ -43,7 +43,6 @@ from slatehouse.settings import Settings
 log = logging.getLogger(__name__)
 
 TRAINING_TABLE = "marts.fct_title_training"
-DAILY_TABLE = "marts.fct_title_daily"  # its first event date is where viewing data begins
 BACKTEST_TABLE = "marts.fct_forecast_backtest"
 SLATE_TABLE = "marts.fct_slate_forecasts"
 SLATE_FILE = "slate.csv"  # under settings.home; `score_slate` takes any path
@@ -112,35 +111,26 @@ class ForecastDataError(RuntimeError):
 
 
 # --- The training frame ------------------------------------------------------------------------
-def training_history(spark: SparkSession) -> pd.DataFrame:
+def training_history(settings: Settings) -> pd.DataFrame:
     """marts.fct_title_training's complete 28-day windows, released on or after the
     warehouse's first event date, as the frame `forecast.fit` takes
-    (`forecast.history_from_training_mart` says what each column holds)."""
-    if not io.table_exists(spark, TRAINING_TABLE):
+    (`forecast.history_from_training_mart` says what each column holds). Read with
+    delta-rs, the same frame the Greenlight page fits on (`dashboards.forecasting`), so
+    `forecast --pitch` needs no JVM and the pipeline's step reads what dbt committed."""
+    from slatehouse.dashboards.data import MartReader
+    from slatehouse.dashboards.forecasting import mart_history
+
+    reader = MartReader(settings)
+    if not reader.exists(TRAINING_TABLE):
         raise ForecastDataError(
             f"{TRAINING_TABLE} does not exist. Build the marts first (`slatehouse run`, or "
             "`slatehouse.marts.build_marts`); the forecast trains on that table."
         )
-    complete = io.read_table(spark, TRAINING_TABLE).where(F.col("is_window_complete"))
-    data_from = _first_event_date(spark)
-    if data_from is not None:
-        complete = complete.where(F.col("release_date") >= F.lit(data_from))
-    # A mart built before release_availability_share or show_id existed still works, without them.
-    columns = [c for c in ("programme_id", "release_date", "format", "genres", "talent", "runtime_minutes",
-                           "episodes", "original_language", "origin_country", AVAILABILITY, "show_id", "views_28d",
-                           "completion_rate_28d", "is_window_complete") if c in complete.columns]
-    rows = [r.asDict(recursive=True) for r in complete.select(*columns).collect()]
-    log.info(
-        "read %s: %d titles with a complete 28-day window released on or after %s",
-        TRAINING_TABLE, len(rows), data_from,
-    )
-    return forecast.history_from_training_mart(pd.DataFrame(rows, columns=columns))
-
-
-def _first_event_date(spark: SparkSession):
-    if not io.table_exists(spark, DAILY_TABLE):
-        return None
-    return io.read_table(spark, DAILY_TABLE).agg(F.min("event_date")).first()[0]
+    history = mart_history(reader)
+    first = history["release_date"].min() if len(history) else None
+    log.info("read %s: %d titles with a complete 28-day window (released from %s)",
+             TRAINING_TABLE, len(history), None if first is None else first.date())
+    return history
 
 
 # --- Backtest -----------------------------------------------------------------------------------
@@ -229,7 +219,7 @@ def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefres
     the model can be fitted at all.
     """
     began = time.perf_counter()
-    history = training_history(spark)
+    history = training_history(settings)
     result = ForecastRefreshResult(titles_complete=len(history), backtest_ran=False)
     run_at = _now()
     frames: list[pd.DataFrame] = []
@@ -335,8 +325,8 @@ def _replace_table(spark: SparkSession, name: str, df: DataFrame, keys) -> io.Wr
 
 
 # --- Pitches and slates ----------------------------------------------------------------------
-def _fit_on_mart(spark: SparkSession) -> tuple[forecast.DemandModel, int]:
-    history = training_history(spark)
+def _fit_on_mart(settings: Settings) -> tuple[forecast.DemandModel, int]:
+    history = training_history(settings)
     if len(history) < forecast.model.MIN_TITLES:
         raise ForecastDataError(
             f"{TRAINING_TABLE} has {len(history)} titles with a complete 28-day window; the "
@@ -345,14 +335,14 @@ def _fit_on_mart(spark: SparkSession) -> tuple[forecast.DemandModel, int]:
     return forecast.fit(history, TARGET), len(history)
 
 
-def forecast_pitch(spark: SparkSession, settings: Settings, pitch_path: str | Path) -> PitchForecast:
+def forecast_pitch(settings: Settings, pitch_path: str | Path) -> PitchForecast:
     """`slatehouse forecast --pitch pitch.yaml`: fit on the mart, forecast one pitch.
 
     Returns the text to print (forecast, 80% interval, comparables, explanation) and the
-    same as JSON-ready records for `--json`. Writes nothing.
+    same as JSON-ready records for `--json`. Writes nothing, and needs no Spark.
     """
     pitch = forecast.load_pitch(pitch_path)
-    model, n_titles = _fit_on_mart(spark)
+    model, n_titles = _fit_on_mart(settings)
     predicted = model.predict(pitch)
     return PitchForecast(
         pitch_path=str(pitch_path),
@@ -367,7 +357,7 @@ def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path)
     replace marts.fct_slate_forecasts with them."""
     slate_path = Path(slate_path)
     forecast.load_slate(slate_path)  # a malformed slate fails before the fit, naming the line
-    model, _ = _fit_on_mart(spark)
+    model, _ = _fit_on_mart(settings)
     return _score_slate(spark, model, slate_path)
 
 

@@ -23,7 +23,6 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import pandas as pd
@@ -579,7 +578,7 @@ def status(settings: Settings, limit: int = 10) -> dict:
                                 for s in done.itertuples()]
     freshness = {}
     for table, column in FRESHNESS.items():
-        latest = reader.latest(table, column) if reader.exists(table) else None
+        latest = reader.bounds(table, column)[1] if reader.exists(table) else None
         freshness[table] = latest.isoformat() if latest else None
     return {"runs": runs, "freshness": freshness}
 

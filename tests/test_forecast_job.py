@@ -9,7 +9,10 @@ to find.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import pytest
 from pyspark.sql import types as T
 
 from slatehouse import forecast_job, io
+from slatehouse.pipeline import pipeline_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,10 +103,10 @@ def slate_in_home(settings):
     path.unlink(missing_ok=True)
 
 
-def test_training_history_keeps_complete_windows_in_the_models_shape(empty_warehouse):
+def test_training_history_keeps_complete_windows_in_the_models_shape(empty_warehouse, settings):
     spark = empty_warehouse
     write_training(spark, training_rows(n_complete=12, n_open=3))
-    history = forecast_job.training_history(spark)
+    history = forecast_job.training_history(settings)
 
     assert len(history) == 12  # the three open windows are left out
     assert history["title_id"].tolist() == [f"P{i:04d}" for i in range(12)]
@@ -120,7 +124,7 @@ def test_training_history_keeps_complete_windows_in_the_models_shape(empty_wareh
     normalise_titles(history, target="views_28d")
 
 
-def test_training_history_passes_availability_and_the_show_through_when_the_mart_has_them(empty_warehouse):
+def test_training_history_passes_availability_and_the_show_through_when_the_mart_has_them(empty_warehouse, settings):
     spark = empty_warehouse
     rows = training_rows(n_complete=12, n_open=3)
     shares = [None] + [0.4 if i % 3 == 0 else 1.0 for i in range(1, len(rows))]
@@ -133,7 +137,7 @@ def test_training_history_passes_availability_and_the_show_through_when_the_mart
     io.append(spark, "marts.fct_title_training",
               spark.createDataFrame([row + (share, show) for row, share, show in zip(rows, shares, shows)], schema))
 
-    history = forecast_job.training_history(spark)
+    history = forecast_job.training_history(settings)
 
     assert np.isnan(history[forecast_job.AVAILABILITY].iloc[0])  # null in the mart: unknown
     assert history[forecast_job.AVAILABILITY].tolist()[1:] == shares[1:12]
@@ -141,19 +145,19 @@ def test_training_history_passes_availability_and_the_show_through_when_the_mart
     assert history.loc[history["format"] == "series", "show_id"].tolist() == ["SH0", "SH1", "SH0"]
     # A mart built before the columns existed reads as unknown everywhere.
     write_training(spark, rows)
-    older = forecast_job.training_history(spark)
+    older = forecast_job.training_history(settings)
     assert older[forecast_job.AVAILABILITY].isna().all() and older["show_id"].isna().all()
 
 
-def test_training_history_leaves_out_titles_released_before_the_data_begins(empty_warehouse):
+def test_training_history_leaves_out_titles_released_before_the_data_begins(empty_warehouse, settings):
     spark = empty_warehouse
     write_training(spark, training_rows(n_complete=12, n_open=3))
     # Viewing data starts on 2024-01-05: P0000 (01-01) and P0001 (01-03) were released
     # before it, so their "complete" windows miss their first days.
-    io.append(spark, forecast_job.DAILY_TABLE, spark.createDataFrame(
+    io.append(spark, "marts.fct_title_daily", spark.createDataFrame(
         [("P0002", date(2024, 1, 5)), ("P0003", date(2024, 1, 7))], "title_id string, event_date date"))
 
-    history = forecast_job.training_history(spark)
+    history = forecast_job.training_history(settings)
 
     assert history["title_id"].tolist() == [f"P{i:04d}" for i in range(2, 12)]
 
@@ -255,11 +259,22 @@ def test_forecast_pitch_and_score_slate(empty_warehouse, settings, tmp_path):
     spark = empty_warehouse
     write_training(spark, training_rows(n_complete=60))
 
-    pitch = forecast_job.forecast_pitch(spark, settings, ROOT / "docs" / "examples" / "pitch.yaml")
+    pitch = forecast_job.forecast_pitch(settings, ROOT / "docs" / "examples" / "pitch.yaml")
     assert pitch.n_training_titles == 60
     assert "pitch-harbour-lights: views_28d forecast" in str(pitch)
     assert "most comparable past titles" in pitch.text
     assert pitch.forecast[0]["p10"] <= pitch.forecast[0]["point"] <= pitch.forecast[0]["p90"]
+    # The command reads the mart with delta-rs: beside a run holding the lock it answers the
+    # same, and starts no JVM.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLATEHOUSE_")}
+    env.update(SLATEHOUSE_HOME=str(settings.home), SLATEHOUSE_MODE="demo",
+               SLATEHOUSE_WAREHOUSE_DIR=settings.warehouse_dir)
+    with pipeline_lock(settings, "a-running-run"):
+        done = subprocess.run([sys.executable, "-m", "slatehouse.cli", "forecast", "--json", "--pitch",
+                               str(ROOT / "docs" / "examples" / "pitch.yaml")],
+                              env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "spark" not in done.stderr.lower(), done.stderr
+    assert json.loads(done.stdout)["forecast"][0]["point"] == pytest.approx(pitch.forecast[0]["point"])
 
     slate = tmp_path / "two.csv"
     slate.write_text(
