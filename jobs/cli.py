@@ -378,6 +378,11 @@ def status(limit: int = typer.Option(10, help="How many runs to show."), as_json
         dates = f"{r['first_date']}..{r['last_date']}" if r["first_date"] else "-"
         _echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<11} {dates:<22}"
               f"  {r['status']:<13} {r['duration_s']:.0f}s")
+        process = r.get("process", {})
+        if process.get("is_alive"):
+            _echo(f"      alive: pid {process['pid']} on {process['host']}")
+        elif process.get("is_alive") is False:
+            _echo("      its process is gone (it ended without recording how); the next run marks it abandoned")
         if "steps" in r:
             done = ", ".join(f"{s['step']} {s['status']} {s['duration_s']:.0f}s" for s in r["steps"])
             _echo(f"      steps so far: {done or 'none'}")

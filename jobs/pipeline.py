@@ -556,11 +556,37 @@ def _plain(value: Any, field_type: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def _process_of(settings: Settings, run_id: str) -> dict:
+    """Whether a run the ledger calls 'running' still has a process. The lock file names the
+    run that holds this home's lock, and keeps naming one whose process died without
+    releasing it; a clean end empties it. A run on another host (an object-store
+    warehouse's other writers) cannot be told from here: `is_alive` None."""
+    try:
+        record = json.loads((settings.home / "run.lock").read_text() or "null")
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or record.get("run_id") != run_id:
+        return {"is_alive": None if io.lease_path(settings) else False}
+    holder = {"pid": record.get("pid"), "host": record.get("host")}
+    if holder["host"] != socket.gethostname():
+        return {"is_alive": None, **holder}
+    try:
+        os.kill(int(holder["pid"]), 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    except PermissionError:  # another user's process
+        alive = True
+    except (TypeError, ValueError):
+        alive = None
+    return {"is_alive": alive, **holder}
+
+
 def status(settings: Settings, limit: int = 10) -> dict:
-    """The last runs in the ledger (with the steps done so far of a run still running), and
-    how far each layer has got. Read with delta-rs, not Spark: no JVM and no catalogue, so
-    it answers in a second or two, beside a running pipeline too (a Delta reader sees
-    whole commits only)."""
+    """The last runs in the ledger (a run still running with its steps so far, and whether
+    its process is alive), and how far each layer has got. Read with delta-rs, not Spark:
+    no JVM and no catalogue, so it answers in a second or two, beside a running pipeline
+    too (a Delta reader sees whole commits only)."""
     from slatehouse.dashboards.data import MartReader
 
     reader = MartReader(settings)
@@ -570,6 +596,8 @@ def status(settings: Settings, limit: int = 10) -> dict:
         types = {f.name: f.dataType for f in S.RUNS_SCHEMA}
         runs = [{k: _plain(v, types[k]) for k, v in row.items()} for row in ledger.to_dict("records")]
         running = [r for r in runs if r["status"] == "running"]
+        for run in running:
+            run["process"] = _process_of(settings, run["run_id"])
         if running and reader.exists(STEPS_TABLE):
             steps = reader.read(STEPS_TABLE, _STEP_COLUMNS).sort_values("started_at")
             for run in running:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -290,13 +291,17 @@ def test_a_broken_catalogue_snapshot_is_refused_by_name(empty_warehouse, setting
 
 def test_status_answers_beside_a_running_run_without_spark(spark, settings, ingested):
     """`slatehouse status` reads the ledger and the layers' dates with delta-rs: beside a
-    run that holds the lock it answers, lists that run's steps so far, starts no JVM, and
-    gives the latest dates Spark sees."""
+    run that holds the lock it answers, lists that run's steps so far and its live process,
+    tells a 'running' row whose process is gone, starts no JVM, and gives the latest dates
+    Spark sees."""
     started = datetime.now(timezone.utc)
     probe = pipeline.RunReport(run_id="status-probe", command="run", dates=["2026-03-03"],
                                started_at=started.isoformat())
+    crashed = pipeline.RunReport(run_id="status-crashed", command="backfill", dates=["2026-03-02"],
+                                 started_at=(started - timedelta(hours=1)).isoformat())
     io.ensure_database(spark, "ops")
     pipeline._record_run(spark, probe)
+    pipeline._record_run(spark, crashed)
     pipeline._record_step(spark, probe.run_id, pipeline.StepReport(
         step="catalog", status="succeeded", started_at=started.isoformat(), duration_s=1.5))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLATEHOUSE_")}
@@ -306,15 +311,21 @@ def test_status_answers_beside_a_running_run_without_spark(spark, settings, inge
         with pipeline.pipeline_lock(settings, probe.run_id):  # as the run would
             done = subprocess.run([sys.executable, "-m", "slatehouse.cli", "status", "--json"], env=env,
                                   capture_output=True, text=True, timeout=120)
+            text = subprocess.run([sys.executable, "-m", "slatehouse.cli", "status"], env=env,
+                                  capture_output=True, text=True, timeout=120).stdout
     finally:
         for table in (S.OPS_RUNS, S.OPS_RUN_STEPS):
-            spark.sql(f"DELETE FROM {table} WHERE run_id = '{probe.run_id}'")
+            spark.sql(f"DELETE FROM {table} WHERE run_id IN ('{probe.run_id}', '{crashed.run_id}')")
     assert done.returncode == 0, done.stderr
     assert "spark" not in done.stderr.lower(), done.stderr
     result = json.loads(done.stdout)
     run = result["runs"][0]
     assert (run["run_id"], run["status"], run["first_date"]) == ("status-probe", "running", "2026-03-03")
     assert run["steps"] == [{"step": "catalog", "status": "succeeded", "duration_s": 1.5}]
+    assert run["process"] == {"is_alive": True, "pid": os.getpid(), "host": socket.gethostname()}
+    gone = result["runs"][1]
+    assert (gone["run_id"], gone["status"], gone["process"]) == ("status-crashed", "running", {"is_alive": False})
+    assert f"alive: pid {os.getpid()}" in text and "its process is gone" in text, text
     assert all("steps" not in r for r in result["runs"] if r["status"] != "running")
     for table, column in pipeline.FRESHNESS.items():
         latest = spark.table(table).agg(F.max(column)).first()[0] if io.table_exists(spark, table) else None
