@@ -330,8 +330,10 @@ def generate_docs(spark, settings: Settings, static: bool = False) -> Path:
     res = _invoke(settings, args)
     target_path, _ = dbt_paths(settings)
     if not res.success:
+        errors = getattr(res.result, "errors", None) or []  # the catalog's, one per failed query
+        why = first_message(res.exception) if res.exception else "; ".join(first_message(e) for e in errors[:3])
         raise MartsBuildError(
-            f"dbt docs generate failed: {res.exception!r}. Build the marts first "
+            f"dbt docs generate failed: {why or 'see the log'}. Build the marts first "
             f"(build_marts) and read {dbt_paths(settings)[1] / 'dbt.log'}."
         )
     log.info("dbt docs generated in %s (%.1fs)", target_path, time.perf_counter() - began)
