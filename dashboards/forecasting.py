@@ -36,13 +36,6 @@ SLATE = "marts.fct_slate_forecasts"
 ROLES = ("director", "writer", "showrunner", "producer", "actor")
 
 
-def training_history(training: pd.DataFrame, data_from: pd.Timestamp | None = None) -> pd.DataFrame:
-    """fct_title_training as the forecaster's history, by the pipeline's rules
-    (`forecast.history_from_training_mart`), keeping the titles with a views target."""
-    rows = forecast.history_from_training_mart(training, data_from)
-    return rows[rows[TARGET].notna()].reset_index(drop=True)
-
-
 def mart_history(reader: MartReader) -> pd.DataFrame:
     """The forecaster's history from the warehouse, for every target, by the one rule the
     pipeline's forecast step, `slatehouse forecast` and these pages share

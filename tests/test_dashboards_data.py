@@ -15,6 +15,7 @@ import pytest
 import yaml
 from deltalake import write_deltalake
 
+from slatehouse import forecast
 from slatehouse.dashboards import figures, forecasting, queries, write_reports
 from slatehouse.dashboards.data import MART_COLUMNS, MartReader, table_uri
 from slatehouse.dashboards.pages import greenlight
@@ -268,7 +269,7 @@ def test_training_history_follows_the_pipelines_rules():
         "original_language": ["en"] * 4, "origin_country": ["US"] * 4,
         "views_28d": [5.0, 6.0, 7.0, 8.0], "is_window_complete": [True, True, True, False],
     })
-    history = forecasting.training_history(training, data_from=D("2024-01-01"))
+    history = forecast.history_from_training_mart(training, data_from=D("2024-01-01"))
     assert history["title_id"].tolist() == ["film", "season"]
     assert history["runtime_minutes"].tolist() == [100.0, 50.0]  # per episode, as pitches give it
 
