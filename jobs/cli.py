@@ -376,8 +376,8 @@ def status(limit: int = typer.Option(10, help="How many runs to show."), as_json
     _echo("Last runs:" if result["runs"] else "Last runs: none yet")
     for r in result["runs"]:
         dates = f"{r['first_date']}..{r['last_date']}" if r["first_date"] else "-"
-        _echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<11} {dates:<22}"
-              f"  {r['status']:<13} {r['duration_s']:.0f}s")
+        took = f"for {r['elapsed_s']:.0f}s" if "elapsed_s" in r else f"{r['duration_s']:.0f}s"
+        _echo(f"  {r['started_at']}  {r['run_id']}  {r['command']:<11} {dates:<22}  {r['status']:<13} {took}")
         process = r.get("process", {})
         if process.get("is_alive"):
             _echo(f"      alive: pid {process['pid']} on {process['host']}")

@@ -598,6 +598,9 @@ def status(settings: Settings, limit: int = 10) -> dict:
         running = [r for r in runs if r["status"] == "running"]
         for run in running:
             run["process"] = _process_of(settings, run["run_id"])
+            started = datetime.fromisoformat(run["started_at"])
+            started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)  # the ledger's clock is UTC
+            run["elapsed_s"] = round((_now() - started).total_seconds(), 1)
         if running and reader.exists(STEPS_TABLE):
             steps = reader.read(STEPS_TABLE, _STEP_COLUMNS).sort_values("started_at")
             for run in running:

@@ -323,6 +323,7 @@ def test_status_answers_beside_a_running_run_without_spark(spark, settings, inge
     assert (run["run_id"], run["status"], run["first_date"]) == ("status-probe", "running", "2026-03-03")
     assert run["steps"] == [{"step": "catalog", "status": "succeeded", "duration_s": 1.5}]
     assert run["process"] == {"is_alive": True, "pid": os.getpid(), "host": socket.gethostname()}
+    assert 0 <= run["elapsed_s"] < 600
     gone = result["runs"][1]
     assert (gone["run_id"], gone["status"], gone["process"]) == ("status-crashed", "running", {"is_alive": False})
     assert f"alive: pid {os.getpid()}" in text and "its process is gone" in text, text
