@@ -430,7 +430,7 @@ def force_unlock(
     settings = _settings()
     if io.lease_path(settings) is None:
         _fail(f"the warehouse {settings.warehouse_dir} has no lease: only s3a:// warehouses do "
-              f"(runs on one host are kept apart by {settings.home / 'run.lock'}, which the OS "
+              f"(runs on one host are kept apart by {settings.lock_file}, which the OS "
               "releases when its holder dies)", EXIT_FAILED)
     try:
         removed = pipeline.force_unlock(lambda: get_spark(settings, "slatehouse-force-unlock"), settings, run_id)

@@ -118,7 +118,7 @@ def pipeline_lock(settings: Settings, run_id: str) -> Iterator[dict | None]:
 
     Yields the stale holder's record ({"run_id", "pid", "host", "started_at"}) when the
     lock was taken over from a run that did not finish cleanly, else None."""
-    path = settings.home / "run.lock"
+    path = settings.lock_file
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
     try:
@@ -562,7 +562,7 @@ def _process_of(settings: Settings, run_id: str) -> dict:
     releasing it; a clean end empties it. A run on another host (an object-store
     warehouse's other writers) cannot be told from here: `is_alive` None."""
     try:
-        record = json.loads((settings.home / "run.lock").read_text() or "null")
+        record = json.loads(settings.lock_file.read_text() or "null")
     except (OSError, ValueError):
         record = None
     if not isinstance(record, dict) or record.get("run_id") != run_id:

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
 
+    @property
+    def lock_file(self) -> Path:
+        """The flock that keeps this home's runs apart; it names its holder while held."""
+        return self.home / "run.lock"
+
     def require_pseudonym_key(self) -> bytes:
         """The HMAC key for member ids. Demo mode creates one under <home>/secrets."""
         if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
