@@ -23,6 +23,7 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import pandas as pd
@@ -556,11 +557,30 @@ def _plain(value: Any, field_type: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
+def _flock_holders(path: Path) -> set[int] | None:
+    """The pids holding a flock on `path`, from the kernel's own table (/proc/locks), or
+    None where there is no such table."""
+    try:
+        stat = path.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    holders = set()
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
+            holders.add(int(fields[4]))
+    return holders
+
+
 def _process_of(settings: Settings, run_id: str) -> dict:
     """Whether a run the ledger calls 'running' still has a process. The lock file names the
     run that holds this home's lock, and keeps naming one whose process died without
-    releasing it; a clean end empties it. A run on another host (an object-store
-    warehouse's other writers) cannot be told from here: `is_alive` None."""
+    releasing it; a clean end empties it. Alive means that process still holds the lock
+    (the kernel's lock table says so; a pid reused by another process does not), or, where
+    there is no such table, that the pid is still there. A run on another host (an
+    object-store warehouse's other writers) cannot be told from here: `is_alive` None."""
     try:
         record = json.loads(settings.lock_file.read_text() or "null")
     except (OSError, ValueError):
@@ -570,6 +590,9 @@ def _process_of(settings: Settings, run_id: str) -> dict:
     holder = {"pid": record.get("pid"), "host": record.get("host")}
     if holder["host"] != socket.gethostname():
         return {"is_alive": None, **holder}
+    holders = _flock_holders(settings.lock_file)
+    if holders is not None:
+        return {"is_alive": holder["pid"] in holders, **holder}
     try:
         os.kill(int(holder["pid"]), 0)
         alive = True

@@ -313,7 +313,14 @@ def test_status_answers_beside_a_running_run_without_spark(spark, settings, inge
                                   capture_output=True, text=True, timeout=120)
             text = subprocess.run([sys.executable, "-m", "slatehouse.cli", "status"], env=env,
                                   capture_output=True, text=True, timeout=120).stdout
+        # The crashed run's record left in the lock file, its pid now another live process's
+        # (this one's), and nobody holding the lock: not alive.
+        settings.lock_file.write_text(json.dumps({"run_id": crashed.run_id, "pid": os.getpid(),
+                                                  "host": socket.gethostname()}))
+        reused = subprocess.run([sys.executable, "-m", "slatehouse.cli", "status", "--json"], env=env,
+                                capture_output=True, text=True, timeout=120)
     finally:
+        settings.lock_file.write_text("")
         for table in (S.OPS_RUNS, S.OPS_RUN_STEPS):
             spark.sql(f"DELETE FROM {table} WHERE run_id IN ('{probe.run_id}', '{crashed.run_id}')")
     assert done.returncode == 0, done.stderr
@@ -327,6 +334,8 @@ def test_status_answers_beside_a_running_run_without_spark(spark, settings, inge
     gone = result["runs"][1]
     assert (gone["run_id"], gone["status"], gone["process"]) == ("status-crashed", "running", {"is_alive": False})
     assert f"alive: pid {os.getpid()}" in text and "its process is gone" in text, text
+    gone_reused = json.loads(reused.stdout)["runs"][1]
+    assert gone_reused["process"] == {"is_alive": False, "pid": os.getpid(), "host": socket.gethostname()}
     assert all("steps" not in r for r in result["runs"] if r["status"] != "running")
     for table, column in pipeline.FRESHNESS.items():
         latest = spark.table(table).agg(F.max(column)).first()[0] if io.table_exists(spark, table) else None
