@@ -122,6 +122,19 @@ def storage_options(settings: Settings) -> dict[str, str]:
     return options
 
 
+def read_warehouse_object(settings: Settings, relative: str) -> bytes | None:
+    """One object under the warehouse folder (e.g. an s3a:// warehouse's lease), read through
+    delta-rs's object store with the same storage options as the tables: None when there is
+    no such object."""
+    from deltalake.fs import DeltaStorageHandler
+
+    store = DeltaStorageHandler(str(settings.warehouse_dir).rstrip("/"), storage_options(settings) or None)
+    try:
+        return store.open_input_file(relative).read()
+    except FileNotFoundError:
+        return None
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     # Spark writes some divisions as decimals; the dashboards want floats. Dates become
     # datetime64 so that pandas and Plotly treat them as time.

@@ -383,6 +383,12 @@ def status(limit: int = typer.Option(10, help="How many runs to show."), as_json
             _echo(f"      alive: pid {process['pid']} on {process['host']}")
         elif process.get("is_alive") is False:
             _echo("      its process is gone (it ended without recording how); the next run marks it abandoned")
+        elif process.get("leased"):
+            _echo(f"      holds the warehouse lease: pid {process['pid']} on {process['host']}; whether it is "
+                  f"alive cannot be told from here (if that host is gone: slatehouse force-unlock {r['run_id']})")
+        elif process:
+            who = f" (pid {process['pid']} on {process['host']})" if process.get("host") else ""
+            _echo(f"      whether its process{who} is alive cannot be told from here")
         if "steps" in r:
             done = ", ".join(f"{s['step']} {s['status']} {s['duration_s']:.0f}s" for s in r["steps"])
             _echo(f"      steps so far: {done or 'none'}")

@@ -264,10 +264,13 @@ class LeaseHeldError(RuntimeError):
 _CONDITIONAL_CREATE = "fs.option.create.conditional.overwrite"
 
 
+LEASE_OBJECT = "_slatehouse/run.lease"  # under the warehouse folder
+
+
 def lease_path(settings: Settings) -> str | None:
     """The lease object of an s3a:// warehouse (None for a local one)."""
     warehouse = str(settings.warehouse_dir)
-    return f"{warehouse.rstrip('/')}/_slatehouse/run.lease" if warehouse.startswith("s3a://") else None
+    return f"{warehouse.rstrip('/')}/{LEASE_OBJECT}" if warehouse.startswith("s3a://") else None
 
 
 def claim_lease(spark: SparkSession, settings: Settings, holder: dict) -> str | None:

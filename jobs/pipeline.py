@@ -579,30 +579,46 @@ def _process_of(settings: Settings, run_id: str) -> dict:
     run that holds this home's lock, and keeps naming one whose process died without
     releasing it; a clean end empties it. Alive means that process still holds the lock
     (the kernel's lock table says so; a pid reused by another process does not), or, where
-    there is no such table, that the pid is still there. A run on another host (an
-    object-store warehouse's other writers) cannot be told from here: `is_alive` None."""
+    there is no such table, that the pid is still there. On an object-store warehouse a run
+    holds the lease until its end is recorded, so a run the lease does not name is gone; one
+    it names on another host may be alive or not (`is_alive` None: `force-unlock` if that
+    host is gone)."""
     try:
         record = json.loads(settings.lock_file.read_text() or "null")
     except (OSError, ValueError):
         record = None
-    if not isinstance(record, dict) or record.get("run_id") != run_id:
-        return {"is_alive": None if io.lease_path(settings) else False}
-    holder = {"pid": record.get("pid"), "host": record.get("host")}
+    if isinstance(record, dict) and record.get("run_id") == run_id:
+        holder = {"pid": record.get("pid"), "host": record.get("host")}
+        return {"is_alive": _is_alive_here(settings, holder), **holder}
+    if io.lease_path(settings) is None:
+        return {"is_alive": False}
+    from slatehouse.dashboards.data import read_warehouse_object
+
+    try:
+        lease = json.loads(read_warehouse_object(settings, io.LEASE_OBJECT) or "{}")
+    except Exception as exc:  # unreachable store, or not ours to parse: say so, not fail
+        log.warning("could not read the warehouse lease (%s: %s)", type(exc).__name__, exc)
+        return {"is_alive": None}
+    if not isinstance(lease, dict) or lease.get("run_id") != run_id:
+        return {"is_alive": False}
+    return {"is_alive": None, "pid": lease.get("pid"), "host": lease.get("host"), "leased": True}
+
+
+def _is_alive_here(settings: Settings, holder: dict) -> bool | None:
     if holder["host"] != socket.gethostname():
-        return {"is_alive": None, **holder}
+        return None
     holders = _flock_holders(settings.lock_file)
     if holders is not None:
-        return {"is_alive": holder["pid"] in holders, **holder}
+        return holder["pid"] in holders
     try:
         os.kill(int(holder["pid"]), 0)
-        alive = True
+        return True
     except ProcessLookupError:
-        alive = False
+        return False
     except PermissionError:  # another user's process
-        alive = True
+        return True
     except (TypeError, ValueError):
-        alive = None
-    return {"is_alive": alive, **holder}
+        return None
 
 
 def status(settings: Settings, limit: int = 10) -> dict:

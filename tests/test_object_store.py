@@ -1,7 +1,8 @@
 """An object-store warehouse's lease: Delta's LogStore for s3a:// allows one writing driver,
 so a run claims `<warehouse>/_slatehouse/run.lease` (a conditional create: If-None-Match)
 and a run from another host's home is kept out while it is held; `slatehouse force-unlock
-RUN_ID` removes a lease whose host is gone, and only the one naming that run.
+RUN_ID` removes a lease whose host is gone, and only the one naming that run; `status`
+tells the run the lease names from a 'running' row whose run is gone.
 
 The daily run itself on s3a:// folders (on a standalone cluster, the shape a warehouse takes
 when it outgrows one machine) is in test_cluster.py. The S3 API is moto's server
@@ -16,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from conftest import REPO, S3_BUCKET, bucket_fs, s3a_spark_conf, upload_landing
@@ -49,7 +50,8 @@ def test_a_lease_held_from_another_host_keeps_a_second_writer_out_until_it_is_fo
     s3 = bucket_fs(s3_endpoint)
     lease = f"{S3_BUCKET}/warehouse/_slatehouse/run.lease"
     with s3.open_output_stream(lease) as out:
-        out.write(json.dumps({"run_id": "elsewhere", "host": "another-host", "home": "/srv/slatehouse"}).encode())
+        out.write(json.dumps({"run_id": "elsewhere", "pid": 4242, "host": "another-host",
+                              "home": "/srv/slatehouse"}).encode())
 
     env = _env(tmp_path / "other-home", s3_endpoint, landing)
 
@@ -66,6 +68,15 @@ def test_a_lease_held_from_another_host_keeps_a_second_writer_out_until_it_is_fo
     written = s3.get_file_info(fs.FileSelector(f"{S3_BUCKET}/warehouse", recursive=True))
     assert [f.path for f in written if f.type == fs.FileType.File] == [lease]
 
+    # `status` (delta-rs, no Spark) tells the two 'running' rows of the ledger apart: the run
+    # the lease names may be alive on its host; a run it does not name is gone.
+    ledger = _write_running_rows(env, s3_endpoint, ["elsewhere", "crashed-elsewhere"])
+    held = json.loads(cli("status", "--json").stdout)["runs"]
+    assert {r["run_id"]: r["process"] for r in held} == {
+        "elsewhere": {"is_alive": None, "pid": 4242, "host": "another-host", "leased": True},
+        "crashed-elsewhere": {"is_alive": False}}
+    assert "slatehouse force-unlock elsewhere" in cli("status").stdout
+
     # That host is gone: the operator removes its lease by the run id it names, and no other.
     wrong = cli("force-unlock", "not-the-holder")
     assert wrong.returncode == 4 and "held by run 'elsewhere'" in wrong.stderr, wrong.stderr[-3000:]
@@ -76,3 +87,29 @@ def test_a_lease_held_from_another_host_keeps_a_second_writer_out_until_it_is_fo
     assert s3.get_file_info(lease).type == fs.FileType.NotFound
     again = cli("force-unlock", "elsewhere")
     assert again.returncode == 0 and "nothing to remove" in again.stdout
+    after = json.loads(cli("status", "--json").stdout)["runs"]
+    assert [r["process"]["is_alive"] for r in after] == [False, False], after
+    assert ledger == [r["run_id"] for r in after]
+
+
+def _write_running_rows(env: dict[str, str], endpoint: str, run_ids: list[str]) -> list[str]:
+    """'running' rows in the warehouse's ops.runs, as runs on other hosts leave them (written
+    with delta-rs: this host has not run Spark on the warehouse). Newest first."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from slatehouse.dashboards.data import storage_options, table_uri
+    from slatehouse.settings import Settings
+
+    settings = Settings(_env_file=None, warehouse_dir=env["SLATEHOUSE_WAREHOUSE_DIR"],
+                        spark_conf=s3a_spark_conf(endpoint))
+    now = datetime.now(timezone.utc)
+    rows = pa.table({
+        "run_id": run_ids, "command": ["run"] * len(run_ids),
+        "first_date": [date(2026, 1, 5)] * len(run_ids), "last_date": [date(2026, 1, 5)] * len(run_ids),
+        "status": ["running"] * len(run_ids),
+        "started_at": pa.array([now - timedelta(minutes=i) for i in range(len(run_ids))], pa.timestamp("us", "UTC")),
+        "duration_s": [0.0] * len(run_ids), "error": pa.array([None] * len(run_ids), pa.string()),
+        "report_json": ["{}"] * len(run_ids)})
+    write_deltalake(table_uri(settings, "ops.runs"), rows, storage_options=storage_options(settings))
+    return run_ids
