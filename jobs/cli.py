@@ -251,9 +251,9 @@ def sql(
     setup_logging(as_json)
     from slatehouse.spark import get_spark
 
+    if output_format not in ("table", "csv", "json"):
+        _fail(f"--format must be table, csv or json, not {output_format!r}", EXIT_FAILED)
     fmt = "json" if as_json else output_format
-    if fmt not in ("table", "csv", "json"):
-        _fail(f"--format must be table, csv or json, not {fmt!r}", EXIT_FAILED)
     if limit < 0:
         _fail(f"--limit must be 0 or more, got {limit}", EXIT_FAILED)
     settings = _settings()
@@ -294,6 +294,7 @@ def run(
 
     Exit codes: 0 succeeded, 1 failed, 2 a quality gate failed (or, as for every command,
     the command line itself is wrong), 3 input missing, 4 locked."""
+    setup_logging(as_json)  # first: with --json, a bad date is a JSON document too
     _run_pipeline([_day(day, "--date")], "run", as_json)
 
 
@@ -310,6 +311,7 @@ def backfill(
     Ingest every date in one pass, gate, then one dbt build over all affected event dates.
     Every step is idempotent, so running a failed backfill again resumes it. A date with
     no landing folder stops it (exit 3) unless --skip-missing."""
+    setup_logging(as_json)
     dates = _dates(None, start, end)
     _run_pipeline(dates, "backfill", as_json, skip_missing=skip_missing)
 

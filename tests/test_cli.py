@@ -1,6 +1,7 @@
 """The command line's own checks: a malformed argument or a missing file is refused with a
 one-line message naming it, exit code 1, before Spark starts (no metastore or warehouse
-folder appears), never with a Python traceback."""
+folder appears), never with a Python traceback; with --json, stdout holds the error as a
+JSON document."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ def test_a_bad_argument_is_refused_by_name_before_spark_starts(tmp_path, args, m
     assert done.returncode == 1, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not (tmp_path / "metastore").exists() and not (tmp_path / "warehouse").exists()
+    # With --json, a scheduler's stdout still holds one document.
+    as_json = _cli(tmp_path, [*args, "--json"])
+    document = json.loads(as_json.stdout)
+    assert as_json.returncode == 1 and document["exit_code"] == 1 and message in document["error"], as_json
 
 
 @pytest.mark.parametrize(("variable", "value"), [("SLATEHOUSE_SHUFFLE_PARTITIONS", "abc"),
