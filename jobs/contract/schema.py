@@ -216,7 +216,7 @@ CATALOG_AVAILABILITY_SCHEMA = StructType([
 
 # --- Ops: the run ledger and the quality gates' results ----------------------------------
 # One row per command that writes the warehouse (`run`, `backfill`, `ingest`, `build-marts`,
-# `validate`, `erase`, `maintain`), written when it starts and again when it ends (status
+# `validate`, `erase`, `maintain`, `forecast-slate`), written when it starts and again when it ends (status
 # running -> succeeded | failed | gate_failed | input_missing | interrupted; abandoned
 # when it died).
 RUNS_SCHEMA = StructType([
