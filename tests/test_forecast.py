@@ -170,6 +170,22 @@ def test_unseen_talent_unseen_genre_empty_lists_and_missing_fields_all_forecast(
     assert views.quantile(0.05) < result.loc[0, "point"] < views.quantile(0.95)
 
 
+def test_the_trend_is_flat_outside_the_training_releases(model, history):
+    """A pitch dated long before (or after) the history gets the trend's level at its first
+    (last) release, not a straight line carried back or forward for decades."""
+    first, last = history["release_date"].min(), history["release_date"].max()
+
+    def trend(release_date):
+        explanation = model.explain(pitch(release_date=release_date).iloc[0])
+        return explanation.loc[explanation["component"] == "trend", "contribution"].sum()
+
+    assert trend("1850-06-01") == pytest.approx(trend(first)) and trend("2090-06-01") == pytest.approx(trend(last))
+    assert trend(first) != pytest.approx(trend(last))
+    result = model.predict(pd.concat([pitch(release_date="1850-06-01"), pitch(release_date="2000-01-01")]),
+                           n_comparables=0)
+    assert (result["point"] < history["views_28d"].max()).all()
+
+
 def test_history_without_the_optional_budget_and_with_it_both_fit(history):
     small = history.head(300).copy()
     assert "budget" not in small.columns

@@ -227,9 +227,9 @@ class Design:
         filled = dates.fillna(self.last_date)
         day_of_year = filled.dt.dayofyear.to_numpy(dtype=float)
         angle = 2 * np.pi * day_of_year / YEAR_DAYS
-        # The trend is held flat after the last training release: a straight line fitted
-        # on months of history says little about the level a year later.
-        capped = filled.where(filled <= self.last_date, self.last_date)
+        # The trend is held flat outside the training releases: a straight line fitted on
+        # months of history says little about the level a year later, or years earlier.
+        capped = filled.clip(lower=self.date_origin, upper=self.last_date)
         years = (capped - self.date_origin).dt.days.to_numpy(dtype=float) / YEAR_DAYS
 
         values = {
