@@ -605,7 +605,8 @@ def forecast(
             _fail(str(exc), EXIT_LOCKED)
     except (ForecastInputError, forecast_job.ForecastDataError) as exc:
         _fail(str(exc), EXIT_FAILED)
-    _emit(_payload(result), as_json, f"scored {slate} into marts.fct_slate_forecasts")
+    _emit(_payload(result), as_json,
+          f"{result.text}\nscored {result.pitches} pitches from {slate} into marts.fct_slate_forecasts")
 
 
 @app.command()

@@ -362,14 +362,8 @@ def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path)
 
 
 def _score_slate(spark: SparkSession, model: forecast.DemandModel, slate_path: Path) -> SlateScoreResult:
-    raw = forecast.load_slate(slate_path)
+    raw = forecast.load_slate(slate_path)  # refuses an empty slate and repeated pitch ids
     pitches = normalise_titles(raw, who=str(slate_path), is_history=False)
-    duplicated = pitches["title_id"].duplicated()
-    if duplicated.any():
-        raise forecast.ForecastInputError(
-            f"{slate_path}: pitch id {pitches['title_id'][duplicated].iloc[0]!r} appears twice; "
-            "give every row its own title_id"
-        )
     predicted = model.predict(raw)
     scored_at = _now()
     rows = []

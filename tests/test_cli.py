@@ -23,6 +23,10 @@ CASES = [
     (["forecast", "--pitch", "missing.yaml"], "--pitch missing.yaml: no such file"),
     (["forecast", "--pitch", "{bad}"], "column 'format' must be one of"),
     (["forecast", "--slate", "{slate}"], "line 2: column 'runtime_minutes' must be a number"),
+    (["forecast", "--pitch", "{bad_date}"], "not valid YAML (month must be in 1..12)"),
+    (["forecast", "--slate", "{header_only}"], "no pitches, only a header line"),
+    (["forecast", "--slate", "{empty}"], "empty file"),
+    (["forecast", "--slate", "{twice}"], "pitch id 'p1' appears twice"),
     (["erase", "--file", "missing.txt"], "--file missing.txt: no such file"),
     (["run", "--date", "2099-01-01"], "received date 2099-01-01 is in the future"),
     (["ingest", "--start", "2026-01-05", "--end", "2099-01-01"], "received date 2099-01-01 is in the future"),
@@ -40,11 +44,15 @@ def _cli(tmp_path, args, **env):
 
 @pytest.mark.parametrize(("args", "message"), CASES, ids=[" ".join(a[:2]) for a, _ in CASES])
 def test_a_bad_argument_is_refused_by_name_before_spark_starts(tmp_path, args, message):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("format: miniseries\n")
-    slate = tmp_path / "slate.csv"
-    slate.write_text("title_id,format,runtime_minutes\np1,film,fifty-two\n")
-    args = [a.format(bad=bad, slate=slate) for a in args]
+    files = {"bad": ("bad.yaml", "format: miniseries\n"),
+             "bad_date": ("bad-date.yaml", "format: film\nrelease_date: 2026-13-45\n"),
+             "slate": ("slate.csv", "title_id,format,runtime_minutes\np1,film,fifty-two\n"),
+             "header_only": ("header.csv", "title_id,format\n"),
+             "empty": ("empty.csv", ""),
+             "twice": ("twice.csv", "title_id,format\np1,film\np1,series\n")}
+    for name, text in files.values():
+        (tmp_path / name).write_text(text)
+    args = [a.format(**{key: tmp_path / name for key, (name, _) in files.items()}) for a in args]
     done = _cli(tmp_path, args)
     assert done.returncode == 1, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr, done.stderr

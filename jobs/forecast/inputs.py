@@ -389,7 +389,7 @@ def load_pitch(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: a date like 2026-13-45
         raise ForecastInputError(f"{path}: not valid YAML ({error})") from error
     if not isinstance(document, Mapping):
         raise ForecastInputError(f"{path}: expected a mapping of pitch fields at the top level")
@@ -411,8 +411,15 @@ def load_slate(path: str | Path) -> pd.DataFrame:
     `,`-separated, or a list written as JSON).
     """
     path = Path(path)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise ForecastInputError(f"{path}: empty file; a slate is a header line, then one line per pitch") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ForecastInputError(f"{path}: not a CSV file this reader can parse ({error})") from None
     _check_columns(frame, REQUIRED_PITCH_COLUMNS, who=str(path))
+    if frame.empty:
+        raise ForecastInputError(f"{path}: no pitches, only a header line")
     for column in ("genres", "talent"):
         if column in frame.columns:
             # A cell that is no list stays as it is, for normalise_titles to name below.
@@ -433,7 +440,11 @@ def load_slate(path: str | Path) -> pd.DataFrame:
                     f"{path}, line {line}: column {column!r} must be a number, got {frame[column][bad].iloc[0]!r}"
                 )
             frame[column] = numbers
-    normalise_titles(frame, who=str(path), is_history=False)  # its errors name the pitch's title_id
+    pitches = normalise_titles(frame, who=str(path), is_history=False)  # its errors name the pitch's title_id
+    duplicated = pitches["title_id"].duplicated()
+    if duplicated.any():
+        raise ForecastInputError(f"{path}: pitch id {pitches['title_id'][duplicated].iloc[0]!r} appears twice; "
+                                 "give every row its own title_id")
     return frame
 
 
