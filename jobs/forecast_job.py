@@ -37,7 +37,7 @@ from pyspark.sql.types import (
 )
 
 from slatehouse import forecast, io
-from slatehouse.forecast.inputs import normalise_titles
+from slatehouse.forecast.inputs import EmptySlateError, normalise_titles
 from slatehouse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,11 @@ def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefres
             f"{forecast.model.MIN_TITLES}"
         )
     else:
+        try:
+            forecast.load_slate(slate_path)
+        except EmptySlateError as exc:  # a slate emptied on purpose: the last scoring stays
+            result.slate_skipped_reason = str(exc)
+    if not result.slate_skipped_reason:
         model = forecast.fit(history, TARGET)
         scored = _score_slate(spark, model, slate_path)
         result.slate_path, result.slate_scored, result.slate_version = (

@@ -209,6 +209,12 @@ def test_refresh_forecasts_writes_the_backtest_and_the_slate(empty_warehouse, se
     assert spark.table(forecast_job.SLATE_TABLE).count() == 4
     assert again.metrics == result.metrics
 
+    # A slate emptied to its header line is skipped, saying so; the last scoring stays.
+    slate_in_home.write_text(slate_in_home.read_text().splitlines()[0] + "\n")
+    emptied = forecast_job.refresh_forecasts(spark, settings)
+    assert emptied.slate_scored == 0 and "no pitches, only a header line" in emptied.slate_skipped_reason
+    assert spark.table(forecast_job.SLATE_TABLE).count() == 4
+
 
 def test_a_slate_table_with_older_columns_is_replaced_schema_and_all(empty_warehouse, settings, tmp_path):
     spark = empty_warehouse

@@ -60,6 +60,10 @@ class ForecastInputError(ValueError):
     """A history or pitch frame is malformed. The message names the column and the row."""
 
 
+class EmptySlateError(ForecastInputError):
+    """A slate file with no pitches in it."""
+
+
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True
@@ -414,12 +418,12 @@ def load_slate(path: str | Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
-        raise ForecastInputError(f"{path}: empty file; a slate is a header line, then one line per pitch") from None
+        raise EmptySlateError(f"{path}: empty file; a slate is a header line, then one line per pitch") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise ForecastInputError(f"{path}: not a CSV file this reader can parse ({error})") from None
     _check_columns(frame, REQUIRED_PITCH_COLUMNS, who=str(path))
     if frame.empty:
-        raise ForecastInputError(f"{path}: no pitches, only a header line")
+        raise EmptySlateError(f"{path}: no pitches, only a header line")
     for column in ("genres", "talent"):
         if column in frame.columns:
             # A cell that is no list stays as it is, for normalise_titles to name below.
