@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from urllib.parse import parse_qs
@@ -96,10 +97,25 @@ def run_dashboard(settings: Settings, host: str | None = None, port: int | None 
     """Serve the dashboards until interrupted (the `slatehouse dashboard` command)."""
     host = host or settings.dashboard_host
     port = port or settings.dashboard_port
+    _check_can_listen(host, port)
     app = create_app(settings)
     threading.Thread(target=warm_up, args=(app.reader,), name="dashboard-warm-up", daemon=True).start()
     log.info("dashboard on http://%s:%d (warehouse %s)", host, port, settings.warehouse_dir)
     app.run(host=host, port=port, debug=debug)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Raise OSError naming the address when the server could not listen there (a port out
+    of range, taken, or a host not of this machine): before the app and its warm-up start."""
+    if not 1 <= port <= 65535:
+        raise OSError(f"cannot serve on port {port}: a port is a number from 1 to 65535")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+            probe.bind(address)
+    except OSError as exc:
+        raise OSError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def warm_up(reader: MartReader) -> None:

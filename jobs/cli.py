@@ -619,7 +619,11 @@ def dashboard(
     setup_logging(False)
     from slatehouse.dashboards.app import run_dashboard
 
-    run_dashboard(_settings(), host, port, debug)
+    settings = _settings()
+    try:
+        run_dashboard(settings, host, port, debug)
+    except OSError as exc:  # the address: out of range, taken, or not this machine's
+        _fail(str(exc), EXIT_FAILED)
 
 
 @app.command()

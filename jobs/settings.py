@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     min_audience: int = 10  # small-cell suppression: fewer distinct profiles is suppressed
 
     dashboard_host: str = "127.0.0.1"
-    dashboard_port: int = 8050
+    dashboard_port: int = Field(8050, ge=1, le=65535)
     thrift_host: str = "127.0.0.1"
     thrift_port: int = 10000
 

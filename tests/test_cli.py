@@ -86,3 +86,19 @@ def test_a_reader_beside_a_run_is_refused_by_the_lock_not_by_derby(tmp_path, arg
     assert "Traceback" not in done.stderr and not (tmp_path / "metastore").exists()
     # With --json, stdout still carries a document a scheduler can parse.
     assert as_json.returncode == 4 and json.loads(as_json.stdout)["exit_code"] == 4, as_json.stdout
+
+
+def test_the_dashboard_refuses_an_address_it_cannot_listen_on(tmp_path):
+    """A taken or impossible port is a one-line error (exit 1) before the app and its
+    warm-up start, not a traceback and a crashed interpreter."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _cli(tmp_path, ["dashboard", "--port", str(port)])
+    assert done.returncode == 1, done
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr and "Traceback" not in done.stderr
+    out_of_range = _cli(tmp_path, ["dashboard", "--port", "99999"])
+    assert out_of_range.returncode == 1 and "a port is a number from 1 to 65535" in out_of_range.stderr, out_of_range
