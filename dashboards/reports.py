@@ -90,14 +90,33 @@ class _Document:
         return path
 
 
-def _week_for(top10: pd.DataFrame, report_date: date) -> pd.Timestamp | None:
-    weeks = [w for w in queries.top10_weeks(top10) if w <= pd.Timestamp(report_date)]
-    return weeks[0] if weeks else None
+def _viewing_through(reader: MartReader) -> date | None:
+    """The latest event date in the marts, from the Delta log."""
+    return reader.bounds("marts.fct_title_daily", "event_date")[1] if reader.exists("marts.fct_title_daily") else None
+
+
+def _week_for(reader: MartReader, top10: pd.DataFrame, report_date: date) -> tuple[pd.Timestamp | None, str]:
+    """The week a report dated `report_date` shows, and its heading: the latest week that
+    ended by then and that the data covers to its end (as the dashboard opens on), else the
+    week in progress, labelled as such."""
+    through = _viewing_through(reader)
+    limit = pd.Timestamp(min(report_date, through) if through else report_date)
+    weeks = [w for w in queries.top10_weeks(top10) if w <= limit]
+    if not weeks:
+        return None, ""
+    whole = [w for w in weeks if queries.week_last_day(w) <= limit]
+    week = whole[0] if whole else weeks[0]
+    heading = f"Week of {week:%d %b %Y} – {queries.week_last_day(week):%d %b %Y}"
+    if not whole:
+        heading += f" (so far: viewing through {limit:%d %b %Y})"
+    return week, heading + "."
 
 
 def _footer(reader: MartReader, tables: Sequence[str], report_date: date) -> str:
     versions = ", ".join(f"{t} v{v}" for t, v in reader.versions(tables).items() if v is not None)
-    return (f"Report date {report_date.isoformat()}. Numbers resting on fewer than {reader.k} profiles "
+    through = _viewing_through(reader)
+    return (f"Report date {report_date.isoformat()}; viewing through {through or 'no date yet'}. "
+            f"Numbers resting on fewer than {reader.k} profiles "
             f"are shown as '{SUPPRESSED_TEXT}'. Sources: {versions}.")
 
 
@@ -124,14 +143,14 @@ def _top10_report(reader: MartReader, out: Path, report_date: date) -> Path:
     from .pages import top10 as page
 
     top10 = reader.read("marts.fct_top10_weekly")
-    week = _week_for(top10, report_date)
+    week, heading = _week_for(reader, top10, report_date)
     doc = _Document("Weekly Top 10", "Global lists, Monday–Sunday, ranked by views, with movement "
                                      "against the week before.")
     if week is None:
         doc.paragraph(f"No Top 10 week starts on or before {report_date}.", "empty")
     else:
         lists = page.lists(reader, queries.GLOBAL, week.strftime("%Y-%m-%d"))
-        doc.paragraph(f"Week of {week:%d %b %Y} – {week + pd.Timedelta(days=6):%d %b %Y}.", "lede")
+        doc.paragraph(heading, "lede")
         doc.figure(figures.top10_figure(lists, reader.k))
         for name, label in queries.LISTS.items():
             doc.heading(label)
@@ -144,12 +163,13 @@ def _title_report(reader: MartReader, out: Path, report_date: date, limit: int =
 
     k = reader.k
     top10 = reader.read("marts.fct_top10_weekly")
-    week = _week_for(top10, report_date)
+    week, heading = _week_for(reader, top10, report_date)
     doc = _Document("Title performance", "The programmes with the most hours in the week's global Top 10: "
                                          "release windows and daily viewing since release.")
     if week is None:
         doc.paragraph(f"No Top 10 week starts on or before {report_date}.", "empty")
     else:
+        doc.paragraph(heading, "lede")
         chosen = (top10[(top10["market"] == queries.GLOBAL) & (top10["week_start_date"] == week)]
                   .sort_values("hours_viewed", ascending=False)["programme_id"].head(limit))
         programmes = reader.read("marts.dim_programme")

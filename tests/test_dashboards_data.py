@@ -457,3 +457,26 @@ def test_an_object_store_warehouse_is_read_with_sparks_s3a_settings(tmp_path):
     # On AWS itself nothing is set: delta-rs finds the role the way S3A does.
     assert storage_options(Settings(home=tmp_path, warehouse_dir="s3a://lake/warehouse")) == {}
     assert storage_options(Settings(home=tmp_path, spark_conf=conf)) == {}  # a local warehouse
+
+
+@pytest.mark.parametrize(("report_date", "heading"), [
+    (date(2024, 3, 31), "Week of 25 Mar 2024 – 31 Mar 2024."),  # a Sunday: that week is whole
+    (date(2024, 3, 27), "Week of 18 Mar 2024 – 24 Mar 2024."),  # mid-week: the last whole week
+    (date(2030, 1, 1), "Week of 25 Mar 2024 – 31 Mar 2024."),   # past the data: its last whole week
+])
+def test_a_report_shows_the_last_whole_week_by_its_date(sample, tmp_path, report_date, heading):
+    settings, reader = sample
+    paths = write_reports(settings.model_copy(update={"reports_dir": tmp_path}), report_date, reader)
+    for path in paths[:2]:
+        text = path.read_text()
+        assert heading in text and "(so far" not in text, path.name
+    assert "viewing through 2024-03-31" in paths[0].read_text()
+
+
+def test_a_week_in_progress_is_labelled_so_in_a_report(sample, tmp_path):
+    """Before any week has ended, the report shows the week in progress and says so."""
+    settings, reader = sample
+    first_week = queries.top10_weeks(reader.read("marts.fct_top10_weekly"))[-1]
+    day = (first_week + pd.Timedelta(days=2)).date()
+    text = write_reports(settings.model_copy(update={"reports_dir": tmp_path}), day, reader)[0].read_text()
+    assert f"Week of {first_week:%d %b %Y}" in text and f"(so far: viewing through {day:%d %b %Y})" in text
