@@ -193,11 +193,14 @@ def generate(
         _fail(f"SLATEHOUSE_LANDING_DIR is {settings.landing_dir}: generate writes local files only. Give "
               "--out DIR and upload DIR there (e.g. `aws s3 sync DIR s3://bucket/landing`)", EXIT_FAILED)
     target = out or Path(settings.landing_dir)
-    result = run_generate(
-        target, start_date=_day(start_date, "--start-date"), days=days, members=members,
-        titles=titles, seed=seed, faults=FaultRates.clean() if clean else None,
-        history_days=history_days,
-    )
+    try:
+        result = run_generate(
+            target, start_date=_day(start_date, "--start-date"), days=days, members=members,
+            titles=titles, seed=seed, faults=FaultRates.clean() if clean else None,
+            history_days=history_days,
+        )
+    except ValueError as exc:  # a size it cannot simulate, e.g. --days 0
+        _fail(str(exc), EXIT_FAILED)
     _emit(result.as_dict(), as_json,
           f"wrote {result.lines} event lines ({result.sessions} sessions, {result.titles} titles) to {target}")
 
@@ -369,6 +372,8 @@ def status(limit: int = typer.Option(10, help="How many runs to show."), as_json
     """The last runs from the ledger, and how fresh each layer's data is (no Spark: it
     answers beside a running pipeline too, with the steps that run has done so far)."""
     setup_logging(as_json)
+    if limit < 1:
+        _fail(f"--limit must be 1 or more, got {limit}", EXIT_FAILED)
     from slatehouse import pipeline
 
     result = pipeline.status(_settings(), limit)
@@ -471,6 +476,8 @@ def build_marts_command(
     last = _day(end, "--end") if end else None
     if (first is None) != (last is None):
         _fail("give both --start and --end, or neither", EXIT_FAILED)
+    if first is not None and last < first:
+        _fail(f"--end {last} is before --start {first}", EXIT_FAILED)
     try:
         with pipeline.recorded(lambda: get_spark(settings, "slatehouse-marts"), settings, "build-marts") as r:
             result = r.step("dbt", lambda: build_marts(r.spark, settings, first, last,
@@ -487,7 +494,7 @@ def build_marts_command(
 def erase(
     account_id: list[str] = typer.Option([], "--account-id", help="A raw account id to erase (repeatable)."),
     profile_id: list[str] = typer.Option([], "--profile-id", help="A raw profile id to erase (repeatable)."),
-    file: Optional[Path] = typer.Option(None, "--file", help="Requests, one per line: account,<id> or profile,<id>."),
+    file: Optional[Path] = typer.Option(None, "--file", help="Requests, one per line: account,ID or profile,ID."),
     vacuum_hours: float = typer.Option(0.0, help="VACUUM retention after the deletes (0: old files go now)."),
     as_json: bool = JsonOpt,
 ) -> None:
