@@ -590,24 +590,24 @@ def forecast(
 
     if (pitch is None) == (slate is None):
         _fail("give exactly one of --pitch or --slate", EXIT_FAILED)
-    from slatehouse.forecast import ForecastInputError, load_pitch, load_slate
+    from slatehouse.forecast import ForecastInputError, load_slate
 
     path = pitch if pitch is not None else slate
     if not path.is_file():
         _fail(f"{'--pitch' if pitch is not None else '--slate'} {path}: no such file", EXIT_FAILED)
     settings = _settings()
     try:
-        (load_pitch if pitch is not None else load_slate)(path)  # a malformed file fails before Spark starts
         if pitch is not None:  # reads the mart with delta-rs: no Spark, no lock
             result = forecast_job.forecast_pitch(settings, pitch)
             _emit(_payload(result), as_json, result.text)
             return
         from slatehouse import pipeline
 
+        pitches = load_slate(slate)  # a malformed file fails before Spark starts
         try:  # scoring a slate writes a mart, so it waits its turn like a run
             with pipeline.recorded(lambda: get_spark(settings, "slatehouse-forecast"), settings,
                                    "forecast-slate") as r:
-                result = r.step("slate", lambda: forecast_job.score_slate(r.spark, settings, slate))
+                result = r.step("slate", lambda: forecast_job.score_slate(r.spark, settings, slate, pitches))
         except pipeline.LockedError as exc:
             _fail(str(exc), EXIT_LOCKED)
     except (ForecastInputError, forecast_job.ForecastDataError) as exc:

@@ -283,12 +283,12 @@ def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefres
         )
     else:
         try:
-            forecast.load_slate(slate_path)
+            pitches = forecast.load_slate(slate_path)
         except EmptySlateError as exc:  # a slate emptied on purpose: the last scoring stays
             result.slate_skipped_reason = str(exc)
     if not result.slate_skipped_reason:
         model = forecast.fit(history, TARGET)
-        scored = _score_slate(spark, model, slate_path)
+        scored = _score_slate(spark, model, slate_path, pitches)
         result.slate_path, result.slate_scored, result.slate_version = (
             scored.slate_path, scored.pitches, scored.version,
         )
@@ -357,17 +357,19 @@ def forecast_pitch(settings: Settings, pitch_path: str | Path) -> PitchForecast:
     )
 
 
-def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path) -> SlateScoreResult:
+def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path,
+                pitches: pd.DataFrame | None = None) -> SlateScoreResult:
     """`slatehouse forecast --slate slate.csv`: fit on the mart, forecast every pitch and
-    replace marts.fct_slate_forecasts with them."""
+    replace marts.fct_slate_forecasts with them. `pitches`: the file as `load_slate` read
+    it, when the caller has (the CLI reads it before Spark starts)."""
     slate_path = Path(slate_path)
-    forecast.load_slate(slate_path)  # a malformed slate fails before the fit, naming the line
+    raw = forecast.load_slate(slate_path) if pitches is None else pitches  # malformed: fails before the fit
     model, _ = _fit_on_mart(settings)
-    return _score_slate(spark, model, slate_path)
+    return _score_slate(spark, model, slate_path, raw)
 
 
-def _score_slate(spark: SparkSession, model: forecast.DemandModel, slate_path: Path) -> SlateScoreResult:
-    raw = forecast.load_slate(slate_path)  # refuses an empty slate and repeated pitch ids
+def _score_slate(spark: SparkSession, model: forecast.DemandModel, slate_path: Path,
+                 raw: pd.DataFrame) -> SlateScoreResult:
     pitches = normalise_titles(raw, who=str(slate_path), is_history=False)
     predicted = model.predict(raw)
     scored_at = _now()

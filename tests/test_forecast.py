@@ -160,6 +160,11 @@ def test_unseen_talent_unseen_genre_empty_lists_and_missing_fields_all_forecast(
     result = model.predict(pitches)
     assert result["point"].notna().all() and np.isfinite(result["point"]).all()
     assert result.loc[result["title_id"] == "new-talent", "n_known_talent"].item() == 0
+    # What the history never had is listed (a typo shows there); new people are not.
+    assert dict(zip(result["title_id"], result["unseen"])) == {
+        "new-talent": ["role 'gaffer'"], "new-genre": ["genre 'telenovela-noir'"], "empty": [], "series": [],
+        "undated": ["origin_country 'ZZ'"]}
+    assert "no effect (a typo?): genre 'telenovela-noir'" in forecast.format_forecast(result)
     # Pitches with only optional columns missing work too.
     minimal = model.predict(pd.DataFrame([{"format": "film"}]))
     assert minimal["title_id"].item() == "pitch-1" and np.isfinite(minimal["point"].item())
@@ -168,6 +173,14 @@ def test_unseen_talent_unseen_genre_empty_lists_and_missing_fields_all_forecast(
     assert "talent" not in set(explanation["component"])
     views = history["views_28d"]
     assert views.quantile(0.05) < result.loc[0, "point"] < views.quantile(0.95)
+
+
+def test_a_pitch_file_field_nothing_reads_is_warned_about(tmp_path, caplog):
+    path = tmp_path / "pitch.yaml"
+    path.write_text("format: film\ngenre: drama\ntitle: Harbour\n")
+    with caplog.at_level("WARNING", logger="slatehouse.forecast.inputs"):
+        forecast.load_pitch(path)
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [f"{path}: ignored 'genre'"]
 
 
 def test_the_trend_is_flat_outside_the_training_releases(model, history):

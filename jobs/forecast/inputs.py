@@ -27,12 +27,15 @@ import ast
 import json
 import math
 import re
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("film", "series")
 REQUIRED_HISTORY_COLUMNS = (
@@ -53,6 +56,9 @@ OPTIONAL_COLUMNS = ("budget", AVAILABILITY, SHOW)
 NUMERIC_COLUMNS = ("runtime_minutes", "episodes", "budget", AVAILABILITY)
 # A pitch needs only its format; every other field has a documented default.
 REQUIRED_PITCH_COLUMNS = ("format",)
+PITCH_FIELDS = ("pitch_id", *REQUIRED_HISTORY_COLUMNS, *OPTIONAL_COLUMNS)
+# Fields for people that a pitch file may carry beside them (the model reads none).
+DESCRIPTIVE_FIELDS = ("title", "name", "working_title", "pitch_name", "programme_name", "logline", "notes")
 UNSPECIFIED_ROLE = "unspecified"
 
 
@@ -382,6 +388,15 @@ def normalise_titles(
 
 # --- Files: one YAML pitch, or a CSV slate of pitches -------------------------------------
 
+def _warn_unread(fields: Iterable[Any], who: str) -> None:
+    """Warn about fields a pitch file has that nothing reads: a misspelt `genre` would
+    otherwise pass for a pitch without genres."""
+    unread = [str(f) for f in fields if f not in PITCH_FIELDS and f not in DESCRIPTIVE_FIELDS]
+    if unread:
+        log.warning("%s: ignored %s (not pitch fields; those are %s)", who, ", ".join(map(repr, unread)),
+                    ", ".join(PITCH_FIELDS))
+
+
 def load_pitch(path: str | Path) -> pd.DataFrame:
     """Read one production from a YAML file into a one-row pitch frame.
 
@@ -398,6 +413,7 @@ def load_pitch(path: str | Path) -> pd.DataFrame:
     if not isinstance(document, Mapping):
         raise ForecastInputError(f"{path}: expected a mapping of pitch fields at the top level")
     record = dict(document)
+    _warn_unread(record, str(path))
     if "title_id" not in record and "pitch_id" in record:
         record["title_id"] = record.pop("pitch_id")
     record.setdefault("title_id", path.stem)
@@ -422,6 +438,7 @@ def load_slate(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise ForecastInputError(f"{path}: not a CSV file this reader can parse ({error})") from None
     _check_columns(frame, REQUIRED_PITCH_COLUMNS, who=str(path))
+    _warn_unread(frame.columns, str(path))
     if frame.empty:
         raise EmptySlateError(f"{path}: no pitches, only a header line")
     for column in ("genres", "talent"):

@@ -52,7 +52,7 @@ from .features import (
     TargetScale,
     scale_for,
 )
-from .inputs import ForecastInputError, normalise_titles
+from .inputs import UNSPECIFIED_ROLE, ForecastInputError, normalise_titles
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ PREDICTION_COLUMNS = [
     "n_talent",
     "comparables",
     "explanation",
+    "unseen",
 ]
 
 
@@ -540,6 +541,7 @@ class DemandModel:
     def __post_init__(self) -> None:
         self._comparables: ComparableIndex | None = None
         self._known_credits = {c for cs in self.history["talent"] for c in cs}
+        self._known_roles = {role for _, role in self._known_credits}
         self._known_shows = set(self.history["show_id"].dropna())
 
     def __repr__(self) -> str:
@@ -593,7 +595,25 @@ class DemandModel:
         out["explanation"] = [
             self._explain_row(x.getrow(i)).to_dict("records") for i in range(len(titles))
         ]
+        out["unseen"] = self._unseen(titles)
         return out[PREDICTION_COLUMNS]
+
+    def _unseen(self, titles: pd.DataFrame) -> list[list[str]]:
+        """Per pitch, what the training history never had, so the model gives it no effect:
+        a genre, a role, a language or a country (a typo shows here). New people are not
+        listed; `n_known_talent` counts the people with a track record."""
+        index = self.design.index
+        notes = []
+        for genres, credits, language, origin in zip(titles["genres"], titles["talent"],
+                                                     titles["original_language"], titles["origin_country"]):
+            found = [f"genre {g!r}" for g in genres if (BLOCK_GENRE, g) not in index]
+            found += [f"role {role!r}" if role != UNSPECIFIED_ROLE else f"{talent_id!r} without a role"
+                      for talent_id, role in credits if role not in self._known_roles]
+            found += [f"{name} {value!r}" for name, block, value in (("original_language", BLOCK_LANGUAGE, language),
+                                                                     ("origin_country", BLOCK_ORIGIN, origin))
+                      if isinstance(value, str) and (block, value) not in index]
+            notes.append(list(dict.fromkeys(found)))
+        return notes
 
     def _explain_row(self, row: sparse.csr_matrix) -> pd.DataFrame:
         records: dict[tuple[str, str], float] = {}

@@ -32,6 +32,9 @@ def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
             f"(80% interval {format_number(row['p10'], target)} to {format_number(row['p90'], target)})",
             f"  talent with a track record: {row['n_known_talent']} of {row['n_talent']}",
         ]
+        unseen = row.get("unseen")
+        if unseen is not None and len(unseen):
+            lines.append(f"  not in the training history, so no effect (a typo?): {', '.join(unseen)}")
         explanation = row.get("explanation") or []
         if explanation:
             shown, rest = explanation[: max_explanation + 1], explanation[max_explanation + 1:]
