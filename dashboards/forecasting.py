@@ -129,19 +129,30 @@ def _named(explanation: pd.DataFrame, talent: pd.DataFrame, programmes: pd.DataF
     return explanation.assign(feature=[name(c, f) for c, f in zip(explanation["component"], explanation["feature"])])
 
 
+def suppressed_comparables(comparables: list[dict], windows: pd.DataFrame | None, k: int) -> pd.DataFrame:
+    """A forecast's comparables with the profiles behind each actual (its 28-day window's,
+    from marts.fct_title_release_windows), an actual resting on fewer than k profiles, or
+    on an unknown number (no `windows`), suppressed. Every surface that shows comparables
+    (the Greenlight page, `slatehouse forecast`) passes them through here."""
+    frame = pd.DataFrame(comparables)
+    if frame.empty:
+        return frame
+    profiles = (windows.loc[windows["window_days"] == 28].set_index("programme_id")["unique_profiles"]
+                if windows is not None else pd.Series(dtype=float))
+    frame["unique_profiles"] = frame["title_id"].map(profiles)
+    return suppress(frame, k, {"unique_profiles": ["actual"]})
+
+
 def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.DataFrame,
                    windows: pd.DataFrame, k: int, *, talent: pd.DataFrame) -> dict:
     """Point forecast, 80% interval, comparables (named; an actual resting on fewer than k
     profiles is suppressed) and the explanation (people and shows named from `talent`,
     marts.dim_talent, and `programmes`), for one pitch."""
     result = model.predict(pitch.frame()).iloc[0]
-    comparables = pd.DataFrame(result["comparables"])
+    comparables = suppressed_comparables(result["comparables"], windows, k)
     if not comparables.empty:
         names = programmes.set_index("programme_id")["programme_name"]
-        profiles = windows.loc[windows["window_days"] == 28].set_index("programme_id")["unique_profiles"]
         comparables["programme_name"] = comparables["title_id"].map(names).fillna(comparables["title_id"])
-        comparables["unique_profiles"] = comparables["title_id"].map(profiles)
-        comparables = suppress(comparables, k, {"unique_profiles": ["actual"]})
     return {
         "point": float(result["point"]),
         "p10": float(result["p10"]),

@@ -349,12 +349,30 @@ def forecast_pitch(settings: Settings, pitch_path: str | Path) -> PitchForecast:
     pitch = forecast.load_pitch(pitch_path)
     model, n_titles = _fit_on_mart(settings)
     predicted = model.predict(pitch)
+    predicted["comparables"] = [_shown(settings, c) for c in predicted["comparables"]]
     return PitchForecast(
         pitch_path=str(pitch_path),
         n_training_titles=n_titles,
         forecast=_records(predicted),
         text=forecast.format_forecast(predicted),
     )
+
+
+def _shown(settings: Settings, comparables: list[dict]) -> list[dict]:
+    """Comparables as a person is shown them: an actual resting on fewer than
+    `min_audience` profiles is None, with `suppressed` set (the dashboards' rule)."""
+    from slatehouse.dashboards.data import MartReader, MissingTableError
+    from slatehouse.dashboards.forecasting import WINDOWS, suppressed_comparables
+    from slatehouse.dashboards.privacy import is_suppressed
+
+    try:
+        windows = MartReader(settings).read(WINDOWS, ["programme_id", "window_days", "unique_profiles"])
+    except MissingTableError:
+        windows = None
+    frame = suppressed_comparables(comparables, windows, settings.min_audience)
+    hidden = is_suppressed(frame, "actual").tolist() if not frame.empty else []
+    return [{**item, "actual": None if small else item["actual"], "suppressed": small}
+            for item, small in zip(comparables, hidden)]
 
 
 def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path,

@@ -269,6 +269,23 @@ def test_forecast_pitch_and_score_slate(empty_warehouse, settings, tmp_path):
     assert pitch.n_training_titles == 60
     assert "pitch-harbour-lights: views_28d forecast" in str(pitch)
     assert "most comparable past titles" in pitch.text
+    # Without release windows the profiles behind each actual are unknown: all suppressed.
+    assert all(c["actual"] is None and c["suppressed"] for c in pitch.forecast[0]["comparables"])
+    # With them, an actual resting on fewer than min_audience profiles is suppressed, as on
+    # the Greenlight page.
+    small = {c["title_id"] for c in pitch.forecast[0]["comparables"][::2]}
+    profiles = {f"P{i:04d}": (3 if f"P{i:04d}" in small else 50) for i in range(60)}
+    io.append(spark, "marts.fct_title_release_windows", spark.createDataFrame(
+        [(p, 28, n) for p, n in profiles.items()], "programme_id string, window_days int, unique_profiles long"))
+    try:
+        shown = forecast_job.forecast_pitch(settings, ROOT / "docs" / "examples" / "pitch.yaml").forecast[0]
+    finally:
+        spark.sql("DROP TABLE marts.fct_title_release_windows")
+    assert settings.min_audience == 10
+    for comparable in shown["comparables"]:
+        hidden = profiles[comparable["title_id"]] < 10
+        assert comparable["suppressed"] == hidden and (comparable["actual"] is None) == hidden, comparable
+    assert {c["suppressed"] for c in shown["comparables"]} == {True, False}
     assert pitch.forecast[0]["p10"] <= pitch.forecast[0]["point"] <= pitch.forecast[0]["p90"]
     # The command reads the mart with delta-rs: beside a run holding the lock it answers the
     # same, and starts no JVM.

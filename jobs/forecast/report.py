@@ -51,9 +51,11 @@ def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
         if comparables:
             lines.append("  most comparable past titles:")
             for item in comparables:
+                actual = "suppressed (a small audience)" if item.get("suppressed") else \
+                    format_number(item["actual"], target)
                 lines.append(
                     f"    {item['title_id']:<14} released {item['release_date']}  "
-                    f"similarity {item['similarity']:.2f}  actual {format_number(item['actual'], target)}"
+                    f"similarity {item['similarity']:.2f}  actual {actual}"
                 )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
