@@ -263,21 +263,51 @@ def sql(
     with _catalogue(settings, "sql"):
         spark = get_spark(settings, "slatehouse-sql")
         try:
-            frame = spark.sql(query).limit(limit).toPandas()
+            result = spark.sql(query)
+            columns, rows = result.columns, result.limit(limit + 1).collect()
         except Exception as exc:  # an analyst's typo should read as a message, not a trace
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
             _fail(lines[0] if lines else type(exc).__name__, EXIT_FAILED)
-    if fmt == "csv":
+    if len(rows) > limit:
+        rows = rows[:limit]
+        log.warning("showing the first %d rows; --limit N shows more", limit)
+    values = [[_sql_value(v) for v in row] for row in rows]
+    if fmt == "json":
+        _echo(json.dumps([dict(zip(columns, row)) for row in values], indent=2))
+        return
+    import pandas as pd
+
+    frame = pd.DataFrame(values, columns=columns)
+    if fmt == "csv":  # a struct, map or array cell as JSON text
+        frame = frame.map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else v)
         _echo(frame.to_csv(index=False), nl=False)
-    elif fmt == "json":
-        _echo(frame.to_json(orient="records", date_format="iso", indent=2))
     elif frame.empty:
         _echo(f"(no rows; columns: {', '.join(frame.columns)})")
     else:
-        import pandas as pd
-
         with pd.option_context("display.max_rows", limit, "display.max_columns", None, "display.width", 200):
             _echo(frame.to_string(index=False))
+
+
+def _sql_value(value: Any) -> Any:
+    """A Spark value as plain JSON-ready Python: structs as objects (field names kept),
+    dates and timestamps as ISO text, decimals as numbers."""
+    from decimal import Decimal
+
+    from pyspark.sql import Row
+
+    if isinstance(value, Row):
+        return {k: _sql_value(v) for k, v in value.asDict().items()}
+    if isinstance(value, dict):
+        return {str(k): _sql_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sql_value(v) for v in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return value
 
 
 def _payload(result: Any) -> Any:

@@ -105,3 +105,23 @@ def test_the_dashboard_refuses_an_address_it_cannot_listen_on(tmp_path):
     assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr and "Traceback" not in done.stderr
     out_of_range = _cli(tmp_path, ["dashboard", "--port", "99999"])
     assert out_of_range.returncode == 1 and "a port is a number from 1 to 65535" in out_of_range.stderr, out_of_range
+
+
+def test_sql_prints_structs_dates_and_decimals_as_plain_values_and_says_when_it_cuts_rows(tmp_path):
+    """`slatehouse sql` on a real Spark session: JSON keeps a struct's field names and gives
+    dates as dates, CSV writes a struct or array cell as JSON text, and rows past --limit are
+    cut with a note on stderr (stdout stays the result)."""
+    query = ("select id, named_struct('talent_id', 'tal-1', 'role', 'actor') as credit, array('drama', 'crime') "
+             "as genres, date'2026-05-04' as event_date, cast(1.25 as decimal(10, 2)) as share from range(3)")
+    as_json = _cli(tmp_path, ["sql", query, "--limit", "2", "--json"])
+    assert as_json.returncode == 0, as_json.stderr[-2000:]
+    assert json.loads(as_json.stdout) == [
+        {"id": i, "credit": {"talent_id": "tal-1", "role": "actor"}, "genres": ["drama", "crime"],
+         "event_date": "2026-05-04", "share": 1.25} for i in range(2)]
+    assert "showing the first 2 rows" in as_json.stderr
+    as_csv = _cli(tmp_path, ["sql", query, "--limit", "5", "--format", "csv"])
+    assert as_csv.returncode == 0, as_csv.stderr[-2000:]
+    lines = as_csv.stdout.splitlines()
+    assert lines[0] == "id,credit,genres,event_date,share" and len(lines) == 4
+    assert lines[1] == '0,"{""talent_id"": ""tal-1"", ""role"": ""actor""}","[""drama"", ""crime""]",2026-05-04,1.25'
+    assert "showing the first" not in as_csv.stderr
