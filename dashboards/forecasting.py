@@ -151,7 +151,8 @@ def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.Dat
     result = model.predict(pitch.frame()).iloc[0]
     comparables = suppressed_comparables(result["comparables"], windows, k)
     if not comparables.empty:
-        names = programmes.set_index("programme_id")["programme_name"]
+        names = queries.programme_names(programmes)  # a name two programmes share gets its id
+        names = pd.Series(queries.distinct_labels(names.to_numpy(), names.index), index=names.index)
         comparables["programme_name"] = comparables["title_id"].map(names).fillna(comparables["title_id"])
     return {
         "point": float(result["point"]),

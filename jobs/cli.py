@@ -604,7 +604,8 @@ def docs(as_json: bool = JsonOpt) -> None:
     settings = _settings()
     with _catalogue(settings, "docs"):
         target = generate_docs(get_spark(settings, "slatehouse-docs"), settings, static=True)
-    _emit({"docs": str(target)}, as_json, f"dbt docs: {target}/static_index.html")
+    page = Path(target) / "static_index.html"
+    _emit({"docs": str(target), "page": str(page)}, as_json, f"dbt docs: {page}")
 
 
 @app.command()

@@ -390,6 +390,17 @@ def test_the_pitch_form_can_pitch_a_returning_shows_next_season(sample):
     assert greenlight.pitch_from_form("film", ["drama"], None, 100, "en", "GB", None, {}, 100, show).show_id is None
 
 
+@pytest.mark.parametrize(("release", "reach", "message"), [
+    (None, 150, "reach at release is a percentage from 0 to 100, not 150"),
+    ("2026-02-31", 100, "planned release '2026-02-31' is not a date"),
+])
+def test_the_pitch_form_refuses_what_it_cannot_mean_in_its_own_words(release, reach, message):
+    from slatehouse.forecast import ForecastInputError
+
+    with pytest.raises(ForecastInputError, match=re.escape(message)):
+        greenlight.pitch_from_form("film", ["drama"], None, 100, "en", "GB", release, {}, reach)
+
+
 def test_options_that_share_a_name_read_apart():
     talent = pd.DataFrame({"talent_id": ["T1", "T2", "T3"], "talent_name": ["Clara Bernard", "Clara Bernard", "Ana Rossi"],
                            "roles": [["actor"], ["actor"], ["director"]], "programmes_credited": [3, 1, 2]})

@@ -357,6 +357,8 @@ def test_a_history_that_went_through_a_csv_file_fits_the_same_model(history, tmp
         (lambda h: h.head(0), "at least 20 released titles"),
         (lambda h: h.assign(release_date=[1.5e18] + h["release_date"].tolist()[1:]), "'release_date' must be a date"),
         (lambda h: h.assign(genres=[[{"id": 18}]] + h["genres"].tolist()[1:]), "'genres' must hold genre names"),
+        (lambda h: h.assign(episodes=np.where(h["format"] == "series", 2.5, h["episodes"])),
+         "'episodes' must be a whole number"),
     ],
 )
 def test_a_malformed_history_is_refused_with_the_column_named(history, change, column):

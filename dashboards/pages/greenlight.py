@@ -159,12 +159,18 @@ def pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, t
     show makes a series pitch that show's next season, so its earlier seasons count (a
     film is nobody's next season: the field is disabled and ignored for one)."""
     credits = tuple((tid, role) for role, ids in talent.items() for tid in (ids or []))
+    if availability_percent not in (None, "") and not 0 <= float(availability_percent) <= 100:
+        raise ForecastInputError(f"reach at release is a percentage from 0 to 100, not {availability_percent}")
+    try:
+        release_date = date.fromisoformat(release[:10]) if release else None
+    except ValueError as exc:
+        raise ForecastInputError(f"planned release {release!r} is not a date ({exc})") from None
     return forecasting.Pitch(
         format=fmt or "film", genres=tuple(genres or ()), talent=credits,
         episodes=int(episodes) if episodes else None,
         runtime_minutes=float(runtime) if runtime else None,
         original_language=language, origin_country=origin,
-        release_date=date.fromisoformat(release[:10]) if release else None,
+        release_date=release_date,
         availability_share=float(availability_percent) / 100 if availability_percent not in (None, "") else None,
         show_id=(show or None) if fmt == "series" else None)
 
@@ -190,9 +196,9 @@ def register(app, reader: MartReader) -> None:
     )
     def _forecast(n_clicks, fmt, genres, episodes, runtime, language, origin, release, availability, show,
                   *talent):
-        pitch = pitch_from_form(fmt, genres, episodes, runtime, language, origin, release, dict(zip(roles, talent)),
-                                availability, show)
         try:
+            pitch = pitch_from_form(fmt, genres, episodes, runtime, language, origin, release,
+                                    dict(zip(roles, talent)), availability, show)
             return result_section(reader, pitch)
         except ForecastInputError as exc:
             return c.card("Forecast", html.Div(f"Could not forecast this pitch: {exc}", className="callout"))

@@ -345,6 +345,12 @@ def normalise_titles(
             raise ForecastInputError(
                 f"{who}: column {column!r} must be positive (0 = unknown); title {labels[i]!r} has {values.iloc[i]}"
             )
+        fractional = values.notna() & (values % 1 != 0) & (out["format"] == "series") if column == "episodes" \
+            else None
+        if fractional is not None and fractional.any():
+            i = int(np.flatnonzero(fractional.to_numpy())[0])
+            raise ForecastInputError(
+                f"{who}: column 'episodes' must be a whole number; title {labels[i]!r} has {values.iloc[i]}")
         # Catalogue sources write 0 for an unknown runtime or budget: no production has either.
         out[column] = values.mask(values == 0)
     share = _numeric(frame, AVAILABILITY, who=who, labels=labels)

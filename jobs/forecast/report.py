@@ -40,7 +40,8 @@ def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
             shown, rest = explanation[: max_explanation + 1], explanation[max_explanation + 1:]
             terms = [(item["contribution"], item["component"], item["feature"]) for item in shown]
             if rest:
-                terms.append((sum(item["contribution"] for item in rest), "other", f"{len(rest)} smaller terms"))
+                terms.append((sum(item["contribution"] for item in rest), "other",
+                              f"{len(rest)} smaller term{'s' if len(rest) > 1 else ''}"))
             width = max(len(component) for _, component, _ in terms)
             lines.append("  why (additive on the model scale; + raises the forecast):")
             for contribution, component, feature in terms:
