@@ -558,8 +558,9 @@ def _plain(value: Any, field_type: Any) -> Any:
 
 
 def _flock_holders(path: Path) -> set[int] | None:
-    """The pids holding a flock on `path`, from the kernel's own table (/proc/locks), or
-    None where there is no such table."""
+    """The pids holding a lock on `path`, from the kernel's own table (/proc/locks), or None
+    where there is no such table. Any kind of lock counts (an NFS client keeps a flock as a
+    POSIX lock); lines of waiters ("->") do not."""
     try:
         stat = path.stat()
         table = Path("/proc/locks").read_text()
@@ -569,7 +570,7 @@ def _flock_holders(path: Path) -> set[int] | None:
     holders = set()
     for line in table.splitlines():
         fields = line.split()
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
+        if len(fields) >= 6 and fields[1] != "->" and fields[5] == inode:
             holders.add(int(fields[4]))
     return holders
 
