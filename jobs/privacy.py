@@ -105,6 +105,12 @@ def erase_members(
     request_id = "erasure-" + uuid.uuid4().hex[:12]
     requested_at = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = [(request_id, kind, pseudonym(raw, key), requested_at, None) for kind, raw in wanted]
+    # An account's profiles are erased with it: recorded by their own pseudonyms too, so a
+    # quarantined line or a later line that names only the profile is found as well.
+    accounts = [r[2] for r in rows if r[1] == "account"]
+    known = {r[2] for r in rows}
+    rows += [(request_id, "profile", p, requested_at, None)
+             for p in _profiles_of(spark, accounts) if p not in known]
     io.ensure_database(spark, "ops")
     # Recorded first: from now on ingest quarantines these members' lines, even if the
     # rest of the erasure fails and has to be rerun.
@@ -137,7 +143,8 @@ def erase_members(
         # checked, and the next run's build and marts gate test them again.
         build_marts(spark, settings, full_refresh=True, count_rows=False, with_tests=False)
         result.marts_rebuilt = True
-        touched += [t for t in _intermediate_tables(spark) + mart_tables(spark) if _holds_member_ids(spark, t)]
+        # Every rebuilt model: a mart's older files hold cells of one or two profiles too.
+        touched += _intermediate_tables(spark) + mart_tables(spark)
     for table in touched:
         io.vacuum(spark, table, vacuum_hours)
         result.vacuumed.append(table)
@@ -150,9 +157,16 @@ def erase_members(
     return result
 
 
-def _holds_member_ids(spark: SparkSession, table: str) -> bool:
-    """Whether a dbt model keeps member-level rows (and so old files worth vacuuming)."""
-    return bool({"account_id", "profile_id"} & set(io.read_table(spark, table).columns))
+def _profiles_of(spark: SparkSession, accounts: list[str]) -> list[str]:
+    """The profile pseudonyms seen with these account pseudonyms, in bronze and silver."""
+    if not accounts:
+        return []
+    found: set[str] = set()
+    for table in (S.BRONZE_EVENTS, S.SILVER_SESSIONS):
+        if io.table_exists(spark, table):
+            found |= {r[0] for r in io.read_table(spark, table).where(F.col("account_id").isin(accounts))
+                      .where(F.col("profile_id").isNotNull()).select("profile_id").distinct().collect()}
+    return sorted(found)
 
 
 def _intermediate_tables(spark: SparkSession) -> list[str]:

@@ -51,11 +51,18 @@ def _landing_accounts(landing: Path) -> dict[str, int]:
     return counts
 
 
-def _lines_mentioning(landing: Path, raw_id: str) -> int:
-    """Landing lines that carry a raw id anywhere, broken ones included."""
-    needle = raw_id.encode()
+def _profiles_of(landing: Path, raw_account: str) -> set[str]:
+    """Raw profile ids seen with a raw account id in the landing lines."""
+    return {event["profile_id"] for path in sorted((landing / "events").rglob("*.jsonl*"))
+            for event in (oracle.classify(line)[1] for line in oracle.read_lines(path))
+            if event and event.get("account_id") == raw_account and isinstance(event.get("profile_id"), str)}
+
+
+def _lines_mentioning(landing: Path, raw_ids: set[str]) -> int:
+    """Landing lines that carry any of the raw ids as a whole JSON string, broken ones included."""
+    needles = [f'"{raw_id}"'.encode() for raw_id in raw_ids]
     return sum(1 for path in sorted((landing / "events").rglob("*.jsonl*"))
-               for line in oracle.read_lines(path) if line is not None and needle in line)
+               for line in oracle.read_lines(path) if line is not None and any(n in line for n in needles))
 
 
 def _stored_values(location: str, column: str) -> set[str]:
@@ -93,8 +100,10 @@ def test_an_erased_account_is_gone_everywhere_and_stays_gone(spark, settings, la
         # Gone from storage too: the files of older Delta versions were vacuumed.
         assert erased not in _stored_values(io.table_location(spark, table), "account_id")
     quarantine = io.read_table(spark, S.BRONZE_QUARANTINE)
-    assert quarantine.where(F.instr("raw_line", erased) > 0).count() == 0
-    member_models = [t for t in privacy._intermediate_tables(spark) if privacy._holds_member_ids(spark, t)]
+    for pseudonym in (erased, *profiles):  # a broken line may name only the profile
+        assert quarantine.where(F.instr("raw_line", pseudonym) > 0).count() == 0
+    member_models = [t for t in privacy._intermediate_tables(spark)
+                     if {"account_id", "profile_id"} & set(io.read_table(spark, t).columns)]
     assert member_models
     for table in member_models:
         stored = _stored_values(io.table_location(spark, table), "profile_id")
@@ -102,7 +111,11 @@ def test_an_erased_account_is_gone_everywhere_and_stays_gone(spark, settings, la
     hours_marts = spark.sql("select sum(hours_viewed) from marts.fct_title_daily").first()[0]
     assert hours_marts == pytest.approx(hours_before - hours_erased, rel=1e-9)
     ledger = io.read_table(spark, privacy.ERASURES_TABLE).collect()
-    assert [(r["id_kind"], r["pseudonym"]) for r in ledger] == [("account", erased)]
+    # The account's profiles are recorded by their own pseudonyms, so a line naming only
+    # the profile is kept out too.
+    assert sorted((r["id_kind"], r["pseudonym"]) for r in ledger) == sorted(
+        [("account", erased)] + [("profile", p) for p in profiles])
+    assert set(result.vacuumed) >= {"marts.fct_title_daily", "marts.fct_top10_weekly"}
     assert ledger[0]["completed_at"] is not None
     assert raw_account not in json.dumps([r.asDict() for r in ledger], default=str)
 
@@ -110,7 +123,9 @@ def test_an_erased_account_is_gone_everywhere_and_stays_gone(spark, settings, la
     # its lines are quarantined as erased_member, without their raw text, and counted.
     results = ingest(spark, settings, days).events
     erased_lines = sum(r.by_reason.get("erased_member", 0) for r in results)
-    assert erased_lines == _lines_mentioning(landing_dir, raw_account)
+    raw_profiles = _profiles_of(landing_dir, raw_account)
+    assert {privacy.pseudonym(p, key) for p in raw_profiles} == profiles
+    assert erased_lines == _lines_mentioning(landing_dir, {raw_account, *raw_profiles})
     for r in results:
         assert r.lines_read == r.accepted + r.quarantined + r.duplicates
     rows = io.read_table(spark, S.BRONZE_QUARANTINE).where(F.col("reason_code") == "erased_member")

@@ -195,6 +195,27 @@ def test_pseudonymise_is_keyed_hmac_sha256_and_redacts_raw_lines(spark):
     assert expected("12345") in out[1]["line"] and expected("prf-9") in out[1]["line"]
 
 
+
+def test_a_raw_line_with_escaped_ids_is_redacted_whole_with_the_parsed_ids_pseudonym(spark):
+    """`acc\\u002d000001` is acc-000001 to a JSON parser: the raw line gets that id's
+    pseudonym (the one erasure looks for), and no part of the id stays in clear."""
+    key = b"test-key"
+    escaped = with_(event_type="bogus").replace('"acc-1"', '"acc\\u002d000001"').replace('"prf-1"', '"prf\\"-9"')
+    assert "acc\\u002d000001" in escaped and 'prf\\"-9' in escaped
+    df = lines_df(spark, escaped, '{"account_id": "acc\\u002d7", "profile_id": "prf-8')
+    out = df.transform(parse_events).transform(pseudonymise(key)).orderBy("_line_number").collect()
+
+    def expected(value: str) -> str:
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+    assert out[0]["reason_code"] is not None and out[0]["account_id"] == expected("acc-000001")
+    assert expected("acc-000001") in out[0]["line"] and expected('prf"-9') in out[0]["line"]
+    assert out[1]["reason_code"] is not None
+    assert expected("acc-7") in out[1]["line"] and expected("prf-8") in out[1]["line"]
+    for row in out:
+        assert "000001" not in row["line"] and "u002d" not in row["line"] and "-9" not in row["line"], row["line"]
+
+
 def test_parse_then_select_matches_expected_frame(spark):
     df = lines_df(spark, with_()).transform(parse_events).select(
         "event_id", "title_id", "position_s", F.to_date("event_ts").alias("event_date")

@@ -242,8 +242,8 @@ def redact_line(line: Column, key: bytes) -> Column:
     """
     out = line
     for name in MEMBER_ID_FIELDS:
-        pattern = f'("{name}"\\s*:\\s*)("[^"\\\\]*"?|[^,}}\\s]+)'
-        value = F.regexp_replace(F.regexp_extract(out, pattern, 2), '^"|"$', "")
+        pattern = _member_id_pattern(name)
+        value = _json_text(F.regexp_extract(out, pattern, 2))
         out = F.when(
             F.regexp_extract(out, pattern, 0) != "",
             F.regexp_replace(out, pattern, F.concat(F.lit('$1"'), hmac_sha256_hex(value, key), F.lit('"'))),
@@ -255,11 +255,25 @@ def with_event_date(df: DataFrame) -> DataFrame:
     return df.withColumn("event_date", F.to_date("event_ts"))
 
 
+def _member_id_pattern(name: str) -> str:
+    """A member-id field and its value inside a raw line: a JSON string (escapes such as
+    `\\u002d` included, so no part of the id is left out), an unterminated one, or a bare
+    token."""
+    return f'("{name}"\\s*:\\s*)("(?:[^"\\\\]|\\\\.)*"?|[^,}}\\s]+)'
+
+
+def _json_text(value: Column) -> Column:
+    """A matched value as the id it stands for: a JSON string decoded as a JSON parser
+    would (so the pseudonym is the one the parsed column gets), else the text between the
+    quotes."""
+    decoded = F.from_json(F.concat(F.lit("["), value, F.lit("]")), "array<string>").getItem(0)
+    return F.coalesce(decoded, F.regexp_replace(value, '^"|"$', ""))
+
+
 def _member_id_in_line(line: Column, name: str) -> Column:
     """The (already pseudonymised) value of a member-id field inside a raw line, found the
     way `redact_line` finds it, for lines too broken to have parsed columns."""
-    pattern = f'("{name}"\\s*:\\s*)("[^"\\\\]*"?|[^,}}\\s]+)'
-    return F.nullif(F.regexp_replace(F.regexp_extract(line, pattern, 2), '^"|"$', ""), F.lit(""))
+    return F.nullif(_json_text(F.regexp_extract(line, _member_id_pattern(name), 2)), F.lit(""))
 
 
 def flag_erased_members(erased: DataFrame) -> Transform:
