@@ -322,6 +322,18 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
         spark, S.SILVER_SESSIONS, sessions, keys=["session_id"], partition_by=["event_date"], preserve=(),
         scope=f"t.event_date BETWEEN {_d(lo)} AND {_d(hi)}", delete_missing=False,
     )
+    # A session none of whose events is in bronze any more (its landing file was withdrawn
+    # and the date run again) goes too, as a build from scratch would not have it.
+    live = io.read_table(spark, S.BRONZE_EVENTS).where(
+        F.col("event_date").between(lo, hi + timedelta(days=1))).select("session_id")
+    orphans = (io.read_table(spark, S.SILVER_SESSIONS).where(F.col("event_date").between(lo, hi))
+               .join(live, "session_id", "left_anti").select("session_id", "event_date").localCheckpoint())
+    gone = orphans.collect()
+    if gone:
+        written = io.delete_rows(spark, S.SILVER_SESSIONS, orphans, ["session_id", "event_date"])
+        event_dates = sorted({*event_dates, *(r["event_date"].isoformat() for r in gone)})
+        log.warning("sessions: removed %d whose events are no longer in bronze (a landing file withdrawn)",
+                    len(gone))
     log.info("sessions: %d recomputed over %d event dates", count, len(event_dates))
     return SessionsResult(
         received_dates=[d.isoformat() for d in received], sessions_written=count, event_dates=event_dates,

@@ -731,6 +731,18 @@ def delete_where(spark: SparkSession, name: str, condition: str) -> WriteResult:
     return _last_write(spark, name, before)
 
 
+def delete_rows(spark: SparkSession, name: str, rows: DataFrame, keys: Sequence[str]) -> WriteResult:
+    """DELETE the rows of `name` whose `keys` equal those of a row of `rows` (a MERGE, so
+    the keys' values need no quoting)."""
+    from delta.tables import DeltaTable
+
+    before = current_version(spark, name)
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    DeltaTable.forName(spark, name).alias("t").merge(rows.select(*keys).distinct().alias("s"), on) \
+        .whenMatchedDelete().execute()
+    return _last_write(spark, name, before)
+
+
 def update_where(spark: SparkSession, name: str, condition: str, values: dict) -> WriteResult:
     """UPDATE the rows matching a SQL predicate to the given literal values."""
     from delta.tables import DeltaTable

@@ -247,6 +247,24 @@ def test_hostile_deliveries_are_read_whole_or_accounted_for(empty_warehouse, set
     assert spark.table(S.BRONZE_QUARANTINE).where(
         f"event_id = '{taken['event_id']}' and reason_code = 'duplicate'").count() == 1
 
+    # A file of a session nobody else reported, then withdrawn by its producer and the date
+    # run again: the session goes from silver too, as a build from scratch would not have it.
+    session = [r for r in accepted_lines(first).values() if r["session_id"] == rows[0]["session_id"]]
+    withdrawn = folder(first) / "withdrawn.jsonl"
+    withdrawn.write_text("".join(json.dumps({**r, "event_id": f"w-{r['event_id']}", "session_id": "withdrawn-1"})
+                                 + "\n" for r in session))
+    ingest_events(spark, local, [first])
+    assert build_sessions(spark, local, [first]).sessions_written > 0
+    day_of = spark.table(S.SILVER_SESSIONS).where("session_id = 'withdrawn-1'").collect()
+    assert len(day_of) == 1
+    before = spark.table(S.SILVER_SESSIONS).where("session_id != 'withdrawn-1'").orderBy("session_id").collect()
+    withdrawn.unlink()
+    ingest_events(spark, local, [first])
+    again = build_sessions(spark, local, [first])
+    assert spark.table(S.SILVER_SESSIONS).where("session_id = 'withdrawn-1'").count() == 0
+    assert spark.table(S.SILVER_SESSIONS).orderBy("session_id").collect() == before
+    assert day_of[0]["event_date"].isoformat() in again.event_dates  # so the marts of that day are rebuilt
+
 
 def test_a_step_that_repeats_lines_stops_the_ingest_before_it_writes(ingested, settings, monkeypatch):
     """The counts are not a sum of themselves: lines are counted from the files, so a join
