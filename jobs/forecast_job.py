@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -349,7 +350,7 @@ def forecast_pitch(settings: Settings, pitch_path: str | Path) -> PitchForecast:
     pitch = forecast.load_pitch(pitch_path)
     model, n_titles = _fit_on_mart(settings)
     predicted = model.predict(pitch)
-    predicted["comparables"] = [_shown(settings, c) for c in predicted["comparables"]]
+    predicted["comparables"] = _shown(settings, predicted["comparables"])
     return PitchForecast(
         pitch_path=str(pitch_path),
         n_training_titles=n_titles,
@@ -358,8 +359,8 @@ def forecast_pitch(settings: Settings, pitch_path: str | Path) -> PitchForecast:
     )
 
 
-def _shown(settings: Settings, comparables: list[dict]) -> list[dict]:
-    """Comparables as a person is shown them: an actual resting on fewer than
+def _shown(settings: Settings, per_pitch: Iterable[list[dict]]) -> list[list[dict]]:
+    """Each pitch's comparables as a person is shown them: an actual resting on fewer than
     `min_audience` profiles is None, with `suppressed` set (the dashboards' rule)."""
     from slatehouse.dashboards.data import MartReader, MissingTableError
     from slatehouse.dashboards.forecasting import WINDOWS, suppressed_comparables
@@ -369,10 +370,13 @@ def _shown(settings: Settings, comparables: list[dict]) -> list[dict]:
         windows = MartReader(settings).read(WINDOWS, ["programme_id", "window_days", "unique_profiles"])
     except MissingTableError:
         windows = None
-    frame = suppressed_comparables(comparables, windows, settings.min_audience)
-    hidden = is_suppressed(frame, "actual").tolist() if not frame.empty else []
-    return [{**item, "actual": None if small else item["actual"], "suppressed": small}
-            for item, small in zip(comparables, hidden)]
+    shown = []
+    for comparables in per_pitch:
+        frame = suppressed_comparables(comparables, windows, settings.min_audience)
+        hidden = is_suppressed(frame, "actual").tolist() if not frame.empty else []
+        shown.append([{**item, "actual": None if small else item["actual"], "suppressed": small}
+                      for item, small in zip(comparables, hidden)])
+    return shown
 
 
 def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path,
