@@ -98,14 +98,17 @@ _DIMENSIONS = (
 # Which snapshots the dimensions were last derived from, kept as a property of the bronze
 # table and set only after all seven are written. A run that died between loading a snapshot
 # and writing the dimensions leaves it behind, so the rerun derives them again rather than
-# finding "nothing new".
+# finding "nothing new". The marker also names the derivation's revision: a release that
+# changes how the dimensions are derived (2: `genre_rank`) bumps it, so a warehouse built by
+# an earlier release derives them again on its next run, without a new snapshot.
 DIMENSIONS_FROM = "slatehouse.dimensions_from_snapshots"
+DIMENSIONS_REVISION = 2
 
 
 def _snapshots_marker(dates: set[date]) -> str:
     days = sorted(dates)
     digest = hashlib.sha1(",".join(d.isoformat() for d in days).encode()).hexdigest()[:12]
-    return f"{len(days)} snapshots, {days[0]} to {days[-1]}, sha1 {digest}"
+    return f"{len(days)} snapshots, {days[0]} to {days[-1]}, sha1 {digest}, revision {DIMENSIONS_REVISION}"
 
 
 def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> CatalogResult:

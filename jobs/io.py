@@ -548,8 +548,11 @@ def read_catalog_snapshots(
 
 
 def overwrite(spark: SparkSession, name: str, df: DataFrame, partition_by: Sequence[str] = ()) -> WriteResult:
-    """Replace a derived table's contents (one Delta commit, so readers see old or new)."""
+    """Replace a derived table's contents (one Delta commit, so readers see old or new).
+    When the derivation's columns changed (a release added one), its schema is replaced too."""
     if table_exists(spark, name):
+        if not same_columns(read_table(spark, name).schema, df.schema):
+            return replace_table(spark, name, df)
         df.writeTo(name).overwrite(F.lit(True))
     else:
         create_table(spark, name, df.schema, partition_by)

@@ -1,7 +1,7 @@
 """Tiny inline silver + catalogue Delta tables for the marts tests (hand-computable).
 
 Catalogue (snapshot 2024-01-01, all rows current):
-  F1  film, en, US, 6000 s, released Mon 2024-01-01, genres drama+thriller,
+  F1  film, en, US, 6000 s, released Mon 2024-01-01, genres thriller (primary), drama,
       actor T1 (billing 1), actor T2 (billing 5: not top-billed), director T3; GB, FR
   F2  film, fr, FR, 3600 s, released 2024-01-02, comedy; director T3, actor T1 (billing 2); FR
   S1  series "Harbour", en, GB; season S1-S1 = E1, E2 (1800 s each, released 2024-01-01),
@@ -39,7 +39,7 @@ TITLES = [
 SHOWS = [dict(show_id="S1", show_title="Harbour", original_language="en", origin_country="GB")]
 SEASONS = [dict(season_id="S1-S1", show_id="S1", season_number=1, episode_count=2,
                 season_runtime_s=3600, season_release_date=D("2024-01-01"))]
-GENRES = [("F1", "drama"), ("F1", "thriller"), ("F2", "comedy"), ("E1", "drama"), ("E2", "drama")]
+GENRES = [("F1", "thriller", 1), ("F1", "drama", 2), ("F2", "comedy", 1), ("E1", "drama", 1), ("E2", "drama", 1)]
 TALENT = [("T1", "Ada Actor"), ("T2", "Ben Bitpart"), ("T3", "Cy Director"), ("T4", "Di Runner"), ("T5", "Eve Ensemble")]
 CREDITS = [
     ("F1", "T1", "actor", 1), ("F1", "T2", "actor", 5), ("F1", "T3", "director", None),
@@ -106,7 +106,7 @@ def write_catalog(spark) -> None:
         c.SILVER_TITLES: ([_scd(t) for t in TITLES], c.CATALOG_TITLES_SCHEMA),
         c.SILVER_SHOWS: ([_scd(s) for s in SHOWS], c.CATALOG_SHOWS_SCHEMA),
         c.SILVER_SEASONS: ([_scd(s) for s in SEASONS], c.CATALOG_SEASONS_SCHEMA),
-        c.SILVER_TITLE_GENRES: ([_scd(dict(title_id=t, genre=g)) for t, g in GENRES],
+        c.SILVER_TITLE_GENRES: ([_scd(dict(title_id=t, genre=g, genre_rank=r)) for t, g, r in GENRES],
                                 c.CATALOG_TITLE_GENRES_SCHEMA),
         c.SILVER_TALENT: ([_scd(dict(talent_id=t, name=n)) for t, n in TALENT],
                           c.CATALOG_TALENT_SCHEMA),

@@ -338,7 +338,12 @@ class Programme:
     language: str
     origin_country: str
     titles: list[str]
-    genres: set[str]
+    genre_places: dict[str, int]  # each genre's best place (0 = first) in any of its titles' lists
+
+    @property
+    def genres(self) -> list[str]:
+        """In the catalogue's order: best place in any title's list, then name."""
+        return sorted(self.genre_places, key=lambda g: (self.genre_places[g], g))
 
 
 class Catalogue:
@@ -365,11 +370,12 @@ class Catalogue:
             source = t if film else shows[t["show_id"]]
             p = self.programmes.setdefault(pid, Programme(
                 pid, "film" if film else "series", 0, date.max, source["original_language"],
-                source["origin_country"], [], set()))
+                source["origin_country"], [], {}))
             p.runtime_s += t["runtime_s"]
             p.release_date = min(p.release_date, date.fromisoformat(t["release_date"]))
             p.titles.append(t["title_id"])
-            p.genres.update(t["genres"])
+            for place, genre in enumerate(dict.fromkeys(t["genres"])):
+                p.genre_places[genre] = min(place, p.genre_places.get(genre, place))
             self.programme_of[t["title_id"]] = pid
 
     def runtime(self, title_id: str) -> int:

@@ -175,6 +175,15 @@ def test_a_run_that_died_before_writing_the_dimensions_is_healed_by_its_rerun(in
     again = ingest_catalog(spark, settings, snapshot_dates[-1])
     assert S.SILVER_TITLES not in again.versions  # now up to date: nothing to do
 
+    # A warehouse an earlier release built: its genre bridge has no `genre_rank`, and its
+    # marker names no revision. The next run derives the dimensions again, in the new shape.
+    marker = io.table_property(spark, S.BRONZE_CATALOG, DIMENSIONS_FROM)
+    io.replace_table(spark, S.SILVER_TITLE_GENRES, spark.table(S.SILVER_TITLE_GENRES).drop("genre_rank"))
+    io.set_table_property(spark, S.BRONZE_CATALOG, DIMENSIONS_FROM, marker.split(", revision")[0])
+    upgraded = ingest_catalog(spark, settings, snapshot_dates[-1])
+    assert upgraded.snapshots_loaded == [] and S.SILVER_TITLE_GENRES in upgraded.versions
+    assert {t: sorted(map(repr, spark.table(t).collect())) for t in dims} == expected
+
 
 def test_hostile_deliveries_are_read_whole_or_accounted_for(empty_warehouse, settings, landing, tmp_path):
     """What real producers do that the generator does not: a late file for a date that

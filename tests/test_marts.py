@@ -164,6 +164,10 @@ def test_catalogue_marts_by_hand(spark, first_build):
     assert set(training) == {"F1", "F2", "S1-S1"}
     assert training["S1-S1"].episodes == 2 and training["S1-S1"].runtime_minutes == 60.0
     assert training["S1-S1"].show_id == "S1" and training["F1"].show_id is None
+    # Genres keep the catalogue's order, so the first is the primary genre (thriller for F1).
+    assert {pid: list(row.genres) for pid, row in training.items()} == {
+        "F1": ["thriller", "drama"], "F2": ["comedy"], "S1-S1": ["drama"]}
+    assert spark.sql("select genres from marts.dim_title where title_id = 'F1'").first().genres == ["thriller", "drama"]
     # One credit per person and role with the best billing over the programme's titles; null
     # for crew; the actor billed 5th (past the top 3) is left out.
     credits = {pid: sorted((t.talent_id, t.role, t.billing_order) for t in row.talent) for pid, row in training.items()}

@@ -134,6 +134,14 @@ def test_season_funnel_matches_oracle(built, truth):
     _agree(_rows(built, "marts.fct_season_funnel", "season_id,episode_number"), expected, "fct_season_funnel")
 
 
+def test_programme_genres_keep_the_catalogues_order(built, truth):
+    # The first genre is the primary one (the per-genre-median baseline and the talent
+    # page use it), so the marts keep the catalogue's order rather than sorting.
+    expected = {pid: {"genres": p.genres} for pid, p in truth.cat.programmes.items()}
+    assert any(p["genres"] != sorted(p["genres"]) for p in expected.values())
+    _agree(_rows(built, "marts.dim_programme", "programme_id"), expected, "dim_programme")
+
+
 def test_genre_weekly_matches_oracle(built, truth):
     _agree(_rows(built, "marts.fct_genre_weekly", "genre,week_start_date"), oracle.genre_weekly(truth),
            "fct_genre_weekly")

@@ -194,6 +194,7 @@ CATALOG_SEASONS_SCHEMA = StructType([
 CATALOG_TITLE_GENRES_SCHEMA = StructType([
     StructField("title_id", StringType(), False),
     StructField("genre", StringType(), False),
+    StructField("genre_rank", IntegerType(), False),  # its place in the title's list, 1 = primary
 ] + SCD2_FIELDS)
 
 CATALOG_TALENT_SCHEMA = StructType([

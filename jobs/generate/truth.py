@@ -5,8 +5,9 @@ film or series season with a complete 28-day window inside the simulated days, w
 mart's definitions -
 
 - `title_id`: the programme id (`film-00012`, or `show-0003-S2` for a season);
-- `genres` sorted; `talent`: every credit of every episode, actors only when billed in the
-  top 3 (`top_billed_actors` in dbt_project.yml), credits added part-way through included;
+- `genres` in the catalogue's order (the first is the primary genre); `talent`: every
+  credit of every episode, actors only when billed in the top 3 (`top_billed_actors` in
+  dbt_project.yml), credits added part-way through included;
   each credit is `{talent_id, role}`, with `billing_order` too where the catalogue has one
   (the cast);
 - `runtime_minutes` per episode, `episodes`, `original_language`, `origin_country`;
@@ -110,7 +111,7 @@ def training_rows(sim: Simulation) -> pd.DataFrame:
         "title_id": programmes.index,
         "release_date": pd.Timestamp(cat.origin) + pd.to_timedelta(programmes["release_day"].to_numpy(), unit="D"),
         "format": np.where(w["kind"].to_numpy() == "film", "film", "series"),
-        "genres": [sorted(g) for g in w["genres"]],
+        "genres": [list(g) for g in w["genres"]],
         "talent": [talent.get(p, []) for p in programmes.index],
         "runtime_minutes": (programmes["runtime_s"] / 60.0 / programmes["episodes"]).to_numpy(),
         "episodes": programmes["episodes"].astype(float).to_numpy(),

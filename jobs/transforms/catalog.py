@@ -39,7 +39,11 @@ def seasons_dim(snapshot: DataFrame) -> DataFrame:
 
 
 def title_genres_bridge(snapshot: DataFrame) -> DataFrame:
-    return snapshot.select("snapshot_date", "title_id", F.explode("genres").alias("genre")).dropDuplicates()
+    """One row per title and genre, with the genre's place in the title's list
+    (`genre_rank`, 1 = the primary genre); a genre listed twice keeps its first place."""
+    return snapshot.select(
+        "snapshot_date", "title_id", F.posexplode(F.array_distinct("genres")).alias("genre_rank", "genre"),
+    ).select("snapshot_date", "title_id", "genre", (F.col("genre_rank") + 1).cast("int").alias("genre_rank"))
 
 
 def talent_dim(snapshot: DataFrame) -> DataFrame:

@@ -25,9 +25,31 @@ programmes as (
         max(programme_runtime_s) as runtime_s,
         max(programme_release_date) as release_date,
         max(programme_language) as original_language,
-        max(programme_origin_country) as origin_country,
-        array_sort(array_distinct(flatten(collect_list(genres)))) as genres
+        max(programme_origin_country) as origin_country
     from titles
+    group by programme_id
+
+),
+
+-- A season's genres: each genre at its best place in any episode's list, then by name.
+genre_places as (
+
+    select
+        titles.programme_id,
+        genre_list.genre,
+        min(genre_list.place) as place
+    from titles
+    lateral view posexplode(titles.genres) genre_list as place, genre
+    group by titles.programme_id, genre_list.genre
+
+),
+
+programme_genres as (
+
+    select
+        programme_id,
+        transform(array_sort(collect_list(struct(place, genre))), g -> g.genre) as genres
+    from genre_places
     group by programme_id
 
 ),
@@ -49,8 +71,9 @@ final as (
         {{ language_group('original_language') }} as language_group,
         origin_country,
         origin_country in ({{ european_country_list() }}) as is_european_work,
-        genres
+        coalesce(programme_genres.genres, array()) as genres
     from programmes
+    left join programme_genres using (programme_id)
 
 )
 

@@ -28,7 +28,7 @@ genres as (
 
     select
         title_id,
-        array_sort(collect_set(genre)) as genres
+        transform(array_sort(collect_list(struct(genre_rank, genre))), g -> g.genre) as genres
     from {{ ref('stg_silver__catalog_title_genres') }}
     where is_last_listing
     group by title_id

@@ -11,6 +11,7 @@ renamed as (
     select
         title_id,
         genre,
+        genre_rank,
         valid_from,
         valid_to,
         is_current,
