@@ -217,12 +217,14 @@ def biggest_drop(funnel_rows: pd.DataFrame) -> dict | None:
 # --- Genre -----------------------------------------------------------------------------------
 
 def genre_weekly(genres: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Volumes are suppressed on the genre's distinct profiles in the week, rates on its
-    starters."""
+    """Volumes are suppressed on the genre's distinct profiles in the week, starters and
+    the completion rate on its distinct starters and completers: `starters` and
+    `completers` are sums over the genre's programmes, so one profile that finished twelve
+    of them makes twelve."""
     rows = suppress(genres, k, {
         "unique_profiles": ["hours_viewed", "views", "share_of_hours"],
-        "starters": ["completion_rate", "completers"],
-        "completers": ["completion_rate"],  # a rate is no safer than its numerator
+        "starter_profiles": ["starters", "completers", "completion_rate"],
+        "completer_profiles": ["completers", "completion_rate"],  # a rate is no safer than its numerator
     })
     return rows.sort_values(["week_start_date", "genre"]).reset_index(drop=True)
 

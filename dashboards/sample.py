@@ -65,7 +65,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("binge_rate", _F), ("median_days_to_complete", _F)]),
     "fct_genre_weekly": pa.schema([
         ("genre", _S), ("programmes_viewed", _I64), ("hours_viewed", _F), ("views", _F),
-        ("unique_profiles", _I64), ("starters", _I64), ("completers", _I64), ("completion_rate", _F), ("share_of_hours", _F),
+        ("unique_profiles", _I64), ("starters", _I64), ("completers", _I64), ("starter_profiles", _I64),
+        ("completer_profiles", _I64), ("completion_rate", _F), ("share_of_hours", _F),
         ("week_end_date", _D), ("week_start_date", _D)]),
     "fct_talent_track_record": pa.schema([
         ("talent_id", _S), ("talent_name", _S), ("role", _S), ("programmes", _I64),
@@ -386,9 +387,13 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
     genre_weekly = pweeks.groupby(["week_start_date", "genres"]).agg(
         programmes_viewed=("programme_id", "nunique"), hours_viewed=("hours_viewed", "sum"),
         views=("views", "sum"), starters=("starters", "sum"), completers=("completers", "sum")).reset_index()
-    genre_profiles = (sessions[["week_start_date", "programme_id", "profile_id"]]
-                      .join(prog["genres"], on="programme_id").explode("genres")
-                      .groupby(["week_start_date", "genres"])["profile_id"].nunique().rename("unique_profiles"))
+    by_genre = (sessions[["week_start_date", "programme_id", "profile_id", "is_starter", "is_completer"]]
+                .join(prog["genres"], on="programme_id").explode("genres").groupby(["week_start_date", "genres"]))
+    genre_profiles = pd.DataFrame({
+        "unique_profiles": by_genre["profile_id"].nunique(),
+        "starter_profiles": by_genre.apply(lambda g: g.loc[g["is_starter"], "profile_id"].nunique(), include_groups=False),
+        "completer_profiles": by_genre.apply(lambda g: g.loc[g["is_completer"], "profile_id"].nunique(),
+                                             include_groups=False)})
     genre_weekly = genre_weekly.join(genre_profiles, on=["week_start_date", "genres"])
     genre_weekly = genre_weekly.rename(columns={"genres": "genre"})
     genre_weekly["completion_rate"] = genre_weekly["completers"] / genre_weekly["starters"].where(genre_weekly["starters"] > 0)

@@ -562,25 +562,36 @@ def genre_weekly(v: Viewing) -> dict[tuple[str, date], dict]:
     starters: dict[tuple[date, str], int] = defaultdict(int)
     completers: dict[tuple[date, str], int] = defaultdict(int)
     profiles: dict[tuple[date, str], set] = defaultdict(set)
+    starting: dict[tuple[date, str], set] = defaultdict(set)
+    completing: dict[tuple[date, str], set] = defaultdict(set)
     for (week, pid, profile), day in last_day.items():
         t = v.programme_tiers(profile, pid, day)
         starters[(week, pid)] += t[0]
         completers[(week, pid)] += t[2]
         profiles[(week, pid)].add(profile)
+        if t[0]:
+            starting[(week, pid)].add(profile)
+        if t[2]:
+            completing[(week, pid)].add(profile)
     out: dict[tuple[str, date], dict] = {}
     for (week, pid), h in hours.items():
         p = v.cat.programmes[pid]
         for genre in p.genres:
             row = out.setdefault((genre, week), dict(programmes_viewed=0, hours_viewed=0.0, views=0.0,
-                                                     starters=0, completers=0, profiles=set()))
+                                                     starters=0, completers=0, profiles=set(),
+                                                     starting=set(), completing=set()))
             row["programmes_viewed"] += 1
             row["hours_viewed"] += h
             row["views"] += h / (p.runtime_s / 3600)
             row["starters"] += starters[(week, pid)]
             row["completers"] += completers[(week, pid)]
             row["profiles"] |= profiles[(week, pid)]
+            row["starting"] |= starting[(week, pid)]
+            row["completing"] |= completing[(week, pid)]
     for (genre, week), row in out.items():
         row["unique_profiles"] = len(row.pop("profiles"))
+        row["starter_profiles"] = len(row.pop("starting"))
+        row["completer_profiles"] = len(row.pop("completing"))
         row["completion_rate"] = ratio(row["completers"], row["starters"])
         row["share_of_hours"] = ratio(row["hours_viewed"], total[week])
     return out

@@ -203,14 +203,21 @@ def test_a_window_is_complete_open_or_before_the_data():
     assert set(queries.release_windows(frame, "library", K)["window_state"]) == {queries.WINDOW_BEFORE_DATA}
 
 
-def test_genre_weekly_suppresses_volumes_on_profiles_and_rates_on_starters():
-    genres = pd.DataFrame({"genre": ["drama", "comedy"], "week_start_date": [D("2024-01-01")] * 2,
-                           "hours_viewed": [50.0, 2.0], "views": [25.0, 1.0], "share_of_hours": [0.9, 0.1],
-                           "unique_profiles": [40, 6], "starters": [8, 5], "completers": [4, 1],
-                           "completion_rate": [0.5, 0.2]})
+def test_genre_weekly_suppresses_volumes_on_profiles_and_tiers_on_distinct_profiles():
+    # horror: one profile finished twelve films, so the sums say 12 starters and 12
+    # completers; its distinct starters (1) are what the threshold applies to.
+    genres = pd.DataFrame({"genre": ["drama", "comedy", "horror"], "week_start_date": [D("2024-01-01")] * 3,
+                           "hours_viewed": [50.0, 2.0, 12.0], "views": [25.0, 1.0, 12.0],
+                           "share_of_hours": [0.78, 0.03, 0.19], "unique_profiles": [40, 6, 1],
+                           "starters": [30, 5, 12], "completers": [12, 1, 12],
+                           "starter_profiles": [25, 5, 1], "completer_profiles": [4, 1, 1],
+                           "completion_rate": [0.4, 0.2, 1.0]})
     out = queries.genre_weekly(genres, K).set_index("genre")
-    assert out.loc["drama", "hours_viewed"] == 50.0 and np.isnan(out.loc["drama", "completion_rate"])
+    assert out.loc["drama", "hours_viewed"] == 50.0 and out.loc["drama", "starters"] == 30
+    assert np.isnan(out.loc["drama", "completion_rate"]) and np.isnan(out.loc["drama", "completers"])
     assert out.loc["comedy", "hours_viewed__suppressed"] and np.isnan(out.loc["comedy", "share_of_hours"])
+    for column in ("hours_viewed", "starters", "completers", "completion_rate"):
+        assert out.loc["horror", f"{column}__suppressed"] and np.isnan(out.loc["horror", column]), column
 
 
 def test_talent_record_against_the_genre_median():

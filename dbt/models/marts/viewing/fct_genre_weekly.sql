@@ -125,6 +125,23 @@ programme_tiers as (
 
 ),
 
+-- Starters and completers summed over programmes count a profile once per programme; the
+-- distinct profiles behind them are what small-cell suppression needs.
+genre_tier_profiles as (
+
+    select
+        week_progress.week_start_date,
+        programme_genres.genre,
+        count(distinct case when week_progress.is_starter then week_progress.profile_id end) as starter_profiles,
+        count(distinct case when week_progress.is_completer then week_progress.profile_id end) as completer_profiles
+    from week_progress
+    inner join programme_genres
+        on week_progress.programme_id = programme_genres.programme_id
+    where week_progress.recency = 1
+    group by week_progress.week_start_date, programme_genres.genre
+
+),
+
 genre_weeks as (
 
     select
@@ -157,6 +174,8 @@ final as (
         genre_profiles.unique_profiles,
         genre_weeks.starters,
         genre_weeks.completers,
+        coalesce(genre_tier_profiles.starter_profiles, 0) as starter_profiles,
+        coalesce(genre_tier_profiles.completer_profiles, 0) as completer_profiles,
         {{ safe_divide('genre_weeks.completers', 'genre_weeks.starters') }} as completion_rate,
         {{ safe_divide('genre_weeks.hours_viewed', 'week_totals.total_hours_viewed') }} as share_of_hours,
         date_add(genre_weeks.week_start_date, 6) as week_end_date,
@@ -167,6 +186,9 @@ final as (
     inner join genre_profiles
         on genre_weeks.week_start_date = genre_profiles.week_start_date
         and genre_weeks.genre = genre_profiles.genre
+    left join genre_tier_profiles
+        on genre_weeks.week_start_date = genre_tier_profiles.week_start_date
+        and genre_weeks.genre = genre_tier_profiles.genre
 
 )
 
