@@ -51,6 +51,10 @@ class CatalogResult:
     snapshots_total: int = 0
     versions: dict[str, int | None] = field(default_factory=dict)
     current_rows: dict[str, int] = field(default_factory=dict)
+    # Programmes already watched whose listing the new snapshots changed (a season's new
+    # episode, a corrected runtime, a new genre), and the earliest event date of their plays.
+    changed_programmes: list[str] = field(default_factory=list)
+    marts_stale_from: str | None = None
 
 
 @dataclass
@@ -143,13 +147,99 @@ def ingest_catalog(spark: SparkSession, settings: Settings, through: date) -> Ca
         result.versions[S.BRONZE_CATALOG] = written.version
     history = io.read_table(spark, S.BRONZE_CATALOG)
     dates = history.select("snapshot_date").distinct()
-    for table, build, keys in _DIMENSIONS:
-        dim = history.transform(build).transform(cat.scd2_history(keys, dates))
+    dims = {table: history.transform(build).transform(cat.scd2_history(keys, dates))
+            for table, build, keys in _DIMENSIONS}
+    _note_changed_listings(spark, dims, result)
+    for table, dim in dims.items():
         result.versions[table] = io.overwrite(spark, table, dim).version
     io.set_table_property(spark, S.BRONZE_CATALOG, DIMENSIONS_FROM, _snapshots_marker(loaded | set(new)))
     result.versions[S.BRONZE_CATALOG] = io.current_version(spark, S.BRONZE_CATALOG)
     log.info("catalogue: %d new snapshot(s) loaded, %d in all", len(new), result.snapshots_total)
     return result
+
+
+# The earliest event date whose marts a catalogue change has made stale (a property of the
+# bronze catalogue, like DIMENSIONS_FROM): set before the dimensions are written, and
+# cleared by the run whose marts build covers it, so a run that dies in between leaves it
+# for the rerun. Incremental marts keep what they computed with a programme's old listing
+# (a season's runtime before its new episode); a build from this date recomputes them.
+MARTS_STALE_FROM = "slatehouse.marts_stale_from"
+
+
+def marts_stale_from(spark: SparkSession) -> date | None:
+    if not io.table_exists(spark, S.BRONZE_CATALOG):
+        return None
+    value = io.table_property(spark, S.BRONZE_CATALOG, MARTS_STALE_FROM)
+    return date.fromisoformat(value) if value and value != "none" else None
+
+
+def clear_marts_stale_from(spark: SparkSession, covered_from: date) -> None:
+    """After a marts build from `covered_from`: the stale mark is done with if it lies
+    within the build."""
+    stale = marts_stale_from(spark)
+    if stale is not None and stale >= covered_from:
+        io.set_table_property(spark, S.BRONZE_CATALOG, MARTS_STALE_FROM, "none")
+
+
+def _last_listings(titles: DataFrame, genres: DataFrame) -> DataFrame:
+    """Each title as the marts read it (its last listing, genres in order), as one string,
+    with the programme it belongs to."""
+    last = F.coalesce(F.col("valid_to"), F.lit("9999-12-31").cast("date"))
+    per_title = Window.partitionBy("title_id")
+    def latest(df: DataFrame) -> DataFrame:
+        return (df.withColumn("_last", last).withColumn("_latest", F.max("_last").over(per_title))
+                .where(F.col("_last") == F.col("_latest")))
+    listed = latest(titles)
+    ordered = (latest(genres).groupBy("title_id")
+               .agg(F.sort_array(F.collect_list(F.struct("genre_rank", "genre"))).alias("_genres")))
+    attrs = [c for c in titles.columns if c not in ("title_id", "valid_from", "valid_to", "is_current")]
+    return listed.join(ordered, "title_id", "left").select(
+        "title_id",
+        F.when(F.col("title_type") == "film", F.col("title_id"))
+        .otherwise(F.concat("show_id", F.lit("-S"), F.col("season_number").cast("string"))).alias("programme_id"),
+        F.to_json(F.struct(*attrs, "_genres")).alias("listing"),
+    )
+
+
+def _note_changed_listings(spark: SparkSession, dims: dict[str, DataFrame], result: CatalogResult) -> None:
+    """Before the dimensions are replaced: which programmes that existed before, and have
+    been watched, does the new derivation list differently? Their earliest event date is
+    recorded as MARTS_STALE_FROM (kept if an earlier one is pending)."""
+    tables = (S.SILVER_TITLES, S.SILVER_TITLE_GENRES)
+    if not all(io.table_exists(spark, t) for t in (*tables, S.SILVER_SESSIONS)):
+        return
+    old_genres = io.read_table(spark, S.SILVER_TITLE_GENRES)
+    if "genre_rank" not in old_genres.columns:  # derived by an earlier release: compare names only
+        old_genres = old_genres.withColumn("genre_rank", F.lit(0))
+        new_genres = dims[S.SILVER_TITLE_GENRES].withColumn("genre_rank", F.lit(0))
+    else:
+        new_genres = dims[S.SILVER_TITLE_GENRES]
+    old = _last_listings(io.read_table(spark, S.SILVER_TITLES), old_genres).alias("o")
+    new = _last_listings(dims[S.SILVER_TITLES], new_genres).alias("n")
+    changed = {r.programme_id for r in (
+        old.join(new, F.col("o.title_id") == F.col("n.title_id"), "full_outer")
+        .where(~F.col("o.listing").eqNullSafe(F.col("n.listing")))
+        .select(F.explode(F.array_compact(F.array("o.programme_id", "n.programme_id"))).alias("programme_id"))
+        .distinct().collect())}
+    if not changed:
+        return
+    # A programme new to the catalogue has no plays yet (plays before a listing are quarantined).
+    programmes = sorted(r.programme_id for r in old.where(F.col("programme_id").isin(sorted(changed)))
+                        .select("programme_id").distinct().collect())
+    if not programmes:
+        return
+    titles = old.union(new).where(F.col("programme_id").isin(programmes)).select("title_id").distinct()
+    earliest = (io.read_table(spark, S.SILVER_SESSIONS).join(F.broadcast(titles), "title_id")
+                .agg(F.min("event_date")).first()[0])
+    if earliest is None:
+        return
+    pending = marts_stale_from(spark)
+    stale = min(earliest, pending) if pending else earliest
+    io.set_table_property(spark, S.BRONZE_CATALOG, MARTS_STALE_FROM, stale.isoformat())
+    result.changed_programmes = programmes[:20]
+    result.marts_stale_from = stale.isoformat()
+    log.info("catalogue: %d watched programme(s) listed differently (e.g. %s); marts recompute from %s",
+             len(programmes), ", ".join(programmes[:3]), stale)
 
 
 class CatalogError(RuntimeError):

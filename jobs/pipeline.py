@@ -470,7 +470,7 @@ def run(
     LockedError, before starting Spark if `spark` is a factory, when another run is on.
     With `skip_missing`, dates without a landing folder are left out (`skipped_dates`);
     the run still needs one that has."""
-    from slatehouse.ingest import build_sessions, ingest_catalog, ingest_events
+    from slatehouse.ingest import build_sessions, clear_marts_stale_from, ingest_catalog, ingest_events, marts_stale_from
 
     with recorded(spark, settings, command, dates, progress) as r:
         spark, report = r.spark, r.report
@@ -491,7 +491,14 @@ def run(
         _run_gates(r, "bronze", dates, restore=before)
         if sorted_event_dates:
             _run_gates(r, "silver", sorted_event_dates, restore=before)
-            _build_marts(r, sorted_event_dates[0], sorted_event_dates[-1])
+        # A catalogue change to a programme already watched (this run's or a failed
+        # earlier run's) moves the marts' first date back to its earliest play.
+        stale = marts_stale_from(spark)
+        starts = sorted_event_dates[:1] + ([stale] if stale else [])
+        if starts:
+            first = min(starts)
+            _build_marts(r, first, sorted_event_dates[-1] if sorted_event_dates else first)
+            clear_marts_stale_from(spark, first)
         if with_outputs:
             _outputs(r, dates)
     return report

@@ -22,7 +22,7 @@ import pytest
 
 import oracle
 from conftest import REPO, reset_warehouse
-from slatehouse import io, pipeline
+from slatehouse import ingest, io, pipeline
 from slatehouse.contract import schema as S
 from slatehouse.spark import secret_properties, split_secrets
 
@@ -251,6 +251,113 @@ def _late_files(landing: Path, days) -> list[Path]:
     ]
 
 
+def _list_an_episode_late(landing: Path, days: list[date], listed_on: date, before: date) -> tuple[str, str]:
+    """Take a watched season's last episode out of the catalogue snapshots before
+    `listed_on`, as a weekly release lists a new episode: the season's runtime grows after
+    its earlier episodes were watched. The episode has no play before that day, and
+    another episode of its season is played on one of the daily runs' days before `before`.
+    Returns (episode title_id, season programme_id)."""
+    truth = pq.read_table(landing / "ground_truth" / "sessions.parquet",
+                          columns=["title_id", "start_ts", "fault"]).to_pylist()
+    first_play: dict[str, date] = {}  # any play, faults included
+    first_clean_play: dict[str, date] = {}  # one the daily runs ingest on its day
+    for s in truth:
+        day = s["start_ts"].date()
+        first_play[s["title_id"]] = min(first_play.get(s["title_id"], date.max), day)
+        if s["fault"] == "none":
+            first_clean_play[s["title_id"]] = min(first_clean_play.get(s["title_id"], date.max), day)
+    snapshots = sorted(landing.glob("catalog/snapshot_date=*/titles.jsonl"))
+    episodes = [t for t in map(json.loads, snapshots[-1].read_text().splitlines()) if t["title_type"] == "episode"]
+    seasons: dict[str, list[dict]] = {}
+    for t in episodes:
+        seasons.setdefault(f"{t['show_id']}-S{t['season_number']}", []).append(t)
+    for season, titles in sorted(seasons.items()):
+        last = max(titles, key=lambda t: t["episode_number"])
+        others = [first_clean_play.get(t["title_id"], date.max) for t in titles if t is not last]
+        if len(titles) > 1 and first_play.get(last["title_id"], date.max) >= listed_on \
+                and any(days[0] <= d < before for d in others):
+            break
+    else:
+        raise AssertionError("no watched season whose last episode is unplayed before " + str(listed_on))
+    for path in snapshots:
+        if date.fromisoformat(path.parent.name.split("=")[1]) < listed_on:
+            lines = [line for line in path.read_text().splitlines() if json.loads(line)["title_id"] != last["title_id"]]
+            path.write_text("\n".join(lines) + "\n")
+    return last["title_id"], season
+
+
+def _write_landing(landing: Path, snapshots: dict[date, list[dict]], sessions: list[tuple]) -> None:
+    """Catalogue snapshots and the events of whole sessions (profile, title, start, seconds
+    played from 0: play_start, a heartbeat a minute, play_stop), in the contract's files."""
+    for day, titles in snapshots.items():
+        folder = landing / "catalog" / f"snapshot_date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "titles.jsonl").write_text("".join(json.dumps(t) + "\n" for t in titles))
+    n = 0
+    for profile, title_id, start, seconds in sessions:
+        marks = [("play_start", 0)] + [("heartbeat", t) for t in range(60, seconds, 60)] + [("play_stop", seconds)]
+        lines = []
+        for kind, at in marks:
+            n += 1
+            ts = (start + timedelta(seconds=at)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            lines.append(json.dumps(dict(
+                event_id=f"ev-{n:05d}", event_type=kind, event_ts=ts, received_ts=ts, account_id="acc-1",
+                profile_id=profile, session_id=f"s-{profile}-{title_id}-{start:%d%H%M}", title_id=title_id,
+                position_s=float(at), device_type="tv", country="GB", app_version="1.0", schema_version=1)))
+        folder = landing / "events" / f"received_date={start.date()}" / f"hour={start:%H}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "part-00000.jsonl", "a") as out:
+            out.write("".join(line + "\n" for line in lines))
+
+
+def test_a_season_that_gains_an_episode_recomputes_its_earlier_days_like_a_build_from_scratch(
+        spark, settings, tmp_path, monkeypatch):
+    """A weekly season: its third episode is listed four days after a profile finished the
+    two there were. The daily run that lists it must recompute the older days too (beyond
+    dbt's lookback), or the incremental marts keep the profile as a completer of a
+    600-second season while a build from scratch has 600 of 900 seconds watched."""
+    from conftest import reset_warehouse
+    from datetime import datetime
+    from slatehouse import marts
+
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    first, listed_on = date(2026, 1, 5), date(2026, 1, 9)
+
+    def title(title_id, runtime_s, episode=None):
+        return dict(title_id=title_id, title_type="episode" if episode else "film", show_id="show-1" if episode else None,
+                    show_title="Harbour" if episode else None, season_number=1 if episode else None,
+                    episode_number=episode, title=title_id, runtime_s=runtime_s, release_date=str(first),
+                    original_language="en", origin_country="GB", genres=["drama"],
+                    credits=[dict(talent_id="tal-1", name="Ada Actor", role="actor", billing_order=1)],
+                    available_countries=["GB"])
+
+    listed = [title("film-1", 600), title("show-1-e1", 300, 1), title("show-1-e2", 300, 2)]
+    snapshots = {first + timedelta(days=i): listed + ([title("show-1-e3", 300, 3)] if i == 4 else []) for i in range(5)}
+    _write_landing(Path(local.landing_dir), snapshots, [
+        ("prf-1", "show-1-e1", datetime(2026, 1, 5, 20), 300), ("prf-1", "show-1-e2", datetime(2026, 1, 5, 21), 300),
+        ("prf-2", "film-1", datetime(2026, 1, 9, 20), 600)])
+    reset_warehouse(spark)
+    monkeypatch.setattr(marts, "build_marts", _models_only(marts.build_marts))
+    assert pipeline.run(spark, local, [first], with_outputs=False).status == "succeeded"
+    daily = pipeline.run(spark, local, [listed_on], with_outputs=False)
+    assert (listed_on - timedelta(days=local.mart_lookback_days)) > first  # beyond the lookback
+    detail = next(s.detail for s in daily.steps if s.step == "catalog")
+    assert detail["changed_programmes"] == ["show-1-S1"] and detail["marts_stale_from"] == str(first)
+
+    def tables():
+        out = _marts(spark)
+        progress = spark.table("intermediate.int_profile_programme_progress_accumulated")
+        out["progress"] = ([f.name for f in progress.schema], sorted(map(tuple, progress.collect()), key=_order))
+        return out
+
+    incremental = tables()
+    windows = {(r.programme_id, r.window_days): r for r in spark.table("marts.fct_title_release_windows").collect()}
+    assert windows[("show-1-S1", 7)].starters == 1 and windows[("show-1-S1", 7)].completers == 0
+    marts.build_marts(spark, local, None, None, full_refresh=True)
+    _assert_same_marts(incremental, tables())
+    assert ingest.marts_stale_from(spark) is None  # done with: the daily run's build covered it
+
+
 def _landing_lines(landing: Path, day: date) -> int:
     return sum(len(oracle.read_lines(p)) for p in (landing / "events" / f"received_date={day}").glob("hour=*/*"))
 
@@ -343,6 +450,11 @@ def test_a_week_of_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_
     landing = Path(local.landing_dir)
     generate(landing, **A_WEEK)
     days = [A_WEEK["start_date"] + timedelta(days=i) for i in range(A_WEEK["days"])]
+    # A season gains an episode on the sixth day, after its earlier episodes were watched on
+    # days older than the marts' lookback from it.
+    listed_on = days[5]
+    episode, season = _list_an_episode_late(landing, days, listed_on,
+                                            listed_on - timedelta(days=local.mart_lookback_days))
 
     late_files = _late_files(landing, WITHHELD_FROM)
     assert late_files, "the simulation has no late sessions in the withheld dates"
@@ -375,6 +487,13 @@ def test_a_week_of_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_
         assert counts["lines_read"] == lines == counts["accepted"] + counts["quarantined"] + counts["duplicates"]
         daily.append(report)
     assert [s.step for s in daily[0].steps] == STEPS
+    # The daily run that lists the new episode finds the season changed and recomputes the
+    # marts from its first play (test_a_season_that_gains_an_episode_... checks the tables).
+    listed = next(s.detail for s in daily[5].steps if s.step == "catalog")
+    assert season in listed["changed_programmes"]
+    assert listed["marts_stale_from"] < (listed_on - timedelta(days=local.mart_lookback_days)).isoformat()
+    assert all(next(s.detail for s in r.steps if s.step == "catalog")["marts_stale_from"] is None
+               for r in daily[1:5] + daily[6:])
     assert [s.step for s in daily[-1].steps] == STEPS + OUTPUT_STEPS
     outputs = {s.step: s.detail for s in daily[-1].steps}
     assert outputs["forecast"]["backtest_ran"] is False
