@@ -216,16 +216,14 @@ def _note_changed_listings(spark: SparkSession, dims: dict[str, DataFrame], resu
         new_genres = dims[S.SILVER_TITLE_GENRES]
     old = _last_listings(io.read_table(spark, S.SILVER_TITLES), old_genres).alias("o")
     new = _last_listings(dims[S.SILVER_TITLES], new_genres).alias("n")
-    changed = {r.programme_id for r in (
+    # Only programmes listed before: a new one has no plays yet (plays before a listing are
+    # quarantined).
+    programmes = sorted(r.programme_id for r in (
         old.join(new, F.col("o.title_id") == F.col("n.title_id"), "full_outer")
         .where(~F.col("o.listing").eqNullSafe(F.col("n.listing")))
         .select(F.explode(F.array_compact(F.array("o.programme_id", "n.programme_id"))).alias("programme_id"))
-        .distinct().collect())}
-    if not changed:
-        return
-    # A programme new to the catalogue has no plays yet (plays before a listing are quarantined).
-    programmes = sorted(r.programme_id for r in old.where(F.col("programme_id").isin(sorted(changed)))
-                        .select("programme_id").distinct().collect())
+        .join(old.select("programme_id"), "programme_id", "left_semi")
+        .distinct().collect()))
     if not programmes:
         return
     titles = old.union(new).where(F.col("programme_id").isin(programmes)).select("title_id").distinct()
