@@ -448,9 +448,9 @@ def test_a_week_of_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_
         assert counts["lines_read"] == lines == counts["accepted"] + counts["quarantined"] + counts["duplicates"]
         daily.append(report)
     assert [s.step for s in daily[0].steps] == STEPS
-    # New titles join the catalogue every day, but no watched programme is listed
-    # differently, so no daily run widens its marts window (test_a_season_that_gains_an_
-    # episode_... covers one that does).
+    # New films join the catalogue on the fourth and the last day, but no watched programme
+    # is listed differently, so no daily run widens its marts window (test_a_season_that_
+    # gains_an_episode_... covers one that does).
     assert all(next(s.detail for s in r.steps if s.step == "catalog")["marts_stale_from"] is None
                for r in daily)
     assert [s.step for s in daily[-1].steps] == STEPS + OUTPUT_STEPS
