@@ -50,7 +50,7 @@ class LockedError(RuntimeError):
 
 
 class GateFailedError(RuntimeError):
-    """A critical quality gate failed; nothing was promoted."""
+    """A critical quality gate failed; the tables it guards were put back."""
 
 
 class Interrupted(KeyboardInterrupt):
