@@ -2,7 +2,8 @@
 
 Inputs:  the marts, read as the dashboards read them (`MartReader`), and the forecasts.
 Outputs: under `<reports_dir>/<report_date>/`:
-           top10_weekly.html       the four global lists of the week containing the date
+           top10_weekly.html       the four global lists of the latest whole week the data
+                                   covers by the date (else the week in progress)
            title_performance.html  the week's global Top 10 programmes: windows and daily viewing
            slate_forecast.html     the scored slate (or the pitch-free model summary) and backtest
 
