@@ -178,12 +178,10 @@ def marts_stale_from(spark: SparkSession) -> date | None:
     return date.fromisoformat(value) if value and value != "none" else None
 
 
-def clear_marts_stale_from(spark: SparkSession, covered_from: date) -> None:
-    """After a marts build from `covered_from`: the stale mark is done with if it lies
-    within the build."""
-    stale = marts_stale_from(spark)
-    if stale is not None and stale >= covered_from:
-        io.set_table_property(spark, S.BRONZE_CATALOG, MARTS_STALE_FROM, "none")
+def clear_marts_stale_from(spark: SparkSession) -> None:
+    """After a marts build that started on or before the stale mark and passed its gate:
+    the mark is done with."""
+    io.set_table_property(spark, S.BRONZE_CATALOG, MARTS_STALE_FROM, "none")
 
 
 def _last_listings(titles: DataFrame, genres: DataFrame) -> DataFrame:

@@ -498,7 +498,8 @@ def run(
         if starts:
             first = min(starts)
             _build_marts(r, first, sorted_event_dates[-1] if sorted_event_dates else first)
-            clear_marts_stale_from(spark, first)
+            if stale:  # the build started on or before it
+                clear_marts_stale_from(spark)
         if with_outputs:
             _outputs(r, dates)
     return report

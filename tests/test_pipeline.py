@@ -281,7 +281,6 @@ def test_a_season_that_gains_an_episode_recomputes_its_earlier_days_like_a_build
     two there were. The daily run that lists it must recompute the older days too (beyond
     dbt's lookback), or the incremental marts keep the profile as a completer of a
     600-second season while a build from scratch has 600 of 900 seconds watched."""
-    from conftest import reset_warehouse
     from datetime import datetime
     from slatehouse import marts
 
@@ -407,7 +406,6 @@ def _print_timings(label: str, reports) -> None:
 @pytest.mark.slow
 def test_a_week_of_daily_runs_then_a_crashed_and_resumed_backfill_equal_a_build_from_scratch(
         spark, settings, tmp_path, monkeypatch):
-    from conftest import reset_warehouse
     from slatehouse import marts
     from slatehouse.generate import generate
 
