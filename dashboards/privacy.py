@@ -49,15 +49,18 @@ def suppress(frame: pd.DataFrame, k: int, rules: Mapping[str, Iterable[str]]) ->
 
 def suppress_complement(parts: pd.DataFrame, profiles: str, columns: Iterable[str]) -> pd.DataFrame:
     """Secondary suppression for parts of a whole (shares that add up to 100 %, or volumes
-    whose total is shown): when exactly one part is suppressed, the others would give it
-    away by subtraction, so the smallest other part (by `profiles`) is suppressed too.
+    whose total is shown): the hidden parts' sum is the whole minus the shown ones, so it
+    must rest on `k` or more profiles too. Two small parts (3 profiles and 0) would
+    otherwise give away their sum, and with it each other. Distinct profiles do not add up
+    across parts, so that is provable only when a hidden part has `k` or more: when any
+    part is suppressed, the smallest shown part (by `profiles`) is suppressed with it.
 
     `parts` is one whole, already passed through `suppress` on `profiles`; `columns` are
     the value columns that add up. Returns a copy.
     """
     out = parts.copy()
     hidden = is_suppressed(out, profiles).to_numpy()
-    if hidden.sum() != 1 or len(out) < 2:
+    if not hidden.any() or hidden.all():
         return out
     counts = pd.to_numeric(out[profiles], errors="coerce").to_numpy(float)
     second = int(np.nanargmin(np.where(hidden, np.inf, counts)))

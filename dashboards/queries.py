@@ -190,7 +190,9 @@ def retention_curves(retention: pd.DataFrame, titles: pd.DataFrame, programme_id
     point at 100% so the curve starts where every starter is."""
     members = titles.loc[titles["programme_id"] == programme_id, ["title_id", "title_name", "episode_number"]]
     curves = retention.merge(members, on="title_id")
-    curves = suppress(curves, k, {"starters": ["share_reached", "starters_reached"]})
+    # A share gives its numerator away beside the starters: 8 % of 12 is one profile.
+    curves = suppress(curves, k, {"starters": ["share_reached", "starters_reached"],
+                                  "starters_reached": ["share_reached"]})
     return curves.sort_values(["episode_number", "title_id", "progress_pct"], na_position="first").reset_index(drop=True)
 
 
@@ -198,6 +200,9 @@ def season_funnel(funnel: pd.DataFrame, programme_id: str, k: int) -> pd.DataFra
     rows = funnel[funnel["season_id"] == programme_id].sort_values("episode_number").reset_index(drop=True)
     return suppress(rows, k, {
         "episode_1_starters": ["share_started", "share_completed", "episode_starters", "episode_completers"],
+        # Each share beside the episode-1 starters gives its numerator away, as above.
+        "episode_starters": ["share_started"],
+        "episode_completers": ["share_completed"],
         "season_completers": ["binge_rate", "median_days_to_complete"],
     })
 
@@ -283,13 +288,16 @@ def talent_programmes(training: pd.DataFrame, windows: pd.DataFrame, medians: pd
 def talent_summary(track: pd.DataFrame, programmes: pd.DataFrame, medians: pd.DataFrame,
                    talent_id: str, k: int) -> pd.DataFrame:
     """fct_talent_track_record for one person (a row per role) against the median 28-day
-    views of their most frequent genre. The role's figures are suppressed unless one of its
-    complete programmes alone had k profiles."""
+    views of their most frequent genre. The role's figures are suppressed unless each of its
+    complete programmes had k profiles: beside the programmes shown, a mean or median over
+    one hidden programme and shown ones gives the hidden one's views away."""
     rows = track[track["talent_id"] == talent_id].copy()
     if rows.empty:
         return rows
     complete = programmes[programmes["is_window_complete"]]
-    bound = complete.groupby("role")["unique_profiles"].max() if not complete.empty else pd.Series(dtype=float)
+    # The smallest programme: an unknown count (NaN) is small, as everywhere.
+    bound = (complete.groupby("role")["unique_profiles"].agg(lambda n: n.min(skipna=False))
+             if not complete.empty else pd.Series(dtype=float))
     rows["profiles_at_least"] = rows["role"].map(bound)
     rows["main_genre"] = rows["genre_mix"].map(lambda mix: mix[0]["genre"] if mix is not None and len(mix) else None)
     rows = rows.merge(medians[["genre", "genre_median_views_28d", "genre_median_views_28d__suppressed"]]
@@ -316,7 +324,7 @@ def market_shares(market: pd.DataFrame, country: str, month: pd.Timestamp, break
     rows = rows.assign(order=rows["group_value"].map({g: i for i, g in enumerate(order)}))
     rows = rows.sort_values("order").drop(columns="order").reset_index(drop=True)
     demand = ["hours_viewed", "demand_share", "demand_minus_offer_share"]
-    # The demand shares add up to 100 %: one hidden share alone would be 100 % minus the rest.
+    # The demand shares add up to 100 %: the hidden ones together are 100 % minus the rest.
     return suppress_complement(suppress(rows, k, {"unique_profiles": demand}), "unique_profiles", demand)
 
 

@@ -137,6 +137,23 @@ def test_season_funnel_and_where_people_drop():
                                          "share_before": 0.9, "share_after": 0.5}
     assert out["share_started"].notna().all()
     assert out["binge_rate"].isna().all(), "8 season completers: binge rate suppressed"
+    # A share on a numerator below k is held back with it: 9 of 50 completed episode 4.
+    funnel.loc[3, ["episode_completers", "share_completed"]] = [9, 0.18]
+    out = queries.season_funnel(funnel, "S-S1", K)
+    assert np.isnan(out.loc[3, "share_completed"]) and bool(out.loc[3, "episode_completers__suppressed"])
+    assert out.loc[3, "share_started"] == 0.44 and out["share_completed"].notna().sum() == 3
+
+
+def test_a_retention_point_is_held_back_with_the_profiles_who_reached_it():
+    retention = pd.DataFrame({"title_id": ["w"] * 3, "progress_pct": [10, 50, 100], "starters": [12] * 3,
+                              "starters_reached": [12, 10, 1], "share_reached": [1.0, 10 / 12, 1 / 12]})
+    titles = pd.DataFrame({"title_id": ["w"], "programme_id": ["F"], "title_name": ["Film"],
+                           "episode_number": [None]})
+    out = queries.retention_curves(retention, titles, "F", K).set_index("progress_pct")
+    # 12 starters are enough, but 8 % of them is one profile.
+    assert out.loc[50, "share_reached"] == pytest.approx(10 / 12) and out.loc[10, "starters"] == 12
+    assert np.isnan(out.loc[100, "share_reached"]) and bool(out.loc[100, "share_reached__suppressed"])
+    assert np.isnan(out.loc[100, "starters_reached"])
 
 
 def test_market_demand_is_suppressed_on_the_groups_profiles_and_offer_never_is():
@@ -150,8 +167,11 @@ def test_market_demand_is_suppressed_on_the_groups_profiles_and_offer_never_is()
                            row("other_european", 1, 8.0, 0)])
     out = queries.market_shares(market, "FR", D("2024-01-01"), "origin_group", K).set_index("group_value")
     assert list(out.index) == ["domestic", "other_european", "us", "rest_of_world"]
-    assert out.loc["us", "demand_share"] == 0.6 and out.loc["domestic", "hours_viewed"] == 30.0
-    for group in ("rest_of_world", "other_european"):
+    assert out.loc["us", "demand_share"] == 0.6 and out.loc["us", "hours_viewed"] == 60.0
+    # rest_of_world (3 profiles) and other_european (0) are small; shown beside the others,
+    # their sum (3 profiles' hours) would be 100 % minus the rest, so domestic (10, the
+    # smallest shown) is held back with them.
+    for group in ("rest_of_world", "other_european", "domestic"):
         assert np.isnan(out.loc[group, "demand_share"]) and bool(out.loc[group, "hours_viewed__suppressed"])
         assert np.isnan(out.loc[group, "demand_minus_offer_share"])
     assert out["programme_share"].notna().all() and out["runtime_share"].notna().all()
@@ -173,10 +193,13 @@ def test_one_hidden_demand_share_takes_the_next_smallest_with_it():
     assert out.loc["other_european", "demand_share__suppressed"] and out.loc["other_european", "hours_viewed__suppressed"]
     assert np.isnan(out.loc["other_european", "demand_minus_offer_share"])
     assert out.loc["us", "demand_share"] == pytest.approx(0.375) and out["programme_share"].notna().all()
-    # Two or more hidden: their sum is all the rest can tell, so nothing more is held back.
+    # Two small groups (4 and 5 profiles): their sum rests on 9 profiles at most, so the
+    # smallest shown group (45) is held back with them. None hidden: all shown.
     market.loc[1, "unique_profiles"] = 5
-    out = queries.market_shares(market, "CA", D("2024-01-01"), "origin_group", K)
-    assert out["demand_share"].isna().sum() == 2
+    out = queries.market_shares(market, "CA", D("2024-01-01"), "origin_group", K).set_index("group_value")
+    assert out.index[out["demand_share"].isna()].tolist() == ["domestic", "other_european", "rest_of_world"]
+    market["unique_profiles"] = 50
+    assert queries.market_shares(market, "CA", D("2024-01-01"), "origin_group", K)["demand_share"].notna().all()
 
 
 def test_a_completion_rate_is_held_back_with_its_completers():
@@ -249,6 +272,11 @@ def test_talent_record_against_the_genre_median():
     assert summary.loc["director", "median_views_28d"] == 20.0
     assert summary.loc["director", "genre_median_views_28d"] == 30.0
     assert bool(summary.loc["actor", "median_views_28d__suppressed"])
+    # One of the director's two programmes hidden: 2 x the mean - the other's 30 would be it.
+    windows.loc[0, "unique_profiles"] = 6
+    programmes = queries.talent_programmes(training, windows, medians.reset_index(), "T1", K)
+    summary = queries.talent_summary(track, programmes, medians.reset_index(), "T1", K).set_index("role")
+    assert np.isnan(summary.loc["director", "mean_views_28d"]) and bool(summary.loc["director", "median_views_28d__suppressed"])
 
 
 def test_a_long_career_is_charted_by_its_latest_programmes():
