@@ -196,6 +196,19 @@ def test_pseudonymise_is_keyed_hmac_sha256_and_redacts_raw_lines(spark):
 
 
 
+def test_a_quarantined_line_whose_member_ids_cannot_be_found_keeps_no_raw_text(spark):
+    """A producer that renames a field (`accountId`) or escapes a key sends the raw id where
+    redaction cannot find it: such a line is counted with its reason, without its text."""
+    key = b"test-key"
+    renamed = with_().replace('"account_id"', '"accountId"')
+    escaped = with_(event_type="bogus").replace('"profile_id"', '"profile\\u005fid"')
+    assert '"accountId": "acc-1"' in renamed and "profile\\u005fid" in escaped
+    df = lines_df(spark, renamed, escaped, "not json at all")
+    out = df.transform(parse_events).transform(pseudonymise(key)).orderBy("_line_number").collect()
+    assert all(row["reason_code"] is not None for row in out), [row["reason_code"] for row in out]
+    assert [row["line"] for row in out] == [None, None, None]
+
+
 def test_a_raw_line_with_escaped_ids_is_redacted_whole_with_the_parsed_ids_pseudonym(spark):
     """`acc\\u002d000001` is acc-000001 to a JSON parser: the raw line gets that id's
     pseudonym (the one erasure looks for), and no part of the id stays in clear."""

@@ -238,17 +238,23 @@ def redact_line(line: Column, key: bytes) -> Column:
     """Swap the values of member-id fields inside a raw line for their pseudonyms.
 
     Works on broken lines too (unquoted or unterminated values), because quarantined
-    lines are exactly the ones that are not well-formed.
+    lines are exactly the ones that are not well-formed. A line in which a member-id
+    field cannot be found keeps no raw text (null): it may hold the id under a name this
+    cannot know (a producer's `accountId`, an escaped key), where the id could be neither
+    redacted nor found by an erasure. Its reason and counts stay, and the landing file
+    keeps the line until landing retention.
     """
-    out = line
+    out, found = line, F.lit(True)
     for name in MEMBER_ID_FIELDS:
         pattern = _member_id_pattern(name)
         value = _json_text(F.regexp_extract(out, pattern, 2))
+        present = F.regexp_extract(out, pattern, 0) != ""
         out = F.when(
-            F.regexp_extract(out, pattern, 0) != "",
+            present,
             F.regexp_replace(out, pattern, F.concat(F.lit('$1"'), hmac_sha256_hex(value, key), F.lit('"'))),
         ).otherwise(out)
-    return out
+        found = found & present
+    return F.when(found, out)
 
 
 def with_event_date(df: DataFrame) -> DataFrame:
