@@ -68,6 +68,7 @@ class ErasureResult:
     event_dates: list[str] = field(default_factory=list)
     marts_rebuilt: bool = False
     vacuumed: list[str] = field(default_factory=list)
+    completed_earlier: list[str] = field(default_factory=list)  # unfinished requests this one completed
     duration_s: float = 0.0
 
 
@@ -112,6 +113,11 @@ def erase_members(
     rows += [(request_id, "profile", p, requested_at, None)
              for p in _profiles_of(spark, accounts) if p not in known]
     io.ensure_database(spark, "ops")
+    # An earlier erasure that stopped after its deletes (its rebuild failed or was
+    # interrupted) left its members in the rebuilt models and marts, though bronze and
+    # silver no longer hold them: this one rebuilds for it too, and completes it.
+    unfinished = sorted({r[0] for r in io.read_table(spark, ERASURES_TABLE).where("completed_at is null")
+                         .select("request_id").collect()}) if io.table_exists(spark, ERASURES_TABLE) else []
     # Recorded first: from now on ingest quarantines these members' lines, even if the
     # rest of the erasure fails and has to be rerun.
     io.append(spark, ERASURES_TABLE, spark.createDataFrame(rows, ERASURES_SCHEMA))
@@ -136,7 +142,7 @@ def erase_members(
         touched.append(table)
     result.event_dates = sorted(d.isoformat() for d in event_dates)
 
-    if event_dates and io.table_exists(spark, S.SILVER_SESSIONS):
+    if (event_dates or unfinished) and io.table_exists(spark, S.SILVER_SESSIONS):
         from slatehouse.marts import build_marts, mart_tables
 
         # Models only: deleting a member's rows cannot break what the last build's tests
@@ -150,7 +156,9 @@ def erase_members(
         result.vacuumed.append(table)
 
     completed_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    io.update_where(spark, ERASURES_TABLE, f"request_id = '{request_id}'", {"completed_at": completed_at})
+    completed = ", ".join(f"'{r}'" for r in [request_id, *unfinished])
+    io.update_where(spark, ERASURES_TABLE, f"request_id IN ({completed})", {"completed_at": completed_at})
+    result.completed_earlier = unfinished
     result.duration_s = round(time.perf_counter() - began, 2)
     log.info("erasure %s: %d accounts, %d profiles; deleted %s; %d event dates rebuilt",
              request_id, result.accounts, result.profiles, result.rows_deleted, len(event_dates))
