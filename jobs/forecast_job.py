@@ -289,7 +289,7 @@ def refresh_forecasts(spark: SparkSession, settings: Settings) -> ForecastRefres
             result.slate_skipped_reason = str(exc)
     if not result.slate_skipped_reason:
         model = forecast.fit(history, TARGET)
-        scored = _score_slate(spark, model, slate_path, pitches)
+        scored = _score_slate(spark, settings, model, slate_path, pitches)
         result.slate_path, result.slate_scored, result.slate_version = (
             scored.slate_path, scored.pitches, scored.version,
         )
@@ -387,13 +387,15 @@ def score_slate(spark: SparkSession, settings: Settings, slate_path: str | Path,
     slate_path = Path(slate_path)
     raw = forecast.load_slate(slate_path) if pitches is None else pitches  # malformed: fails before the fit
     model, _ = _fit_on_mart(settings)
-    return _score_slate(spark, model, slate_path, raw)
+    return _score_slate(spark, settings, model, slate_path, raw)
 
 
-def _score_slate(spark: SparkSession, model: forecast.DemandModel, slate_path: Path,
+def _score_slate(spark: SparkSession, settings: Settings, model: forecast.DemandModel, slate_path: Path,
                  raw: pd.DataFrame) -> SlateScoreResult:
     pitches = normalise_titles(raw, who=str(slate_path), is_history=False)
     predicted = model.predict(raw)
+    # The mart is read with SQL and the text is printed: both show what the pitch page shows.
+    predicted["comparables"] = _shown(settings, predicted["comparables"])
     scored_at = _now()
     rows = []
     for pitch, pred in zip(pitches.to_dict("records"), predicted.to_dict("records")):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -309,4 +310,9 @@ def test_forecast_pitch_and_score_slate(empty_warehouse, settings, tmp_path):
     assert scored.pitches == 2
     table = spark.table(forecast_job.SLATE_TABLE).toPandas()
     assert sorted(table["pitch_id"]) == ["a", "b"]
+    # The stored and printed comparables follow the same rule: no release windows here, so
+    # no profile count is known behind any actual, and every one is suppressed.
+    stored = [c for row in table["comparables"] for c in json.loads(row)]
+    assert stored and all(c["actual"] is None and c["suppressed"] for c in stored), stored[:2]
+    assert "actual suppressed" in scored.text and not re.search(r"actual \d", scored.text), scored.text
     assert (table["slate_path"] == str(slate)).all()
