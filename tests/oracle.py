@@ -710,3 +710,49 @@ def release_availability_share(v: Viewing) -> dict[str, float | None]:
         total = sum(len(profiles) for profiles in members.values())
         out[pid] = sum(len(profiles) for country, profiles in members.items() if country in available) / total
     return out
+
+
+def title_training(v: Viewing, windows: dict[tuple[str, int], dict]) -> dict[str, dict]:
+    """fct_title_training's catalogue facts and 28-day outcome, per released programme: the
+    outcome is its 28-day release window's (the forecast's target), the runtime the
+    programme's whole (a season's episodes added up), in minutes."""
+    shares = release_availability_share(v)
+    out = {}
+    for pid, p in v.cat.programmes.items():
+        if (pid, 28) not in windows:
+            continue
+        w = windows[(pid, 28)]
+        out[pid] = dict(
+            format=p.format, release_date=p.release_date, genres=p.genres,
+            runtime_minutes=p.runtime_s / 60, episodes=1 if p.format == "film" else len(p.titles),
+            original_language=p.language, origin_country=p.origin_country,
+            release_availability_share=shares[pid],
+            hours_viewed_28d=w["hours_viewed"], views_28d=w["views"], starters_28d=w["starters"],
+            completion_rate_28d=w["completion_rate"], window_end_date=w["window_end_date"],
+            is_window_complete=w["is_window_complete"],
+        )
+    return out
+
+
+def genre_catalogue(v: Viewing) -> dict[str, dict]:
+    """dim_genre: per genre, the titles and programmes that list it in the latest snapshot
+    (the current catalogue)."""
+    current = v.cat.snapshots[v.cat.snapshot_dates[-1]]
+    titles: dict[str, set] = defaultdict(set)
+    for t in current.values():
+        for genre in t["genres"]:
+            titles[genre].add(t["title_id"])
+    return {g: dict(titles=len(ts), programmes=len({v.cat.programme_of[t] for t in ts})) for g, ts in titles.items()}
+
+
+def talent_credits(v: Viewing) -> dict[str, dict]:
+    """dim_talent: everyone any snapshot credits, with the roles and programmes of the
+    credits on the titles as last listed (none left: no roles, 0 programmes)."""
+    everyone = {c["talent_id"] for rows in v.cat.snapshots.values() for t in rows.values() for c in t["credits"]}
+    roles: dict[str, set] = defaultdict(set)
+    programmes: dict[str, set] = defaultdict(set)
+    for t in v.cat.titles.values():
+        for c in t["credits"]:
+            roles[c["talent_id"]].add(c["role"])
+            programmes[c["talent_id"]].add(v.cat.programme_of[t["title_id"]])
+    return {p: dict(roles=sorted(roles[p]), programmes_credited=len(programmes[p])) for p in everyone}
