@@ -24,11 +24,8 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import types
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,17 +36,9 @@ from slatehouse.ingest import DIMENSIONS_FROM, _DIMENSIONS, ingest_catalog
 from slatehouse.settings import Settings
 from slatehouse.spark import get_spark
 
+from bench_ingest import ingest_at  # bench/ is the script's folder, so first on the path
+
 OUT = Path(__file__).parent / "results" / "catalog.json"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def ingest_catalog_at(ref: str):
-    """`ingest_catalog` as it was at a git ref: only jobs/ingest.py is taken from the ref."""
-    source = subprocess.run(["git", "show", f"{ref}:jobs/ingest.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    module = sys.modules[f"ingest_at_{ref}"] = types.ModuleType(f"ingest_at_{ref}")  # for its dataclasses
-    exec(compile(source, f"{ref}:jobs/ingest.py", "exec"), module.__dict__)
-    return module.ingest_catalog
 
 
 def main() -> None:
@@ -61,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     variants = {"catalog": ingest_catalog}
     if args.before:
-        variants["before"] = ingest_catalog_at(args.before)
+        variants["before"] = ingest_at(args.before).ingest_catalog
 
     home = Path(tempfile.mkdtemp(prefix="slatehouse-bench-"))
     settings = Settings(home=home, mode="demo", jars_dir=Path(".cache/jars"))

@@ -41,13 +41,14 @@ OUT = Path(__file__).parent / "results" / "ingest.json"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ingest_events_at(ref: str):
-    """`ingest_events` as it was at a git ref: only jobs/ingest.py is taken from the ref."""
+def ingest_at(ref: str) -> types.ModuleType:
+    """jobs/ingest.py as it was at a git ref (the rest of the package as it is now), for
+    timing a change against the code before it in one session."""
     source = subprocess.run(["git", "show", f"{ref}:jobs/ingest.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     module = sys.modules[f"ingest_at_{ref}"] = types.ModuleType(f"ingest_at_{ref}")  # for its dataclasses
     exec(compile(source, f"{ref}:jobs/ingest.py", "exec"), module.__dict__)
-    return module.ingest_events
+    return module
 
 
 def main() -> None:
@@ -59,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     variants = {"ingest": ingest_events}
     if args.before:
-        variants["before"] = ingest_events_at(args.before)
+        variants["before"] = ingest_at(args.before).ingest_events
 
     home = Path(tempfile.mkdtemp(prefix="slatehouse-bench-"))
     settings = Settings(home=home, mode="demo", jars_dir=Path(".cache/jars"))
