@@ -34,6 +34,7 @@ from slatehouse.transforms.events import (
     pseudonymise,
     with_event_date,
     with_lateness,
+    withhold_unredactable_lines,
 )
 from slatehouse.transforms.sessions import sessionize
 
@@ -293,6 +294,7 @@ def check_events(spark: SparkSession, settings: Settings, received: Sequence[dat
         .transform(dedupe_events(_prior_deliveries(spark, settings, received), settings.dedupe_lookback_days))
         .transform(pseudonymise(key))
         .transform(flag_erased_members(erased_pseudonyms(spark)))
+        .transform(withhold_unredactable_lines)
         .transform(with_event_date)
         .withColumn("_ingested_at", F.current_timestamp())
     )

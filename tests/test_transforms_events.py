@@ -18,6 +18,7 @@ from slatehouse.transforms.events import (
     parse_events,
     pseudonymise,
     with_lateness,
+    withhold_unredactable_lines,
 )
 
 GOOD = {
@@ -204,9 +205,14 @@ def test_a_quarantined_line_whose_member_ids_cannot_be_found_keeps_no_raw_text(s
     escaped = with_(event_type="bogus").replace('"profile_id"', '"profile\\u005fid"')
     assert '"accountId": "acc-1"' in renamed and "profile\\u005fid" in escaped
     df = lines_df(spark, renamed, escaped, "not json at all")
-    out = df.transform(parse_events).transform(pseudonymise(key)).orderBy("_line_number").collect()
+    out = (df.transform(parse_events).transform(pseudonymise(key)).transform(withhold_unredactable_lines)
+           .orderBy("_line_number").collect())
     assert all(row["reason_code"] is not None for row in out), [row["reason_code"] for row in out]
     assert [row["line"] for row in out] == [None, None, None]
+    # A kept line with both fields keeps its (redacted) text.
+    broken = lines_df(spark, '{"account_id": "acc-1", "profile_id": "prf-9", broken')
+    kept = broken.transform(parse_events).transform(pseudonymise(key)).transform(withhold_unredactable_lines).first()
+    assert kept["line"] is not None and "acc-1" not in kept["line"]
 
 
 def test_a_raw_line_with_escaped_ids_is_redacted_whole_with_the_parsed_ids_pseudonym(spark):

@@ -104,7 +104,7 @@ QUARANTINE_SCHEMA = StructType([
     StructField("reason_code", StringType(), False),
     StructField("reason_detail", StringType(), True),
     StructField("event_id", StringType(), True),
-    StructField("raw_line", StringType(), True),  # member ids redacted to their pseudonyms; null when one cannot be found
+    StructField("raw_line", StringType(), True),  # member ids redacted to their pseudonyms; null when one cannot be found (withhold_unredactable_lines)
     StructField("_ingested_at", TimestampType(), False),
 ])
 

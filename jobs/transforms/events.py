@@ -238,23 +238,30 @@ def redact_line(line: Column, key: bytes) -> Column:
     """Swap the values of member-id fields inside a raw line for their pseudonyms.
 
     Works on broken lines too (unquoted or unterminated values), because quarantined
-    lines are exactly the ones that are not well-formed. A line in which a member-id
-    field cannot be found keeps no raw text (null): it may hold the id under a name this
-    cannot know (a producer's `accountId`, an escaped key), where the id could be neither
-    redacted nor found by an erasure. Its reason and counts stay, and the landing file
-    keeps the line until landing retention.
+    lines are exactly the ones that are not well-formed. A line that lacks a member-id
+    field is left to `withhold_unredactable_lines`.
     """
-    out, found = line, F.lit(True)
+    out = line
     for name in MEMBER_ID_FIELDS:
         pattern = _member_id_pattern(name)
         value = _json_text(F.regexp_extract(out, pattern, 2))
-        present = F.regexp_extract(out, pattern, 0) != ""
         out = F.when(
-            present,
+            F.regexp_extract(out, pattern, 0) != "",
             F.regexp_replace(out, pattern, F.concat(F.lit('$1"'), hmac_sha256_hex(value, key), F.lit('"'))),
         ).otherwise(out)
-        found = found & present
-    return F.when(found, out)
+    return out
+
+
+def withhold_unredactable_lines(df: DataFrame) -> DataFrame:
+    """A kept raw line in which a member-id field cannot be found keeps no text (null): it
+    may hold the id under a name redaction cannot know (a producer's `accountId`, an
+    escaped key), where the id could be neither redacted nor found by an erasure. Runs
+    after `flag_erased_members`, which reads the ids a broken line does carry. The line's
+    reason and counts stay, and the landing file keeps it until landing retention."""
+    found = F.lit(True)
+    for name in MEMBER_ID_FIELDS:
+        found = found & (F.regexp_extract(F.col("line"), _member_id_pattern(name), 0) != "")
+    return df.withColumn("line", F.when(found, F.col("line")))
 
 
 def with_event_date(df: DataFrame) -> DataFrame:
