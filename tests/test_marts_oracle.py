@@ -46,10 +46,9 @@ def dataset(request, settings, landing, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(spark, dataset):
-    from conftest import WAREHOUSE_DATABASES
+    from conftest import reset_warehouse
 
-    for db in WAREHOUSE_DATABASES:
-        spark.sql(f"drop database if exists {db} cascade")
+    reset_warehouse(spark)  # and forget the shared `ingested` state: this warehouse is another
     lnd = Path(dataset.landing_dir)
     days = oracle.received_dates(lnd)
     ingest(spark, dataset, days)
