@@ -689,7 +689,7 @@ def serve_sql() -> None:
     from slatehouse.sqlserver import serve
 
     settings = _settings()
-    with _catalogue(settings, "serve-sql"):  # embedded: runs wait until the server stops
+    with _catalogue(settings, "serve-sql"):  # embedded: runs are refused (exit 4) until it stops
         code = serve(settings)
     raise typer.Exit(code)
 

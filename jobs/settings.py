@@ -57,7 +57,6 @@ class Settings(BaseSettings):
 
     lateness_days: int = 3  # events older than this (by received date) are quarantined
     dedupe_lookback_days: int = 3  # event_id uniqueness is enforced across this window
-    session_timeout_s: int = 1800  # a session closes after this much silence
     heartbeat_s: int = 60
     mart_lookback_days: int = 3  # dbt recomputes this many days before the run's dates
     # dbt's threads on the pipeline's one Spark session: independent models and tests run
