@@ -46,7 +46,7 @@ MART_COLUMNS: dict[str, tuple[str, ...]] = {
                               "hours_viewed", "views", "unique_profiles", "event_date"),
     "marts.fct_title_release_windows": ("programme_id", "window_days", "release_date",
                                         "window_end_date", "is_window_complete", "hours_viewed",
-                                        "views", "unique_profiles", "starters", "watchers",
+                                        "views", "plays", "unique_profiles", "increment_profiles", "starters", "watchers",
                                         "completers", "completion_rate", "avg_share_watched"),
     "marts.fct_top10_weekly": ("market", "list_name", "week_rank", "programme_id", "hours_viewed",
                                "views", "unique_profiles", "week_start_date", "week_end_date"),

@@ -131,14 +131,14 @@ def _named(explanation: pd.DataFrame, talent: pd.DataFrame, programmes: pd.DataF
 
 def suppressed_comparables(comparables: list[dict], windows: pd.DataFrame | None, k: int) -> pd.DataFrame:
     """A forecast's comparables with the profiles behind each actual (its 28-day window's,
-    from marts.fct_title_release_windows), an actual resting on fewer than k profiles, or
+    from marts.fct_title_release_windows, as `queries.views_profiles` gives them), an
+    actual resting on fewer than k profiles, on a window suppressed beside the others, or
     on an unknown number (no `windows`), suppressed. Every surface that shows comparables
     (the Greenlight page, `slatehouse forecast`) passes them through here."""
     frame = pd.DataFrame(comparables)
     if frame.empty:
         return frame
-    profiles = (windows.loc[windows["window_days"] == 28].set_index("programme_id")["unique_profiles"]
-                if windows is not None else pd.Series(dtype=float))
+    profiles = queries.views_profiles(windows, k) if windows is not None else pd.Series(dtype=float)
     frame["unique_profiles"] = frame["title_id"].map(profiles)
     return suppress(frame, k, {"unique_profiles": ["actual"]})
 

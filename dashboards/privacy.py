@@ -47,28 +47,115 @@ def suppress(frame: pd.DataFrame, k: int, rules: Mapping[str, Iterable[str]]) ->
     return out
 
 
-def suppress_complement(parts: pd.DataFrame, profiles: str, columns: Iterable[str]) -> pd.DataFrame:
+def suppress_complement(parts: pd.DataFrame, profiles: str, columns: Iterable[str],
+                        totals: Iterable[Sequence[bool]] | None = None,
+                        published: Sequence[bool] | None = None) -> pd.DataFrame:
     """Secondary suppression for parts of a whole (shares that add up to 100 %, or volumes
     whose total is shown): the hidden parts' sum is the whole minus the shown ones, so it
-    must rest on `k` or more profiles too. Two small parts (3 profiles and 0) would
-    otherwise give away their sum, and with it each other. Distinct profiles do not add up
-    across parts, so that is provable only when a hidden part has `k` or more: when any
-    part is suppressed, the smallest shown part (by `profiles`) is suppressed with it.
+    must rest on `k` profiles too. Two small parts (3 profiles and 0) would otherwise give
+    away their sum, and with it each other. Distinct profiles do not add up across parts,
+    so that is provable only when a hidden part has `k` or more: when some parts of a whole
+    are suppressed and none of them has `k` profiles, the smallest shown part (by
+    `profiles`) is suppressed with them. When every part is hidden, their sum is the whole,
+    which rests on its own profiles.
 
-    `parts` is one whole, already passed through `suppress` on `profiles`; `columns` are
-    the value columns that add up. Returns a copy.
+    `parts` is already passed through `suppress` on `profiles`; `columns` are the value
+    columns that add up. `totals` are masks over the rows, one per whole shown elsewhere
+    (a release window, a Top 10 week: days whose sum is on another page); by default all
+    the rows are one whole. A part suppressed for one whole counts for all of them, and
+    the wholes are revisited until none changes. `published` marks parts shown elsewhere
+    as they are (a release's first day is its 1-day window): hiding them would protect
+    nothing, so they are never the part suppressed. Returns a copy.
     """
     out = parts.copy()
-    hidden = is_suppressed(out, profiles).to_numpy()
-    if not hidden.any() or hidden.all():
-        return out
+    wholes = [np.ones(len(out), dtype=bool)] if totals is None else [np.asarray(m, dtype=bool) for m in totals]
     counts = pd.to_numeric(out[profiles], errors="coerce").to_numpy(float)
-    second = int(np.nanargmin(np.where(hidden, np.inf, counts)))
-    for column in dict.fromkeys([*columns, profiles]):
-        flag = column + FLAG_SUFFIX
-        out[flag] = is_suppressed(out, column).to_numpy() | (np.arange(len(out)) == second)
-        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
-        out.loc[out.index[second], column] = np.nan
+    hidden = is_suppressed(out, profiles).to_numpy().copy()
+    covered = np.zeros(len(out), dtype=bool)  # suppressed here: parts with k or more profiles
+    fixed = np.zeros(len(out), dtype=bool) if published is None else np.asarray(published, dtype=bool)
+    changed = True
+    while changed:
+        changed = False
+        for whole in wholes:
+            if not (hidden & whole).any() or (hidden | ~whole).all() or (hidden & covered & whole).any():
+                continue
+            candidates = whole & ~hidden & ~fixed
+            if not candidates.any():
+                continue
+            second = int(np.argmin(np.where(candidates, counts, np.inf)))
+            hidden[second] = covered[second] = changed = True
+    if covered.any():
+        for column in dict.fromkeys([*columns, profiles]):
+            out[column + FLAG_SUFFIX] = is_suppressed(out, column).to_numpy() | covered
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+            out.loc[covered, column] = np.nan
+    return out
+
+
+def suppress_nested(frame: pd.DataFrame, k: int, *, whole: str, order: str, increment: str,
+                    volumes: Sequence[str], counts: Mapping[str, Iterable[str]]) -> pd.DataFrame:
+    """Secondary suppression for nested totals: a programme's 1-, 7-, 28- and 91-day
+    windows, each containing the one before. Two shown totals give their difference away
+    (the 7-day hours minus the 1-day hours are days 2-7's), so that difference must rest
+    on `k` profiles too.
+
+    `frame` holds the totals of each `whole`, ranked by `order`, already passed through
+    `suppress`. Walking each whole from its smallest total, against the last row shown:
+
+    - `volumes` (hours, plays, averages): `increment` counts the distinct profiles behind
+      what a row adds to the row before it, and the difference of two rows rests on at
+      least the largest increment between them. A row's volumes are suppressed when that
+      bound is between 0 and `k` (a difference of nobody gives nobody away; an unknown
+      increment is small, as everywhere).
+    - `counts`, like `suppress`'s rules (a profile count and the values resting on it):
+      the difference of two counts is itself a count of profiles (the 7-day starters
+      minus the 1-day starters started on days 2-7), so a count is suppressed, with its
+      values, when that difference is between 0 and `k`.
+
+    Returns a copy.
+    """
+    out = frame.copy()
+    ranked = np.lexsort((out[order].to_numpy(), out[whole].astype(str).to_numpy()))
+    wholes = out[whole].astype(str).to_numpy()[ranked]
+    first = np.r_[True, wholes[1:] != wholes[:-1]]  # where each whole's walk starts
+    added = pd.to_numeric(out[increment], errors="coerce").fillna(0.5).to_numpy(float)[ranked]  # unknown: small
+    hide = {column: np.zeros(len(out), dtype=bool) for column in [*volumes, *counts]}
+    # Volumes: the profiles behind everything added since the last row shown.
+    shown = ~is_suppressed(out, volumes[0]).to_numpy()[ranked]
+    started, bound = False, 0.0
+    for i, row in enumerate(ranked):
+        if first[i]:
+            started, bound = False, 0.0
+        bound = max(bound, added[i])
+        if not shown[i]:
+            continue
+        if started and 0 < bound < k:
+            for column in volumes:
+                hide[column][row] = True
+        else:
+            started, bound = True, 0.0
+    # Counts: each against its own value in the last row of the whole that showed it.
+    for column in counts:
+        values = pd.to_numeric(out[column], errors="coerce").to_numpy(float)[ranked]
+        shown = ~is_suppressed(out, column).to_numpy()[ranked]
+        previous = np.nan
+        for i, row in enumerate(ranked):
+            if first[i]:
+                previous = np.nan
+            if not shown[i]:
+                continue
+            if 0 < values[i] - previous < k:  # False while nothing was shown (NaN)
+                hide[column][row] = True
+            else:
+                previous = values[i]
+    for source, columns in [*((v, [v]) for v in volumes), *counts.items()]:
+        for column in dict.fromkeys([source, *columns]):
+            small = hide[source]
+            flag = column + FLAG_SUFFIX
+            out[flag] = is_suppressed(out, column).to_numpy() | small
+            if small.any():
+                out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+                out.loc[small, column] = np.nan
     return out
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from .privacy import profiles_at_least, suppress, suppress_complement
+from .privacy import is_suppressed, profiles_at_least, suppress, suppress_complement, suppress_nested
 
 LISTS = {
     "films_english": "Films (English)",
@@ -139,10 +139,17 @@ def programme_options(programmes: pd.DataFrame) -> list[dict]:
             for label, pid in zip(distinct_labels(labels, details), ordered["programme_id"])]
 
 
-def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
+def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str, k: int, *,
+                windows: pd.DataFrame | None = None, top10: pd.DataFrame | None = None) -> pd.DataFrame:
     """Daily hours and views of a programme over all countries and devices, by days since
     release. Views are the programme's: hours ÷ its runtime in hours (a season's total
-    runtime for a season, as in fct_top10_weekly and fct_title_release_windows)."""
+    runtime for a season, as in fct_top10_weekly and fct_title_release_windows).
+
+    A day is suppressed on the largest of its cells' profiles (a lower bound on the day's).
+    The days add up to totals other tables show: the programme's release windows
+    (fct_title_release_windows) and its weeks in the global Top 10 (fct_top10_weekly). A
+    shown total minus the shown days would give the hidden days' sum away, so within each
+    such total the days are also suppressed with `suppress_complement`."""
     programme = programmes.set_index("programme_id").loc[programme_id]
     cells = daily[daily["programme_id"] == programme_id]
     if cells.empty:
@@ -153,7 +160,32 @@ def title_daily(daily: pd.DataFrame, programmes: pd.DataFrame, programme_id: str
     out["views"] = out["hours_viewed"] / (programme["runtime_s"] / 3600.0)
     out["days_since_release"] = (out["event_date"] - pd.Timestamp(programme["release_date"])).dt.days + 1
     out = out.sort_values("event_date").reset_index(drop=True)
-    return suppress(out, k, {"profiles_at_least": ["hours_viewed", "views", "plays"]})
+    out = suppress(out, k, {"profiles_at_least": ["hours_viewed", "views", "plays"]})
+    shown = (shown_windows(windows[windows["programme_id"] == programme_id], k) if windows is not None
+             else pd.DataFrame(columns=["window_days", "hours_viewed"]))
+    shown_days = sorted(shown.loc[~is_suppressed(shown, "hours_viewed"), "window_days"])
+    # The first day is the 1-day window: where that is shown, hiding the day protects nothing.
+    published = (out["days_since_release"] == 1).to_numpy() & (1 in shown_days)
+    return suppress_complement(out, "profiles_at_least", ["hours_viewed", "views", "plays"],
+                               _daily_totals(out, programme_id, k, shown_days, top10), published)
+
+
+def _daily_totals(days: pd.DataFrame, programme_id: str, k: int, windows: list[int],
+                  top10: pd.DataFrame | None) -> list:
+    """Masks over a programme's days, one per total shown elsewhere: the days between two
+    release windows whose hours are shown (`windows`: a window's days minus the smaller
+    shown one's), and each global Top 10 week whose hours are shown."""
+    totals, since = [], days["days_since_release"].to_numpy()
+    previous = 0
+    for window in windows:
+        totals.append((since > previous) & (since <= window))
+        previous = window
+    if top10 is not None:
+        weeks = top10[(top10["programme_id"] == programme_id) & (top10["market"] == GLOBAL)
+                      & (pd.to_numeric(top10["unique_profiles"], errors="coerce") >= k)]
+        for start in pd.to_datetime(weeks["week_start_date"]).drop_duplicates():
+            totals.append(((days["event_date"] >= start) & (days["event_date"] <= week_last_day(start))).to_numpy())
+    return totals
 
 
 def window_states(windows: pd.DataFrame) -> pd.Series:
@@ -168,21 +200,48 @@ def window_states(windows: pd.DataFrame) -> pd.Series:
                      index=windows.index)
 
 
-def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
-    """The 1/7/28/91-day windows of a programme, with `window_state`: "complete", "open"
-    (its last day is after the latest event date) or "before the data" (the programme was
-    released before the earliest event date, so its windows were never wholly observed).
-    Volumes are suppressed on the window's profiles, rates on its starters, and any
-    profile count below k on itself. The completion rate is also suppressed with its
-    completers: next to the starters it would give their number away (starters x rate)."""
-    rows = windows[windows["programme_id"] == programme_id].sort_values("window_days").reset_index(drop=True)
-    rows["window_state"] = window_states(rows)
-    return suppress(rows, k, {
+def shown_windows(windows: pd.DataFrame, k: int) -> pd.DataFrame:
+    """fct_title_release_windows rows with their small cells suppressed: volumes on the
+    window's profiles, rates on its starters, and any profile count below k on itself.
+    The completion rate is also suppressed with its completers: next to the starters it
+    would give their number away (starters x rate). A programme's windows are nested, so
+    a window is also suppressed where its difference from a smaller window shown beside it
+    rests on fewer than k profiles (`increment_profiles`) or is a count below k. Every
+    page that shows a window's numbers (the Title page, a talent's programmes, the
+    comparables) starts here."""
+    counts = {
         "unique_profiles": ["hours_viewed", "views", "plays"],
         "starters": ["completion_rate", "avg_share_watched"],
         "watchers": [],
         "completers": ["completion_rate"],
-    })
+    }
+    return suppress_nested(suppress(windows, k, counts), k, whole="programme_id", order="window_days",
+                           increment="increment_profiles",
+                           volumes=["hours_viewed", "views", "plays", "avg_share_watched"],
+                           counts={"unique_profiles": [], "starters": ["completion_rate"], "watchers": [],
+                                   "completers": ["completion_rate"]})
+
+
+def views_profiles(windows: pd.DataFrame, k: int, window_days: int = 28) -> pd.Series:
+    """Per programme (the index), the profiles behind its window's views where
+    `shown_windows` shows them, and unknown (NaN) where it suppresses them, so that a
+    number resting on those views (a talent's programme, a comparable's actual) is
+    suppressed with them."""
+    shown = shown_windows(windows, k)
+    rows = shown[shown["window_days"] == window_days]
+    profiles = pd.to_numeric(windows.loc[rows.index, "unique_profiles"], errors="coerce").astype(float)
+    return pd.Series(profiles.where(~is_suppressed(rows, "views")).to_numpy(), index=rows["programme_id"].to_numpy(),
+                     name="unique_profiles")
+
+
+def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
+    """The 1/7/28/91-day windows of a programme, suppressed as in `shown_windows`, with
+    `window_state`: "complete", "open" (its last day is after the latest event date) or
+    "before the data" (the programme was released before the earliest event date, so its
+    windows were never wholly observed)."""
+    rows = windows[windows["programme_id"] == programme_id].sort_values("window_days").reset_index(drop=True)
+    rows["window_state"] = window_states(rows)
+    return shown_windows(rows, k)
 
 
 def retention_curves(retention: pd.DataFrame, titles: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
@@ -243,16 +302,19 @@ def talent_options(talent: pd.DataFrame) -> list[dict]:
             for label, tid in zip(distinct_labels(labels, list(credited["talent_id"])), credited["talent_id"])]
 
 
-def _window_28(windows: pd.DataFrame) -> pd.DataFrame:
-    rows = windows.assign(window_state=window_states(windows))
-    return rows.loc[rows["window_days"] == 28, ["programme_id", "unique_profiles", "window_state"]]
+def _window_28(windows: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Each programme's 28-day window: the profiles behind its shown views (`views_profiles`)
+    and its state."""
+    rows = windows.loc[windows["window_days"] == 28, ["programme_id"]]
+    return rows.assign(unique_profiles=rows["programme_id"].map(views_profiles(windows, k)).to_numpy(),
+                       window_state=window_states(windows)[rows.index])
 
 
 def genre_medians(training: pd.DataFrame, windows: pd.DataFrame, k: int) -> pd.DataFrame:
     """Median 28-day views per genre over programmes with a complete 28-day window."""
     complete = training[training["is_window_complete"].fillna(False).astype(bool)]
     rows = complete[["programme_id", "genres", "views_28d"]].merge(
-        _window_28(windows).drop(columns="window_state"), on="programme_id", how="left")
+        _window_28(windows, k).drop(columns="window_state"), on="programme_id", how="left")
     rows = rows.explode("genres").rename(columns={"genres": "genre"}).dropna(subset=["genre"])
     medians = rows.groupby("genre").agg(genre_median_views_28d=("views_28d", "median"),
                                         genre_programmes=("programme_id", "nunique"),
@@ -278,7 +340,7 @@ def talent_programmes(training: pd.DataFrame, windows: pd.DataFrame, medians: pd
                "is_window_complete", "unique_profiles", "window_state", "genre_median_views_28d"]
     if not rows:
         return pd.DataFrame(columns=columns)
-    out = pd.DataFrame(rows).merge(_window_28(windows), on="programme_id", how="left")
+    out = pd.DataFrame(rows).merge(_window_28(windows, k), on="programme_id", how="left")
     out = out.merge(medians[["genre", "genre_median_views_28d", "genre_median_views_28d__suppressed"]]
                     .rename(columns={"genre": "primary_genre"}), on="primary_genre", how="left")
     out = suppress(out, k, {"unique_profiles": ["views_28d"]})

@@ -179,7 +179,8 @@ def _title_report(reader: MartReader, out: Path, report_date: date, limit: int =
             doc.heading(str(names.get(programme_id, programme_id)))
             doc.table(queries.release_windows(reader.read("marts.fct_title_release_windows"), programme_id, k),
                       WINDOW_COLUMNS, empty="Not released by the latest event date.")
-            daily = queries.title_daily(reader.read("marts.fct_title_daily"), programmes, programme_id, k)
+            daily = queries.title_daily(reader.read("marts.fct_title_daily"), programmes, programme_id, k,
+                                        windows=reader.read("marts.fct_title_release_windows"), top10=top10)
             doc.figure(figures.title_daily_figure(daily, k).update_layout(height=300))
     return doc.write(out / "title_performance.html", _footer(reader, page.TABLES, report_date))
 

@@ -49,8 +49,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("programme_id", _S), ("programme_type", _S), ("window_days", _I32), ("release_date", _D),
         ("window_end_date", _D), ("data_through_date", _D), ("is_window_complete", _B),
         ("runtime_s", _I64), ("hours_viewed", _F), ("views", _F), ("plays", _I64),
-        ("unique_profiles", _I64), ("unique_accounts", _I64), ("starters", _I64), ("watchers", _I64),
-        ("completers", _I64), ("completion_rate", _F), ("avg_share_watched", _F)]),
+        ("unique_profiles", _I64), ("unique_accounts", _I64), ("increment_profiles", _I64), ("starters", _I64),
+        ("watchers", _I64), ("completers", _I64), ("completion_rate", _F), ("avg_share_watched", _F)]),
     "fct_top10_weekly": pa.schema([
         ("market", _S), ("list_name", _S), ("week_rank", _I32), ("programme_id", _S),
         ("programme_type", _S), ("hours_viewed", _F), ("views", _F), ("unique_profiles", _I64),
@@ -291,19 +291,24 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
             + people.map(talent_effect).sum() * 0.5 + (0.3 if p["format"] == "series" else 0.0)
             + rng.normal(0, 0.3)))
     share_of_28 = {1: 0.15, 7: 0.55, 28: 1.0, 91: 1.6}
-    rows = []
+    rows, previous = [], 0
     for window in (1, 7, 28, 91):
         end = pd.to_datetime(prog["release_date"]) + pd.Timedelta(days=window - 1)
         in_window = sessions[sessions["event_date"] <= sessions["programme_id"].map(end)]
         counts = _profile_counts(in_window, ["programme_id"]).set_index("programme_id")
+        added_from = pd.to_datetime(prog["release_date"]) + pd.Timedelta(days=previous)
+        increment = (in_window[in_window["event_date"] >= in_window["programme_id"].map(added_from)]
+                     .groupby("programme_id")["profile_id"].nunique())
         released = prog[pd.to_datetime(prog["release_date"]) <= last]
         for pid, p in released.iterrows():
             runtime_h = p["runtime_s"] / 3600
             if pd.Timestamp(p["release_date"]) < first_event and pid != TINY_PROGRAMME:
                 views = formula_views[pid] * share_of_28[window]
                 profiles = int(views * 1.4) + 1
+                before = int(formula_views[pid] * share_of_28.get(previous, 0.0) * 1.4) + 1 if previous else 0
                 c = pd.Series(dict(hours_viewed=views * runtime_h, plays=int(profiles * 1.3),
                                    unique_profiles=profiles, unique_accounts=int(profiles * 0.7) + 1,
+                                   increment_profiles=profiles - before // 2,
                                    starters=int(profiles * 0.9), watchers=int(profiles * 0.5),
                                    completers=int(profiles * 0.4)))
             else:
@@ -319,9 +324,12 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
                 plays=int(c["plays"]) if c is not None else 0,
                 unique_profiles=int(c["unique_profiles"]) if c is not None else 0,
                 unique_accounts=int(c["unique_accounts"]) if c is not None else 0,
+                increment_profiles=int(c["increment_profiles"] if "increment_profiles" in c
+                                       else increment.get(pid, 0)) if c is not None else 0,
                 starters=starters, watchers=int(c["watchers"]) if c is not None else 0,
                 completers=completers, completion_rate=completers / starters if starters else None,
                 avg_share_watched=float(rng.uniform(0.4, 0.9)) if starters else None))
+        previous = window
     windows = pd.DataFrame(rows)
     marts["fct_title_release_windows"] = windows
 

@@ -367,7 +367,7 @@ def _shown(settings: Settings, per_pitch: Iterable[list[dict]]) -> list[list[dic
     from slatehouse.dashboards.privacy import is_suppressed
 
     try:
-        windows = MartReader(settings).read(WINDOWS, ["programme_id", "window_days", "unique_profiles"])
+        windows = MartReader(settings).read(WINDOWS)
     except MissingTableError:
         windows = None
     shown = []

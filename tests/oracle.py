@@ -447,9 +447,13 @@ def release_windows(v: Viewing) -> dict[tuple[str, int], dict]:
         if p.release_date > v.through:
             continue
         sessions = [s for (profile, prog), ss in v.by_pp.items() if prog == pid for s in ss]
+        previous = 0
         for n in WINDOWS:
             end = p.release_date + timedelta(days=n - 1)
             inside = [s for s in sessions if p.release_date <= s["event_date"] <= end]
+            # The days this window adds to the previous one: release + previous .. end.
+            added = {s["profile_id"] for s in inside if s["event_date"] >= p.release_date + timedelta(days=previous)}
+            previous = n
             hours = sum(s["play_time_s"] for s in inside) / 3600
             profiles = {s["profile_id"] for s in inside}
             # Tiers: every profile with any viewing in the window, its progress at the end.
@@ -464,7 +468,8 @@ def release_windows(v: Viewing) -> dict[tuple[str, int], dict]:
                 window_end_date=end, is_window_complete=v.data_from <= p.release_date and end <= v.through,
                 hours_viewed=hours,
                 views=hours / (p.runtime_s / 3600), plays=len(inside), unique_profiles=len(profiles),
-                unique_accounts=len({s["account_id"] for s in inside}), starters=starters,
+                unique_accounts=len({s["account_id"] for s in inside}), increment_profiles=len(added),
+                starters=starters,
                 watchers=watchers, completers=completers, completion_rate=ratio(completers, starters),
                 avg_share_watched=sum(shares) / len(shares) if shares else None,
             )

@@ -47,7 +47,7 @@ def test_suppress_blanks_small_and_unknown_counts_and_flags_them():
 
 def test_suppress_keeps_rates_apart_from_volumes():
     windows = pd.DataFrame({"programme_id": ["P"] * 2, "window_days": [1, 7], "is_window_complete": True,
-                            "unique_profiles": [40, 60],
+                            "unique_profiles": [40, 60], "increment_profiles": [40, 45],
                             "starters": [6, 30], "watchers": [4, 20], "completers": [2, 12],
                             "hours_viewed": [10.0, 30.0], "views": [5.0, 15.0], "plays": [50, 90],
                             "completion_rate": [2 / 6, 0.4], "avg_share_watched": [0.5, 0.6]})
@@ -124,6 +124,35 @@ def test_title_daily_sums_cells_and_suppresses_on_the_largest_cell():
     assert out.loc[0, "views"] == pytest.approx(5.0)  # 10 hours / a 2-hour runtime
     # Day 2: two cells of 6 profiles could be the same 6 people, so the day is held back.
     assert np.isnan(out.loc[1, "hours_viewed"]) and bool(out.loc[1, "views__suppressed"])
+
+
+def test_a_day_inside_a_shown_window_or_top10_week_is_held_back_with_a_hidden_one():
+    days = pd.date_range("2024-01-01", periods=9)  # A came out on Monday 1 January
+    profiles = [12, 30, 5, 30, 25, 30, 30, 40, 3]
+    daily = pd.DataFrame({"programme_id": "A", "event_date": days, "hours_viewed": 1.0, "plays": 2,
+                          "unique_profiles": profiles})
+    n = np.array([12, 120, 130, 130])
+    windows = pd.DataFrame({"programme_id": "A", "window_days": [1, 7, 28, 91], "is_window_complete": True,
+                            "unique_profiles": n, "increment_profiles": [12, 80, 40, 0], "hours_viewed": 1.0,
+                            "views": 1.0, "plays": n, "starters": n, "watchers": n, "completers": n,
+                            "completion_rate": 1.0, "avg_share_watched": 0.5})
+    top10 = pd.DataFrame({"market": ["GLOBAL", "US"], "programme_id": "A", "unique_profiles": [120, 60],
+                          "week_start_date": [D("2024-01-01")] * 2})
+
+    def hidden(**totals):
+        out = queries.title_daily(daily, _programmes(), "A", K, **totals)
+        return out.loc[is_suppressed(out, "hours_viewed"), "days_since_release"].tolist()
+
+    assert hidden() == [3, 9]  # fewer than 10 profiles
+    # The 7-day window minus the 1-day one minus the shown days 2, 4-7 would give day 3's
+    # 5 profiles away; so would the 28-day minus the 7-day minus day 8 for day 9. With the
+    # smallest shown day of each beside it, the hidden sum rests on 10 or more profiles.
+    assert hidden(windows=windows) == [3, 5, 8, 9]
+    # The global Top 10 week (days 1-7) likewise: its smallest shown day is the first.
+    assert hidden(top10=top10) == [1, 3, 9]
+    # But the first day is the 1-day window, shown as it is: hiding it protects nothing,
+    # so the next smallest goes instead.
+    assert hidden(windows=windows, top10=top10) == [3, 5, 8, 9]
 
 
 def test_season_funnel_and_where_people_drop():
@@ -204,7 +233,7 @@ def test_one_hidden_demand_share_takes_the_next_smallest_with_it():
 
 def test_a_completion_rate_is_held_back_with_its_completers():
     windows = pd.DataFrame({"programme_id": ["A"] * 2, "window_days": [7, 28], "is_window_complete": True,
-                            "unique_profiles": [20, 30],
+                            "unique_profiles": [20, 30], "increment_profiles": [20, 25],
                             "hours_viewed": [10.0, 20.0], "views": [5.0, 10.0], "plays": [30, 50],
                             "starters": [12, 25], "watchers": [10, 20], "completers": [3, 12],
                             "completion_rate": [0.25, 0.48], "avg_share_watched": [0.4, 0.5]})
@@ -215,10 +244,54 @@ def test_a_completion_rate_is_held_back_with_its_completers():
     assert out.loc[1, "completion_rate"] == 0.48 and out.loc[1, "completers"] == 12
 
 
+def _nested_windows(**columns) -> pd.DataFrame:
+    base = {"programme_id": "P", "window_days": [1, 7, 28, 91], "is_window_complete": True,
+            "unique_profiles": [30, 34, 60, 61], "increment_profiles": [30, 6, 40, 3],
+            "hours_viewed": [10.0, 12.0, 30.0, 31.0], "views": [5.0, 6.0, 15.0, 15.5], "plays": [40, 46, 90, 93],
+            "starters": [20, 22, 45, 45], "watchers": [15, 15, 35, 35], "completers": [10, 10, 30, 30],
+            "completion_rate": [0.5, 10 / 22, 30 / 45, 30 / 45], "avg_share_watched": [0.4, 0.45, 0.6, 0.6]}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_a_window_beside_a_smaller_one_is_held_back_when_their_difference_is_small():
+    out = queries.release_windows(_nested_windows(), "P", K)
+    # 7 days minus 1 day: the hours of days 2-7 rest on 6 profiles; 91 minus 28 on 3.
+    assert is_suppressed(out, "hours_viewed").tolist() == [False, True, False, True]
+    assert out["views"].isna().tolist() == [False, True, False, True]
+    assert out["avg_share_watched"].isna().tolist() == [False, True, False, True]
+    # 28 days minus 1 day rests on days 2-28's profiles: at least the 40 of days 8-28.
+    assert out.loc[2, "hours_viewed"] == 30.0
+    # A difference of two counts is a count: 34 - 30 = 4 new profiles, 22 - 20 = 2 starters
+    # (and their rate, which would give them back); 45 - 45 = 0 gives nobody away.
+    assert out["unique_profiles"].isna().tolist() == [False, True, False, True]
+    assert out["starters"].isna().tolist() == [False, True, False, False]
+    assert out["completion_rate"].isna().tolist() == [False, True, False, False]
+    assert out["completers"].notna().all()  # 10, 10 (+0), 30 (+20), 30 (+0)
+    # Nothing new on days 8-28 (no profile): the 28-day window is the 7-day one, shown.
+    quiet = queries.release_windows(_nested_windows(
+        unique_profiles=[30, 40, 40, 41], increment_profiles=[30, 12, 0, 2], starters=[20, 30, 30, 30],
+        hours_viewed=[10.0, 20.0, 20.0, 20.5]), "P", K)
+    assert is_suppressed(quiet, "hours_viewed").tolist() == [False, False, False, True]
+    # An unknown increment is small; days 2-28 still rest on the 40 of days 8-28.
+    unknown = queries.release_windows(_nested_windows(increment_profiles=[30, None, 40, 12]), "P", K)
+    assert is_suppressed(unknown, "hours_viewed").tolist() == [False, True, False, False]
+
+
+def test_a_28_day_actual_suppressed_beside_its_7_day_window_stays_suppressed_everywhere():
+    windows = _nested_windows(increment_profiles=[30, 12, 4, 20])  # days 8-28: 4 profiles
+    assert queries.views_profiles(windows, K).isna().to_dict() == {"P": True}
+    comparables = forecasting.suppressed_comparables([{"title_id": "P", "actual": 15.0}], windows, K)
+    assert comparables["actual"].isna().all() and is_suppressed(comparables, "actual").all()
+    shown = forecasting.suppressed_comparables([{"title_id": "P", "actual": 15.0}],
+                                               _nested_windows(increment_profiles=[30, 12, 40, 20]), K)
+    assert shown["actual"].tolist() == [15.0]
+
+
 def test_a_window_is_complete_open_or_before_the_data():
     def windows(pid, complete):
         return pd.DataFrame({"programme_id": pid, "window_days": [1, 7, 28, 91], "is_window_complete": complete,
-                             "unique_profiles": 50, "hours_viewed": 1.0, "views": 1.0, "plays": 60, "starters": 40,
+                             "unique_profiles": 50, "increment_profiles": 50, "hours_viewed": 1.0, "views": 1.0,
+                             "plays": 60, "starters": 40,
                              "watchers": 30, "completers": 20, "completion_rate": 0.5, "avg_share_watched": 0.6})
 
     frame = pd.concat([windows("new", [True, True, False, False]), windows("library", [False] * 4)])
@@ -255,6 +328,10 @@ def test_talent_record_against_the_genre_median():
     windows = pd.DataFrame({"programme_id": list("ABCDAD"), "window_days": [28] * 4 + [1, 1],
                             "is_window_complete": [True, True, True, False, True, False],
                             "unique_profiles": [40, 80, 120, 5, 30, 1]})
+    profiles = windows["unique_profiles"]
+    windows = windows.assign(increment_profiles=profiles, hours_viewed=1.0, views=1.0, plays=profiles,
+                             starters=profiles, watchers=profiles, completers=profiles, completion_rate=1.0,
+                             avg_share_watched=0.5)
     medians = queries.genre_medians(training, windows, K).set_index("genre")
     assert medians.loc["drama", "genre_median_views_28d"] == 30.0
     programmes = queries.talent_programmes(training, windows, medians.reset_index(), "T1", K)

@@ -277,7 +277,10 @@ def test_forecast_pitch_and_score_slate(empty_warehouse, settings, tmp_path):
     small = {c["title_id"] for c in pitch.forecast[0]["comparables"][::2]}
     profiles = {f"P{i:04d}": (3 if f"P{i:04d}" in small else 50) for i in range(60)}
     io.append(spark, "marts.fct_title_release_windows", spark.createDataFrame(
-        [(p, 28, n) for p, n in profiles.items()], "programme_id string, window_days int, unique_profiles long"))
+        [(p, 28, n, n, 10.0, 5.0, n, n, n, n, 1.0, 0.5) for p, n in profiles.items()],
+        "programme_id string, window_days int, unique_profiles long, increment_profiles long, hours_viewed double, "
+        "views double, plays long, starters long, watchers long, completers long, completion_rate double, "
+        "avg_share_watched double"))
     try:
         shown = forecast_job.forecast_pitch(settings, ROOT / "docs" / "examples" / "pitch.yaml").forecast[0]
     finally:

@@ -14,7 +14,7 @@ from ..privacy import SUPPRESSED_TEXT, format_value, is_suppressed
 PATH = "/title"
 NAME = "Title"
 TABLES = ("marts.dim_programme", "marts.dim_title", "marts.fct_title_daily", "marts.fct_title_release_windows",
-          "marts.fct_title_retention", "marts.fct_season_funnel")
+          "marts.fct_title_retention", "marts.fct_season_funnel", "marts.fct_top10_weekly")
 
 WINDOW_COLUMNS = [
     ("window_days", "Window (days)", c.INT),
@@ -106,7 +106,9 @@ def content(reader: MartReader, programme_id: str | None) -> list:
     programme = programmes.loc[programme_id]
     k = reader.k
     windows = queries.release_windows(reader.read("marts.fct_title_release_windows"), programme_id, k)
-    daily = queries.title_daily(reader.read("marts.fct_title_daily"), reader.read("marts.dim_programme"), programme_id, k)
+    daily = queries.title_daily(reader.read("marts.fct_title_daily"), reader.read("marts.dim_programme"), programme_id, k,
+                                windows=reader.read("marts.fct_title_release_windows"),
+                                top10=reader.read("marts.fct_top10_weekly"))
     curves = queries.retention_curves(reader.read("marts.fct_title_retention"), reader.read("marts.dim_title"), programme_id, k)
     parts = [
         _kpis(programme, windows, k),

@@ -2,6 +2,8 @@
 -- viewing in [release_date, release_date + window_days - 1]. A window is complete when the
 -- data covers all of it: it is still open on the latest event date, or it began before the
 -- earliest one (a library title released before the data), is_window_complete = false.
+-- increment_profiles counts the profiles behind the days a window adds to the one before
+-- (days 2-7 of the 7-day window): the difference of two windows rests on them.
 with
 
 sessions as (
@@ -43,6 +45,9 @@ windows as (
         programmes.release_date,
         window_days,
         date_add(programmes.release_date, window_days - 1) as window_end_date,
+        -- The first day this window adds to the previous one (1 -> 7 -> 28 -> 91 days).
+        date_add(programmes.release_date, case window_days when 1 then 0 when 7 then 1 when 28 then 7 else 28 end)
+            as increment_start_date,
         data_through.data_through_date,
         coalesce(
             programmes.release_date >= data_through.data_from_date
@@ -64,7 +69,9 @@ viewing as (
         sum(sessions.play_time_s) / 3600.0d as hours_viewed,
         count(*) as plays,
         count(distinct sessions.profile_id) as unique_profiles,
-        count(distinct sessions.account_id) as unique_accounts
+        count(distinct sessions.account_id) as unique_accounts,
+        count(distinct case when sessions.event_date >= windows.increment_start_date then sessions.profile_id end)
+            as increment_profiles
     from windows
     inner join titles
         on windows.programme_id = titles.programme_id
@@ -127,6 +134,7 @@ final as (
         coalesce(viewing.plays, 0) as plays,
         coalesce(viewing.unique_profiles, 0) as unique_profiles,
         coalesce(viewing.unique_accounts, 0) as unique_accounts,
+        coalesce(viewing.increment_profiles, 0) as increment_profiles,
         coalesce(tiers.starters, 0) as starters,
         coalesce(tiers.watchers, 0) as watchers,
         coalesce(tiers.completers, 0) as completers,
