@@ -190,11 +190,30 @@ def _newest_ingested(spark: SparkSession) -> date | None:
     return io.read_table(spark, S.BRONZE_EVENTS).agg(F.max("received_date")).first()[0]
 
 
+def _ingested_dates(spark: SparkSession) -> set[date]:
+    """Received dates whose events were ingested: those with rows in bronze (accepted or
+    quarantined), and those of every run that ingested and succeeded (bronze retention may
+    have removed their rows already)."""
+    dates: set[date] = set()
+    for table in (S.BRONZE_EVENTS, S.BRONZE_QUARANTINE):
+        if io.table_exists(spark, table):
+            dates |= {r[0] for r in io.read_table(spark, table).select("received_date").distinct().collect()}
+    if io.table_exists(spark, S.OPS_RUNS):
+        runs = (io.read_table(spark, S.OPS_RUNS)
+                .where("status = 'succeeded' AND command IN ('run', 'backfill', 'ingest') AND first_date IS NOT NULL")
+                .select("first_date", "last_date").collect())
+        for first, last in runs:
+            dates |= {first + timedelta(days=i) for i in range((last - first).days + 1)}
+    return dates
+
+
 @dataclass
 class RetentionResult:
     landing_cutoff: str
     bronze_cutoff: str
     landing_folders_removed: list[str] = field(default_factory=list)
+    # Older than the cutoff but never ingested: kept, and named in a warning.
+    landing_folders_not_ingested: list[str] = field(default_factory=list)
     rows_deleted: dict[str, int] = field(default_factory=dict)
     reports_cutoff: str = ""
     report_folders_removed: list[str] = field(default_factory=list)
@@ -213,7 +232,9 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
 
     Ages count back from `today`, which defaults to the newest received date already in
     bronze, not the wall clock: a pipeline that stopped for a month must not find its
-    backlog purged when it restarts, and nothing not yet ingested is ever removed.
+    backlog purged when it restarts. A landing folder that was never ingested (no rows in
+    bronze, no succeeded run for its date) is never removed: it is kept and named in a
+    warning (`landing_folders_not_ingested`).
     """
     from slatehouse import quality  # here: it loads Great Expectations
     from slatehouse.dashboards.reports import remove_reports_before  # here: it loads plotly
@@ -227,11 +248,20 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
     result = RetentionResult(landing_cutoff=landing_cutoff.isoformat(), bronze_cutoff=bronze_cutoff.isoformat())
     # Catalogue snapshots hold no member data and stay: the SCD2 dimensions need them.
     folder = f"{settings.landing_dir}/events"
-    for d in io.list_partition_dates(spark, folder, "received_date"):
-        if d < landing_cutoff:
-            path = f"{folder}/received_date={d.isoformat()}"
+    old = [d for d in io.list_partition_dates(spark, folder, "received_date") if d < landing_cutoff]
+    ingested = _ingested_dates(spark) if old else set()
+    for d in old:
+        path = f"{folder}/received_date={d.isoformat()}"
+        if d in ingested:
             io.remove_path(spark, path)
             result.landing_folders_removed.append(path)
+        else:
+            result.landing_folders_not_ingested.append(path)
+    if result.landing_folders_not_ingested:
+        log.warning("retention: kept %d landing folder(s) older than %s that were never ingested: %s. "
+                    "Ingest them (`slatehouse backfill`) or remove them by hand; retention removes "
+                    "them once ingested.", len(result.landing_folders_not_ingested), landing_cutoff,
+                    ", ".join(result.landing_folders_not_ingested))
     for table in (S.BRONZE_EVENTS, S.BRONZE_QUARANTINE):
         if io.table_exists(spark, table):
             deleted = io.delete_where(spark, table, f"received_date < DATE'{bronze_cutoff.isoformat()}'")

@@ -191,10 +191,16 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     assert untouched.landing_folders_removed == [] and not any(untouched.rows_deleted.values())
     assert untouched.report_folders_removed == [] and untouched.gate_results_removed == 0
 
+    # An old folder that was never ingested (a gap nobody backfilled) is kept, and named.
+    stray = days[0] - timedelta(days=3)
+    shutil.copytree(Path(local.landing_dir) / "events" / f"received_date={days[0].isoformat()}",
+                    Path(local.landing_dir) / "events" / f"received_date={stray.isoformat()}")
+
     result = privacy.apply_retention(spark, local, today=today)
 
     assert [p.rsplit("=", 1)[1] for p in result.landing_folders_removed] == [d.isoformat() for d in days[:2]]
-    assert oracle.received_dates(Path(local.landing_dir)) == days[2:]
+    assert [p.rsplit("=", 1)[1] for p in result.landing_folders_not_ingested] == [stray.isoformat()]
+    assert oracle.received_dates(Path(local.landing_dir)) == [stray, *days[2:]]
     assert [Path(p).name for p in result.report_folders_removed] == [d.isoformat() for d in days[:2]]
     assert sorted(p.name for p in local.reports_dir.iterdir()) == sorted([d.isoformat() for d in days[2:]] + ["data_docs"])
     # The old day's gate results and pages are gone, the recent day's stay, and the index
