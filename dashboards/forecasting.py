@@ -166,14 +166,17 @@ def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.Dat
 
 
 def _in_process_backtest(titles: pd.DataFrame) -> pd.DataFrame:
-    if len(titles) * 3 // 4 < forecast.model.MIN_TITLES:
-        # A young warehouse (few titles with a complete 28-day window yet): too little to
-        # train on before the cutoff, so nothing is scored.
+    dates = pd.to_datetime(titles["release_date"]).sort_values().reset_index(drop=True)
+    known_from = dates + pd.Timedelta(days=forecast.OUTCOME_DAYS)  # when each outcome was known
+    if len(dates) <= forecast.model.MIN_TITLES:
         return pd.DataFrame(columns=["target", "scope", "cutoff"])
-    dates = pd.to_datetime(titles["release_date"]).sort_values()
-    # One cutoff with three quarters of the history before it: enough to train on, and
-    # the latest quarter scored out of time.
-    cutoff = dates.iloc[int(len(dates) * 0.75)]
+    # One cutoff with three quarters of the history before it, the latest quarter scored
+    # out of time; in a young warehouse, no earlier than the day enough outcomes to train
+    # on were known.
+    cutoff = max(dates.iloc[int(len(dates) * 0.75)], known_from.sort_values().iloc[forecast.model.MIN_TITLES - 1])
+    if not (dates >= cutoff).any():
+        # Too few titles whose 28-day outcome is known: nothing can be scored yet.
+        return pd.DataFrame(columns=["target", "scope", "cutoff"])
     return forecast.backtest(titles, TARGET, [cutoff])
 
 

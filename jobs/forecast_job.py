@@ -100,7 +100,7 @@ SLATE_SCHEMA = StructType([
     StructField("n_known_talent", IntegerType(), False),
     StructField("n_talent", IntegerType(), False),
     StructField("comparables", StringType(), False),  # JSON list of {title_id, release_date, similarity, actual}
-    StructField("explanation", StringType(), False),  # JSON list of {component, feature, contribution}
+    StructField("explanation", StringType(), False),  # JSON list of {component, feature, contribution, is_unseen}
     StructField("n_training_titles", IntegerType(), False),
     StructField("slate_path", StringType(), False),
     StructField("scored_at", TimestampType(), False),

@@ -8,7 +8,7 @@ steps, and 4% of titles get a heavy-tailed shock. Pure pandas/numpy; no Spark.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +129,17 @@ def test_predict_returns_one_row_per_pitch_with_the_documented_columns(model, hi
         assert all(c["title_id"] in known for c in comparables)
 
 
+def test_predict_keeps_the_pitches_index_order_and_title_ids(model, history):
+    pitches = history.drop(columns=["views_28d", "completion_rate"]).iloc[[5, 2, 9]].copy()
+    pitches.index = ["x", "y", "z"]
+    pitches["title_id"] = [7, 3, 11]  # ids as the caller has them, not as text
+    result = model.predict(pitches, n_comparables=0)
+    assert result.index.tolist() == ["x", "y", "z"]
+    assert result["title_id"].tolist() == [7, 3, 11]
+    one_at_a_time = [model.predict(pitches.loc[[i]], n_comparables=0)["point"].item() for i in pitches.index]
+    assert pitches.join(result[["point"]])["point"].tolist() == pytest.approx(one_at_a_time)
+
+
 def test_interval_brackets_the_point_forecast(model, history):
     result = model.predict(history.sample(200, random_state=1), n_comparables=0)
     assert (result["p10"] <= result["point"]).all()
@@ -170,7 +181,8 @@ def test_unseen_talent_unseen_genre_empty_lists_and_missing_fields_all_forecast(
     assert minimal["title_id"].item() == "pitch-1" and np.isfinite(minimal["point"].item())
     # A new director gets no wild forecast: the talent term is exactly the prior (0).
     explanation = model.explain(pitches.iloc[0])
-    assert "talent" not in set(explanation["component"])
+    talent = explanation[explanation["component"] == "talent"]
+    assert talent["is_unseen"].all() and (talent["contribution"] == 0).all()
     views = history["views_28d"]
     assert views.quantile(0.05) < result.loc[0, "point"] < views.quantile(0.95)
 
@@ -285,11 +297,22 @@ def test_billing_order_is_optional_and_survives_a_second_normalisation():
     assert twice["billing"][0][:2] == [2.0, 1.0] and twice["talent"].tolist() == once["talent"].tolist()
 
 
-def test_a_release_date_may_be_a_year_and_a_column_may_mix_formats():
-    pitches = pd.DataFrame({"format": ["film"] * 4, "release_date": [2009, "2010-05-01", "May 3 2001", None]})
+def test_a_release_date_may_be_a_year_a_date_or_a_date_and_time():
+    given = [2009, "2010-05-01", date(2001, 5, 3), datetime(2012, 1, 2, 23, 30), "2013-04-05 20:15", None]
+    pitches = pd.DataFrame({"format": ["film"] * 6, "release_date": given})
     dates = forecast.normalise_titles(pitches, who="pitches", is_history=False)["release_date"]
-    assert dates[:3].tolist() == [pd.Timestamp("2009-01-01"), pd.Timestamp("2010-05-01"), pd.Timestamp("2001-05-03")]
-    assert pd.isna(dates[3])
+    assert dates[:5].tolist() == [pd.Timestamp(d) for d in
+                                  ("2009-01-01", "2010-05-01", "2001-05-03", "2012-01-02", "2013-04-05")]
+    assert pd.isna(dates[5])
+    alone = pd.DataFrame({"format": ["film"], "release_date": ["May 3 2001"]})
+    assert forecast.normalise_titles(alone, is_history=False)["release_date"].item() == pd.Timestamp("2001-05-03")
+
+
+def test_a_release_date_column_in_two_day_month_orders_is_refused():
+    # Read one by one, the first would be 9 January and the second 13 September.
+    pitches = pd.DataFrame({"format": ["film"] * 3, "release_date": ["01/09/2022", "13/09/2022", "02/09/2022"]})
+    with pytest.raises(ForecastInputError, match=r"'release_date'.*same format.*'pitch-2' has '13/09/2022'"):
+        forecast.normalise_titles(pitches, who="pitches", is_history=False)
 
 
 def test_a_zero_runtime_episodes_or_budget_is_unknown_and_a_negative_one_is_refused(history):
@@ -319,6 +342,37 @@ def test_genres_may_be_mappings_with_a_name_as_catalogue_apis_give_them():
 def test_genres_written_as_text_are_read_as_their_list(text, expected):
     pitch = pd.DataFrame([{"format": "film", "genres": text}])
     assert forecast.normalise_titles(pitch, who="pitches", is_history=False)["genres"][0] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("['comedy' 'drama']", ["comedy", "drama"]),  # a numpy array of strings after a CSV file
+    ("['comedy'\n 'drama']", ["comedy", "drama"]),  # numpy wraps a long one
+    ("('drama', 'thriller')", ["drama", "thriller"]),  # a tuple after a CSV file
+    ("(no genres listed)", ["(no genres listed)"]),  # MovieLens: a name, not a tuple
+])
+def test_genres_written_by_numpy_or_as_a_tuple_are_read_as_their_list(text, expected):
+    pitch = pd.DataFrame([{"format": "film", "genres": text, "talent": "(('d-1', 'director'),)"}])
+    titles = forecast.normalise_titles(pitch, who="pitches", is_history=False)
+    assert titles["genres"][0] == expected
+    assert titles["talent"][0] == [("d-1", "director")]
+
+
+def test_strings_side_by_side_in_a_list_written_as_text_are_never_fused():
+    pitch = pd.DataFrame([{"format": "film", "genres": "['comedy' 'drama', 'crime']"}])
+    with pytest.raises(ForecastInputError, match="'genres' must be a list"):
+        forecast.normalise_titles(pitch, who="pitches", is_history=False)
+
+
+def test_ids_pandas_turned_into_floats_match_the_same_ids_as_integers():
+    # An integer column with a gap becomes float: 101 is 101.0 there.
+    as_floats = pd.DataFrame({"title_id": [7.0, 8.0], "format": ["series", "film"], "show_id": [101.0, np.nan],
+                              "talent": [[{"talent_id": 12.0, "role": "actor"}], [(13, "director")]]})
+    as_ints = as_floats.assign(title_id=[7, 8], show_id=[101, None],
+                               talent=[[{"talent_id": 12, "role": "actor"}], [(13, "director")]])
+    floats, ints = (forecast.normalise_titles(f, who="pitches", is_history=False) for f in (as_floats, as_ints))
+    assert floats["title_id"].tolist() == ints["title_id"].tolist() == ["7", "8"]
+    assert floats["show_id"].tolist() == ints["show_id"].tolist() == ["101", None]
+    assert floats["talent"].tolist() == ints["talent"].tolist() == [[("12", "actor")], [("13", "director")]]
 
 
 def test_a_history_that_went_through_a_csv_file_fits_the_same_model(history, tmp_path):
@@ -366,6 +420,45 @@ def test_a_malformed_history_is_refused_with_the_column_named(history, change, c
         forecast.fit(change(history.head(100).copy()))
 
 
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda h: forecast.fit(h, interval_level=80), "interval_level must be a share strictly between 0 and 1"),
+    (lambda h: forecast.fit(h, interval_level=True), "interval_level"),
+    (lambda h: forecast.fit(h, n_folds=0), "n_folds must be a whole number >= 1"),
+    (lambda h: forecast.backtest(h, "views_28d", ["2020-01-01"], horizon_days=0), "horizon_days"),
+    (lambda h: forecast.backtest(h, "views_28d", ["2020-01-01"], outcome_days=-1), "outcome_days"),
+    (lambda h: forecast.fit(pd.concat([h, h[["genres"]]], axis=1)), "column 'genres' appears more than once"),
+    (lambda h: forecast.fit(h.assign(runtime_minutes=[True] + h["runtime_minutes"].tolist()[1:])),
+     "'runtime_minutes' must be a finite number.*has True"),
+])
+def test_a_bad_argument_is_refused_naming_it(history, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(history.head(100).copy())
+
+
+@pytest.mark.parametrize(("target", "kind"), [
+    ("watch_duration", "log"),  # 'duration' holds 'ratio'
+    ("revenue_generated", "log"),  # 'generated' holds 'rate'
+    ("completion_rate_28d", "logit"),
+    ("release_availability_share", "logit"),
+    ("pct_complete", "logit"),
+])
+def test_the_automatic_scale_reads_whole_words_of_the_targets_name(target, kind):
+    from slatehouse.forecast.features import scale_for
+
+    assert scale_for(target).kind == kind
+
+
+def test_a_completion_rate_point_stays_inside_its_interval_at_the_clip(history):
+    # Mostly exact 1.0 (few starters): the linear predictor passes logit(1 - eps), where
+    # the interval ends snap to 1; the point must not stay just below them.
+    rng = np.random.default_rng(3)
+    rates = np.where(rng.random(len(history)) < 0.95, 1.0, rng.uniform(0.5, 1, len(history)))
+    small = history.assign(completion_rate=rates).head(200)
+    result = forecast.fit(small, "completion_rate").predict(small, n_comparables=0)
+    assert (result["p10"] == 1).any()
+    assert ((result["p10"] <= result["point"]) & (result["point"] <= result["p90"])).all()
+
+
 def test_completion_rate_is_forecast_on_the_logit_scale_and_stays_in_0_1(history):
     model = forecast.fit(history, "completion_rate")
     assert model.scale.kind == "logit"
@@ -391,6 +484,20 @@ def test_explanation_is_additive_and_names_each_genre_and_talent(model, history)
     assert credits <= set(explanation.loc[explanation["component"] == "talent", "feature"])
     assert set(row["genres"].item()) <= set(explanation.loc[explanation["component"] == "genre", "feature"])
     assert {"baseline", "format", "runtime", "season"} <= set(explanation["component"])
+
+
+def test_explain_lists_unseen_genres_and_talent_with_no_effect(model):
+    new = pitch(genres=["drama", "space-opera"],
+                talent=[{"talent_id": "d-0000", "role": "director"}, {"talent_id": "nobody-1", "role": "actor"}])
+    explanation = model.explain(new)
+    assert list(explanation.columns) == forecast.EXPLANATION_COLUMNS
+    unseen = explanation[explanation["is_unseen"]]
+    assert unseen[["component", "feature", "contribution"]].values.tolist() == [
+        ["genre", "space-opera", 0.0], ["talent", "nobody-1 (actor)", 0.0]]
+    assert {"drama", "d-0000 (director)"} <= set(explanation.loc[~explanation["is_unseen"], "feature"])
+    predicted = model.predict(new, n_comparables=0)
+    assert explanation["contribution"].sum() == pytest.approx(predicted["point_model_scale"].item(), abs=1e-9)
+    assert predicted["explanation"].item() == explanation.to_dict("records")
 
 
 def _raw_talent_residuals(model, history):
@@ -510,9 +617,49 @@ def test_predictions_after_the_cutoff_ignore_post_cutoff_outcomes(history):
     original, changed = model_rows(small), model_rows(altered)
     # A title released on the cutoff day is scored, not trained on.
     assert set(original.index) == set(small.loc[after, "title_id"])
-    assert (original["n_train"] == (~after).sum()).all()
+    outcome_known = pd.to_datetime(small["release_date"]) + pd.Timedelta(days=28) <= cutoff
+    assert (original["n_train"] == outcome_known.sum()).all()
     pd.testing.assert_frame_equal(original[["point", "p10", "p90"]], changed[["point", "p10", "p90"]])
     assert not np.allclose(original["actual"], changed["actual"])
+
+
+def test_the_backtest_trains_only_on_outcomes_known_at_the_cutoff(history):
+    """views_28d covers a title's first 28 days: on the cutoff day, a title released 10
+    days earlier has no outcome yet, so it must not be trained on."""
+    small = history.head(300)
+    released = pd.to_datetime(small["release_date"])
+    cutoff = released.iloc[200]
+    accruing = (released < cutoff) & (released + pd.Timedelta(days=28) > cutoff)
+    assert accruing.sum() > 5
+    altered = small.assign(views_28d=np.where(accruing, small["views_28d"] * 50 + 7, small["views_28d"]))
+    hp = Hyperparameters()
+
+    def model_rows(frame, **kwargs):
+        p = forecast.backtest_predictions(frame, "views_28d", [cutoff], hyperparameters=hp, **kwargs)
+        return p[p["model"] == "demand_model"].reset_index(drop=True)
+
+    original = model_rows(small)
+    pd.testing.assert_frame_equal(original, model_rows(altered))
+    assert set(original["title_id"]) == set(small.loc[released >= cutoff, "title_id"])  # scored as before
+    assert (original["n_train"] == (released + pd.Timedelta(days=28) <= cutoff).sum()).all()
+    assert (model_rows(small, outcome_days=0)["n_train"] == (released < cutoff).sum()).all()
+
+
+def test_cutoffs_may_be_one_date_a_year_or_a_list_and_anything_else_is_refused(history):
+    small, hp = history.head(300), Hyperparameters()  # released 2019-01 to 2020-06
+
+    def cutoffs_scored(cutoffs):
+        p = forecast.backtest_predictions(small, "views_28d", cutoffs, hyperparameters=hp)
+        return sorted(p["cutoff"].unique()), len(p)
+
+    one = cutoffs_scored(["2020-01-01"])
+    assert one[0] == [pd.Timestamp("2020-01-01")]
+    assert cutoffs_scored("2020-01-01") == one  # one date, not the characters of one
+    assert cutoffs_scored(2020) == one  # a year is its 1 January
+    assert cutoffs_scored([pd.Timestamp("2020-01-01", tz="UTC"), date(2020, 1, 1), "2020-01-01"]) == one
+    for bad in ([pd.NaT], [None, "2020-01-01"], ["soon"], [], [True]):
+        with pytest.raises(ForecastInputError, match="cutoffs"):
+            forecast.backtest(small, "views_28d", bad)
 
 
 def test_a_cutoff_that_cannot_be_scored_is_skipped_and_none_left_is_an_error_saying_why(history):

@@ -11,14 +11,16 @@ Plain pandas/numpy/scipy: importable in a notebook without Spark.
 The method, its calibration and its leakage rules are in docs/forecasting.md.
 """
 
-from .backtest import BACKTEST_COLUMNS, backtest, backtest_predictions, summarise_backtest
+from .backtest import BACKTEST_COLUMNS, OUTCOME_DAYS, backtest, backtest_predictions, summarise_backtest
 from .inputs import AVAILABILITY, ForecastInputError, history_from_training_mart, load_pitch, load_slate, normalise_titles
-from .model import PREDICTION_COLUMNS, DemandModel, Hyperparameters, fit
+from .model import EXPLANATION_COLUMNS, PREDICTION_COLUMNS, DemandModel, Hyperparameters, fit
 from .report import format_forecast, format_number
 
 __all__ = [
     "AVAILABILITY",
     "BACKTEST_COLUMNS",
+    "EXPLANATION_COLUMNS",
+    "OUTCOME_DAYS",
     "PREDICTION_COLUMNS",
     "DemandModel",
     "ForecastInputError",

@@ -1,8 +1,10 @@
 """Out-of-time backtest of the demand model against two baselines.
 
-For each cutoff, every model is trained on the titles released strictly before it and
-scores the titles released on or after it (up to `horizon_days` later, if given). Nothing
-released on or after the cutoff - neither its target nor its features - reaches training.
+For each cutoff, every model is trained on the titles whose outcome was known by then -
+released at least `outcome_days` (28) days before it, so that their 28-day window had
+closed - and scores the titles released on or after it (up to `horizon_days` later, if
+given). Nothing released on or after the cutoff - neither its target nor its features -
+reaches training, and no outcome that was still accruing on the cutoff day does either.
 A cutoff with no titles after it, or too few before it to fit, is skipped with a warning
 that says which; when no cutoff is left, the error lists each one's reason.
 
@@ -21,12 +23,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .features import scale_for
-from .inputs import ForecastInputError, normalise_titles
+from .inputs import ForecastInputError, is_number, normalise_titles, parse_dates
 from .model import fit
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "demand_model"
 BASELINES = ("global_median", "genre_median")
 MIN_GENRE_TITLES = 5
+# views_28d and completion_rate_28d cover [release_date, release_date + 27 days]
+# (marts.fct_title_release_windows): a title's outcome is known 28 days after its release.
+OUTCOME_DAYS = 28
 
 PREDICTION_COLUMNS = [
     "cutoff", "model", "title_id", "release_date", "actual", "point", "p10", "p90",
@@ -61,25 +67,53 @@ def _baseline_predictions(train: pd.DataFrame, test: pd.DataFrame, target: str) 
     return {"global_median": glob, "genre_median": genre}
 
 
+def parse_cutoffs(cutoffs: Any) -> list[pd.Timestamp]:
+    """Cutoff dates, sorted and de-duplicated, at midnight: one date or a list of them, each
+    read as `release_date` is (a date, a date and time, or a year, which is its 1 January;
+    a time zone is dropped, keeping the local date)."""
+    if isinstance(cutoffs, str) or not isinstance(cutoffs, Iterable):
+        cutoffs = [cutoffs]
+    values = list(cutoffs)
+    if not values:
+        raise ForecastInputError("backtest: `cutoffs` is empty; give at least one cutoff date")
+    dates = parse_dates(values, what="backtest: `cutoffs`", labels=[f"cutoff {i + 1}" for i in range(len(values))])
+    empty = np.flatnonzero(dates.isna().to_numpy())
+    if len(empty):
+        raise ForecastInputError(f"backtest: `cutoffs` has an empty value ({values[empty[0]]!r}); "
+                                 "give dates (YYYY-MM-DD) or years")
+    return sorted(set(dates))
+
+
 def backtest_predictions(
     history: pd.DataFrame,
     target: str = "views_28d",
     cutoffs: Iterable = (),
     *,
     horizon_days: int | None = None,
+    outcome_days: int = OUTCOME_DAYS,
     scale: str = "auto",
     **fit_kwargs,
 ) -> pd.DataFrame:
-    """Per-title out-of-time predictions of the model and the baselines (`PREDICTION_COLUMNS`)."""
+    """Per-title out-of-time predictions of the model and the baselines (`PREDICTION_COLUMNS`).
+
+    `cutoffs`: one date or a list (see `parse_cutoffs`). At each, the models train on the
+    titles with release_date + `outcome_days` <= cutoff, whose outcome window had closed by
+    then (0: every title released before the cutoff), and score the titles released on or
+    after it, up to `horizon_days` (a whole number >= 1) later when given.
+    """
+    if horizon_days is not None and (not is_number(horizon_days, whole=True) or horizon_days < 1):
+        raise ValueError(f"horizon_days must be None (score every later title) or a whole number of days "
+                         f">= 1, got {horizon_days!r}")
+    if not is_number(outcome_days, whole=True) or outcome_days < 0:
+        raise ValueError(f"outcome_days must be a whole number of days >= 0, got {outcome_days!r}")
     target_scale = scale_for(target, scale)
     titles = normalise_titles(history, target=target, target_kind=target_scale.target_kind)
-    cutoffs = sorted(pd.Timestamp(c).normalize() for c in cutoffs)
-    if not cutoffs:
-        raise ValueError("backtest needs at least one cutoff date")
+    cutoffs = parse_cutoffs(cutoffs)
     frames, skipped = [], []
     for cutoff in cutoffs:
-        is_train = titles["release_date"] < cutoff
-        is_test = ~is_train
+        is_train = (titles["release_date"] < cutoff) & (
+            titles["release_date"] + pd.Timedelta(days=outcome_days) <= cutoff)
+        is_test = titles["release_date"] >= cutoff
         if horizon_days is not None:
             is_test &= titles["release_date"] < cutoff + pd.Timedelta(days=horizon_days)
         train, test = titles[is_train], titles[is_test]
@@ -93,7 +127,7 @@ def backtest_predictions(
             skipped.append(f"cutoff {cutoff.date()}: {error}")
             log.warning("%s; skipped", skipped[-1])
             continue
-        predicted = model.predict(test, n_comparables=0).set_index(test.index)
+        predicted = model.predict(test, n_comparables=0)
         per_model = {MODEL_NAME: predicted[["point", "p10", "p90"]]}
         per_model.update(_baseline_predictions(train, test, target))
         for name, values in per_model.items():
@@ -149,9 +183,12 @@ def backtest(
     cutoffs: Iterable = (),
     *,
     horizon_days: int | None = None,
+    outcome_days: int = OUTCOME_DAYS,
     **fit_kwargs,
 ) -> pd.DataFrame:
     """Score the model and both baselines out of time; one row per cutoff x model + overall.
+    The arguments are `backtest_predictions`' (training at a cutoff stops `outcome_days`
+    before it, so that every training outcome was observable on the cutoff day).
 
     Columns (`BACKTEST_COLUMNS`): target; scope (`cutoff` or `overall`); cutoff (a date,
     None on overall rows); model (`demand_model`, `global_median`, `genre_median`);
@@ -159,5 +196,6 @@ def backtest(
     percentage error, as a fraction, over titles with a positive actual); coverage_80
     (share of actuals inside [p10, p90]); median_interval_ratio (median p90 / p10).
     """
-    predictions = backtest_predictions(history, target, cutoffs, horizon_days=horizon_days, **fit_kwargs)
+    predictions = backtest_predictions(history, target, cutoffs, horizon_days=horizon_days,
+                                       outcome_days=outcome_days, **fit_kwargs)
     return summarise_backtest(predictions, target)

@@ -71,10 +71,11 @@ class TargetScale:
         return np.maximum(np.expm1(z), 0.0)
 
     def inverse_bound(self, z) -> np.ndarray:
-        """An interval end back on the target's scale. A proportion is modelled clipped to
-        [eps, 1 - eps], so an end at or beyond a clip stands for everything past it: 0 or 1.
-        Without this, titles whose completion rate is exactly 0 or 1 (common when only a
-        few people started them) could never fall inside an interval."""
+        """A forecast (point or interval end) back on the target's scale. A proportion is
+        modelled clipped to [eps, 1 - eps], so a value at or beyond a clip stands for
+        everything past it: 0 or 1. Without this, titles whose completion rate is exactly 0
+        or 1 (common when only a few people started them) could never fall inside an
+        interval; and the point goes through it too, so that p10 <= point <= p90 holds."""
         values = self.inverse(z)
         if self.kind == "logit":
             edge = float(np.log((1 - PROPORTION_EPS) / PROPORTION_EPS))
@@ -86,11 +87,15 @@ class TargetScale:
         return "proportion" if self.kind == "logit" else "count"
 
 
+PROPORTION_WORDS = ("rate", "share", "ratio", "proportion", "pct")
+
+
 def scale_for(target: str, scale: str = "auto") -> TargetScale:
-    """The scale for a target: explicit, or by name (`*rate*`, `*share*`, `*ratio*` -> logit)."""
+    """The scale for a target: explicit, or by name: logit when one of the name's
+    `_`-separated words is in `PROPORTION_WORDS` (`completion_rate_28d`), log otherwise
+    (`watch_duration` and `revenue_generated` are not rates)."""
     if scale == "auto":
-        name = target.lower()
-        is_proportion = any(word in name for word in ("rate", "share", "ratio", "proportion", "pct"))
+        is_proportion = any(word in PROPORTION_WORDS for word in target.lower().split("_"))
         return TargetScale("logit" if is_proportion else "log")
     if scale not in ("log", "logit"):
         raise ValueError(f"scale must be 'auto', 'log' or 'logit', got {scale!r}")

@@ -24,11 +24,15 @@ forecaster can be used from a notebook without Spark.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
 import re
 import logging
+import tokenize
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -83,20 +87,47 @@ def _missing(values: pd.Series) -> np.ndarray:
     return np.fromiter((_is_missing(v) for v in values), dtype=bool, count=len(values))
 
 
+def _as_text(value: Any) -> str:
+    """A cell as text, for ids and codes: a whole float is the integer it holds (101.0 is
+    "101"), since pandas turns an integer column with a gap into floats."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
 # `drama;thriller` (the slate's CSV), `Drama|Thriller` (MovieLens), `Drama, Thriller` (IMDb).
 _SEPARATORS = re.compile(r"[;|,]")
+# str() of a numpy array of strings, which is what a CSV file keeps of one: quoted strings
+# separated by whitespace, without commas, e.g. "['comedy' 'drama']".
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|" + r'"(?:[^"\\]|\\.)*"')
+_NUMPY_STRINGS = re.compile(rf"\[\s*(?:(?:{_QUOTED.pattern})\s*)*\]")
+
+
+def _fuses_strings(text: str) -> bool:
+    """Whether Python would read two string literals side by side as one ('a' 'b' is 'ab')."""
+    try:
+        kinds = [token.type for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                 if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return any(a == b == tokenize.STRING for a, b in zip(kinds, kinds[1:]))
 
 
 def _list_literal(text: str) -> list | None:
     """A list written out as text: JSON (`[{"id": 18, "name": "Drama"}]`, as catalogue APIs
-    and their CSV exports give), or a Python list, which is what a list column becomes when
-    a frame goes through a CSV file. None when it is neither."""
+    and their CSV exports give), a Python list or tuple, which is what a list column becomes
+    when a frame goes through a CSV file, or a numpy array of strings (`['comedy' 'drama']`).
+    None when it is none of them, or when it would fuse two strings into one."""
+    if _NUMPY_STRINGS.fullmatch(text):
+        return [ast.literal_eval(item) for item in _QUOTED.findall(text)]
+    if _fuses_strings(text):
+        return None
     for parse in (json.loads, ast.literal_eval):
         try:
             value = parse(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
-        return value if isinstance(value, list) else None
+        return list(value) if isinstance(value, (list, tuple)) else None
     return None
 
 
@@ -108,6 +139,10 @@ def _as_list(value: Any) -> list | None:
         text = value.strip()
         if text.startswith("[") and text.endswith("]"):
             return _list_literal(text)
+        if text.startswith("(") and text.endswith(")"):  # a tuple, or a name: "(no genres listed)" (MovieLens)
+            items = _list_literal(text)
+            if items is not None or _fuses_strings(text):
+                return items
         return [part for part in (p.strip() for p in _SEPARATORS.split(text)) if part]
     if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
         return list(value)
@@ -171,10 +206,10 @@ def _parse_credit(item: Any, *, where: str) -> tuple[tuple[str, str], float]:
             f"{where}: column 'talent' must hold {{talent_id, role[, billing_order]}} dicts or "
             f"'talent_id:role[:billing_order]' strings, got {item!r}"
         )
-    if _is_missing(talent_id) or not str(talent_id).strip():
+    if _is_missing(talent_id) or not _as_text(talent_id).strip():
         raise ForecastInputError(f"{where}: column 'talent' has an entry without talent_id: {item!r}")
     role = UNSPECIFIED_ROLE if _is_missing(role) or not str(role).strip() else str(role)
-    return (str(talent_id).strip(), role.strip().lower()), _parse_billing(billing, item, where=where)
+    return (_as_text(talent_id).strip(), role.strip().lower()), _parse_billing(billing, item, where=where)
 
 
 def parse_credits(value: Any, *, where: str) -> tuple[list[tuple[str, str]], list[float]]:
@@ -210,6 +245,7 @@ def _numeric(frame: pd.DataFrame, column: str, *, who: str, labels: list[str]) -
         return pd.Series(np.nan, index=frame.index, dtype=float)
     values = pd.to_numeric(frame[column], errors="coerce").astype(float)
     bad = (values.isna().to_numpy() & ~_missing(frame[column])) | np.isinf(values.to_numpy())
+    bad |= np.fromiter((isinstance(v, (bool, np.bool_)) for v in frame[column]), dtype=bool, count=len(frame))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         value = _plain(frame[column].iloc[i])
@@ -224,9 +260,15 @@ def _text(frame: pd.DataFrame, column: str, case) -> pd.Series:
     if column not in frame.columns:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
     values = [
-        None if _is_missing(v) or not str(v).strip() else case(str(v).strip()) for v in frame[column]
+        None if _is_missing(v) or not str(v).strip() else case(_as_text(v).strip()) for v in frame[column]
     ]
     return pd.Series(values, index=frame.index, dtype=object)
+
+
+def is_number(value: Any, *, whole: bool = False) -> bool:
+    """Whether an argument is a real number (a whole one with `whole`); a boolean is not."""
+    kind = Integral if whole else Real
+    return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
 
 
 def _plain(value: Any) -> Any:
@@ -236,7 +278,10 @@ def _plain(value: Any) -> Any:
 
 def _year_as_date(value: Any) -> Any:
     """A bare number as a release date: a whole year (2009 -> 2009-01-01); any other number
-    NaT, so that it is refused (pandas would read it as nanoseconds after 1970)."""
+    NaT, so that it is refused (pandas would read it as nanoseconds after 1970). A date and
+    time with a time zone is its local date and time there."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         return value
     if _is_missing(value):
@@ -244,9 +289,43 @@ def _year_as_date(value: Any) -> Any:
     return f"{int(value):04d}-01-01" if float(value).is_integer() and 1000 <= value <= 9999 else pd.NaT
 
 
+def parse_dates(values: Iterable, *, what: str, labels: list[str]) -> pd.Series:
+    """Dates at midnight (`datetime64[ns]`, NaT where a cell is empty), all read with one
+    format: the one pandas infers from the first date, or ISO 8601 at any precision. A bare
+    year is its 1 January. Reading each cell on its own would take 01/09/2022 as January
+    and 13/09/2022 as September in the same column; such a column is refused, as is
+    anything else that is not a date. `what` names the values in the error ("history:
+    column 'release_date'") and `labels` each one ("title 'tt-1'")."""
+    values = pd.Series(list(values), dtype=object)
+    given, missing = values.map(_year_as_date), _missing(values)
+    dates = pd.to_datetime(given, errors="coerce")
+    bad = dates.isna().to_numpy() & ~missing
+    if bad.any():  # e.g. a date and a date with a time: ISO 8601 at mixed precision is one format
+        iso = pd.to_datetime(given, errors="coerce", format="ISO8601")
+        iso_bad = iso.isna().to_numpy() & ~missing
+        if not iso_bad.any():
+            dates, bad = iso, iso_bad
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ForecastInputError(
+            f"{what} must be a date (YYYY-MM-DD) or a year, every one in the same format; "
+            f"{labels[i]} has {_plain(values.iloc[i])!r}"
+        )
+    if not pd.api.types.is_datetime64_any_dtype(dates):  # strings with different UTC offsets
+        raise ForecastInputError(f"{what} mixes time zones; give dates without one")
+    if dates.dt.tz is not None:
+        dates = dates.dt.tz_localize(None)
+    return dates.dt.normalize().astype("datetime64[ns]")
+
+
 def _check_columns(frame: Any, required: Iterable[str], *, who: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise ForecastInputError(f"{who}: expected a pandas DataFrame, got {type(frame).__name__}")
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise ForecastInputError(
+            f"{who}: column {repeated[0]!r} appears more than once; keep one column of each name"
+        )
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ForecastInputError(
@@ -282,7 +361,7 @@ def normalise_titles(
         if empty.any():
             first = int(np.flatnonzero(empty)[0])
             raise ForecastInputError(f"{who}: column 'title_id' is empty on row {first}")
-        out["title_id"] = ids.astype(str)
+        out["title_id"] = ids.map(_as_text)
     else:
         out["title_id"] = [f"pitch-{i + 1}" for i in range(len(frame))]
     duplicated = out["title_id"].duplicated()
@@ -293,21 +372,8 @@ def normalise_titles(
     labels = out["title_id"].tolist()
 
     if "release_date" in frame.columns:
-        given = frame["release_date"].map(_year_as_date)
-        dates = pd.to_datetime(given, errors="coerce", utc=False)
-        bad = dates.isna().to_numpy() & ~_missing(frame["release_date"])
-        if bad.any():  # pandas takes the format of the first date; parse a mixed column one by one
-            dates = pd.to_datetime(given, errors="coerce", utc=False, format="mixed")
-            bad = dates.isna().to_numpy() & ~_missing(frame["release_date"])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ForecastInputError(
-                f"{who}: column 'release_date' must be a date (YYYY-MM-DD) or a year; "
-                f"title {labels[i]!r} has {_plain(frame['release_date'].iloc[i])!r}"
-            )
-        if getattr(dates.dt, "tz", None) is not None:
-            dates = dates.dt.tz_localize(None)
-        out["release_date"] = dates.dt.normalize().astype("datetime64[ns]")
+        out["release_date"] = parse_dates(frame["release_date"], what=f"{who}: column 'release_date'",
+                                          labels=[f"title {t!r}" for t in labels])
         if is_history and out["release_date"].isna().any():
             i = int(np.flatnonzero(out["release_date"].isna().to_numpy())[0])
             raise ForecastInputError(f"{who}: column 'release_date' is empty for title {labels[i]!r}")

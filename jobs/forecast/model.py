@@ -52,7 +52,7 @@ from .features import (
     TargetScale,
     scale_for,
 )
-from .inputs import UNSPECIFIED_ROLE, ForecastInputError, normalise_titles
+from .inputs import UNSPECIFIED_ROLE, ForecastInputError, is_number, normalise_titles
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ PREDICTION_COLUMNS = [
     "explanation",
     "unseen",
 ]
+EXPLANATION_COLUMNS = ["component", "feature", "contribution", "is_unseen"]
 
 
 @dataclass(frozen=True)
@@ -474,8 +475,14 @@ def fit(
 
     `scale` is "log" (counts), "logit" (proportions such as completion_rate) or "auto"
     (by the target's name). Pass `hyperparameters` to skip the REML estimate of the
-    penalties (the time-ordered folds are still run, for the interval).
+    penalties (the time-ordered folds are still run, for the interval). `n_folds` is a
+    whole number >= 1; `interval_level` a share strictly between 0 and 1 (0.8: p10 to p90).
     """
+    if not is_number(n_folds, whole=True) or n_folds < 1:
+        raise ValueError(f"n_folds must be a whole number >= 1 (time-ordered folds), got {n_folds!r}")
+    if not is_number(interval_level) or not 0 < interval_level < 1:
+        raise ValueError(f"interval_level must be a share strictly between 0 and 1 (0.8 for an 80% "
+                         f"interval), got {interval_level!r}")
     target_scale = scale_for(target, scale)
     titles = normalise_titles(history, target=target, target_kind=target_scale.target_kind)
     if len(titles) < MIN_TITLES:
@@ -556,44 +563,50 @@ class DemandModel:
             self._comparables = ComparableIndex(self.history, self.target)
         return self._comparables
 
-    def _pitches(self, pitches: pd.DataFrame | dict | pd.Series) -> pd.DataFrame:
+    @staticmethod
+    def _frame(pitches: pd.DataFrame | dict | pd.Series) -> pd.DataFrame:
         if isinstance(pitches, pd.Series):
-            pitches = pitches.to_frame().T
-        elif isinstance(pitches, dict):
-            pitches = pd.DataFrame([pitches])
-        return normalise_titles(pitches, who="pitches", is_history=False)
+            return pitches.to_frame().T
+        if isinstance(pitches, dict):
+            return pd.DataFrame([pitches])
+        return pitches
 
     def predict(self, pitches: pd.DataFrame, n_comparables: int = 5) -> pd.DataFrame:
-        """Forecast each pitch: columns in `PREDICTION_COLUMNS`, one row per pitch.
+        """Forecast each pitch: columns in `PREDICTION_COLUMNS`, one row per pitch, in the
+        pitches' order and with their index (so `pitches.join(result)` lines up).
 
-        `point` is the median forecast; `p10`/`p90` the 80% interval, on the target's own
-        scale. `point_model_scale` is the linear predictor (log1p or logit), which the
+        `title_id` is the pitch's own, as given (`pitch-<n>` for the n-th pitch without
+        one). `point` is the median forecast; `p10`/`p90` the 80% interval, on the target's
+        own scale. `point_model_scale` is the linear predictor (log1p or logit), which the
         `explanation` records sum to. `comparables` is a list of
         {title_id, release_date, similarity, actual}; `explanation` a list of
-        {component, feature, contribution}, largest first.
+        {component, feature, contribution, is_unseen}, as `explain` gives them.
         """
-        titles = self._pitches(pitches)
+        frame = self._frame(pitches)
+        titles = normalise_titles(frame, who="pitches", is_history=False)
         x = self.design.matrix(titles)
         mu = x @ self.coef
         n_known, familiar = _familiarity(titles["talent"], self._known_credits)
         width = self.residual_scale(mu, familiar, _returning(titles["show_id"], self._known_shows))
         lo, hi = self.interval[0] * width, self.interval[1] * width
+        title_ids = frame["title_id"] if "title_id" in frame.columns else titles["title_id"]
         out = pd.DataFrame({
-            "title_id": titles["title_id"],
+            "title_id": title_ids.to_numpy(),
             "target": self.target,
-            "point": self.scale.inverse(mu),
+            "point": self.scale.inverse_bound(mu),
             "p10": self.scale.inverse_bound(mu + lo),
             "p90": self.scale.inverse_bound(mu + hi),
             "point_model_scale": mu,
             "n_known_talent": n_known,
             "n_talent": titles["talent"].map(len).to_numpy(),
-        })
+        }, index=frame.index)
         out["comparables"] = [
             self.comparables_index.nearest(row, n_comparables) if n_comparables else []
             for _, row in titles.iterrows()
         ]
         out["explanation"] = [
-            self._explain_row(x.getrow(i)).to_dict("records") for i in range(len(titles))
+            self._explain_row(x.getrow(i), title).to_dict("records")
+            for i, title in enumerate(titles.to_dict("records"))
         ]
         out["unseen"] = self._unseen(titles)
         return out[PREDICTION_COLUMNS]
@@ -615,20 +628,32 @@ class DemandModel:
             notes.append(list(dict.fromkeys(found)))
         return notes
 
-    def _explain_row(self, row: sparse.csr_matrix) -> pd.DataFrame:
+    @staticmethod
+    def _term(block: str, key) -> tuple[str, str]:
+        """A design column's (component, feature) in an explanation."""
+        if block in (BLOCK_NUMERIC, BLOCK_TREND):
+            return NUMERIC_GROUPS[key], NUMERIC_GROUPS[key]
+        if block == BLOCK_TALENT:
+            return "talent", f"{key[0]} ({key[1]})"
+        if block == BLOCK_INTERCEPT:
+            return "baseline", "average past title"
+        return block, str(key)
+
+    def _unseen_terms(self, title: dict) -> list[tuple[str, str]]:
+        """The (component, feature) of each genre, language, origin, show and credit of a
+        (canonical) pitch that the training history never had: no column, so no effect."""
+        levels = [(BLOCK_GENRE, genre) for genre in title["genres"]]
+        levels += [(block, title[column]) for block, column in (
+            (BLOCK_LANGUAGE, "original_language"), (BLOCK_ORIGIN, "origin_country"), (BLOCK_SHOW, "show_id"))
+            if title[column] is not None]
+        levels += [(BLOCK_TALENT, credit) for credit in title["talent"]]
+        return [self._term(block, key) for block, key in levels if (block, key) not in self.design.index]
+
+    def _explain_row(self, row: sparse.csr_matrix, title: dict) -> pd.DataFrame:
         records: dict[tuple[str, str], float] = {}
         for j, value in zip(row.indices, row.data):
-            block, key = self.design.columns[j]
-            contribution = float(value * self.coef[j])
-            if block in (BLOCK_NUMERIC, BLOCK_TREND):
-                name = (NUMERIC_GROUPS[key], NUMERIC_GROUPS[key])
-            elif block == BLOCK_TALENT:
-                name = ("talent", f"{key[0]} ({key[1]})")
-            elif block == BLOCK_INTERCEPT:
-                name = ("baseline", "average past title")
-            else:
-                name = (block, str(key))
-            records[name] = records.get(name, 0.0) + contribution
+            name = self._term(*self.design.columns[j])
+            records[name] = records.get(name, 0.0) + float(value * self.coef[j])
         frame = pd.DataFrame(
             [(c, f, v) for (c, f), v in records.items()],
             columns=["component", "feature", "contribution"],
@@ -637,21 +662,28 @@ class DemandModel:
         rest = frame[~is_baseline].reindex(
             frame[~is_baseline]["contribution"].abs().sort_values(ascending=False).index
         )
-        return pd.concat([frame[is_baseline], rest], ignore_index=True)
+        frame = pd.concat([frame[is_baseline], rest], ignore_index=True).assign(is_unseen=False)
+        unseen = self._unseen_terms(title)
+        if unseen:
+            frame = pd.concat([frame, pd.DataFrame([(c, f, 0.0, True) for c, f in unseen],
+                                                   columns=EXPLANATION_COLUMNS)], ignore_index=True)
+        return frame
 
     def explain(self, pitch: pd.DataFrame | pd.Series | dict) -> pd.DataFrame:
         """Additive contributions on the model scale for one pitch.
 
-        Columns: component (baseline, format, runtime, episodes, budget, availability,
-        season, trend, genre, language, origin, show, talent), feature (e.g. "drama",
-        "t-0001 (director)") and contribution. They sum to the pitch's `point_model_scale`.
-        Numeric terms are relative to the average training title; unseen genres, shows or
-        talent contribute 0.
+        Columns (`EXPLANATION_COLUMNS`): component (baseline, format, runtime, episodes,
+        budget, availability, season, trend, genre, language, origin, show, talent), feature
+        (e.g. "drama", "t-0001 (director)"), contribution and is_unseen. Baseline first,
+        then the largest |contribution|; they sum to the pitch's `point_model_scale`.
+        Numeric terms are relative to the average training title. A genre, language,
+        origin, show or credit the training history never had is listed last, with
+        contribution 0 (the prior) and is_unseen true.
         """
-        titles = self._pitches(pitch)
+        titles = normalise_titles(self._frame(pitch), who="pitches", is_history=False)
         if len(titles) != 1:
             raise ValueError(f"explain takes one pitch, got {len(titles)}; use predict for a slate")
-        return self._explain_row(self.design.matrix(titles).getrow(0))
+        return self._explain_row(self.design.matrix(titles).getrow(0), titles.to_dict("records")[0])
 
     def effects(self) -> pd.DataFrame:
         """Every coefficient: block, feature, role, coefficient, effect, n_titles.
