@@ -109,11 +109,14 @@ def ceilings(history: pd.DataFrame, truth: pd.DataFrame, cutoffs, horizon: int) 
       true_effect + the mean residual of their titles after every true effect is removed
       (an unshrunk estimate that knew everything else exactly).
     """
+    from slatehouse import forecast
+
     y, x, k = _true_design(history)
     primary = history["genres"].map(lambda gs: gs[0] if gs else None)
     errors, baseline = [], []
     for cutoff in cutoffs:
-        train = (history["release_date"] < cutoff).to_numpy()
+        # The backtest's training rule: outcomes known at the cutoff (28-day window closed).
+        train = (history["release_date"] + pd.Timedelta(days=forecast.OUTCOME_DAYS) <= cutoff).to_numpy()
         test = ((history["release_date"] >= cutoff)
                 & (history["release_date"] < cutoff + pd.Timedelta(days=horizon))).to_numpy()
         coef, *_ = np.linalg.lstsq(x[train], y[train], rcond=None)
