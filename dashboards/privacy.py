@@ -62,28 +62,53 @@ def suppress_complement(parts: pd.DataFrame, profiles: str, columns: Iterable[st
     `parts` is already passed through `suppress` on `profiles`; `columns` are the value
     columns that add up. `totals` are masks over the rows, one per whole shown elsewhere
     (a release window, a Top 10 week: days whose sum is on another page); by default all
-    the rows are one whole. A part suppressed for one whole counts for all of them, and
-    the wholes are revisited until none changes. `published` marks parts shown elsewhere
-    as they are (a release's first day is its 1-day window): hiding them would protect
+    the rows are one whole. Wholes that overlap can be combined: a part suppressed for one
+    whole may be the only hidden part of another, which then gives it away, and with it a
+    small part beside it in the first. So beyond each whole's own rule, no small hidden
+    part may be a linear combination of the wholes (an audit of the wholes restricted to
+    the hidden parts); while one is, the smallest shown part of a whole holding it is
+    suppressed too. `published` marks parts shown elsewhere as they are (a release's first
+    day is its 1-day window): their values are known, and hiding them would protect
     nothing, so they are never the part suppressed. Returns a copy.
     """
     out = parts.copy()
-    wholes = [np.ones(len(out), dtype=bool)] if totals is None else [np.asarray(m, dtype=bool) for m in totals]
+    if out.empty:
+        return out
+    wholes = (np.ones((1, len(out)), dtype=bool) if totals is None
+              else np.array([np.asarray(m, dtype=bool) for m in totals], dtype=bool).reshape(-1, len(out)))
     counts = pd.to_numeric(out[profiles], errors="coerce").to_numpy(float)
     hidden = is_suppressed(out, profiles).to_numpy().copy()
+    known = np.zeros(len(out), dtype=bool) if published is None else np.asarray(published, dtype=bool)
     covered = np.zeros(len(out), dtype=bool)  # suppressed here: parts with k or more profiles
-    fixed = np.zeros(len(out), dtype=bool) if published is None else np.asarray(published, dtype=bool)
-    changed = True
-    while changed:
-        changed = False
-        for whole in wholes:
-            if not (hidden & whole).any() or (hidden | ~whole).all() or (hidden & covered & whole).any():
-                continue
-            candidates = whole & ~hidden & ~fixed
-            if not candidates.any():
-                continue
-            second = int(np.argmin(np.where(candidates, counts, np.inf)))
-            hidden[second] = covered[second] = changed = True
+    stuck = np.zeros(len(wholes), dtype=bool)  # no shown part left to suppress
+
+    def exposed() -> np.ndarray | None:
+        """The wholes to take one more part from: one whose unknown parts sum to a number
+        resting on no part with k profiles, or those holding a small part the wholes give
+        away on its own; None when there is none."""
+        unknown = hidden & ~known
+        for j, whole in enumerate(wholes):
+            mine = unknown & whole
+            if stuck[j] or not mine.any() or (mine & covered).any() or not (whole & ~unknown).any():
+                continue  # nothing hidden, a part with k profiles among it, or it is the whole
+            return np.arange(len(wholes)) == j
+        columns_ = np.flatnonzero(unknown)
+        if len(columns_) == 0 or len(wholes) == 0:
+            return None
+        system = wholes[:, columns_].astype(float)
+        projection = np.linalg.pinv(system) @ system  # onto the combinations the wholes give
+        for at, i in enumerate(columns_):
+            if not covered[i] and projection[at, at] > 1 - 1e-9 and (wholes[:, i] & ~stuck).any():
+                return wholes[:, i] & ~stuck
+        return None
+
+    while (chosen := exposed()) is not None:
+        candidates = wholes[chosen].any(axis=0) & ~hidden & ~known
+        if not candidates.any():
+            stuck |= chosen
+            continue
+        second = int(np.argmin(np.where(candidates, counts, np.inf)))
+        hidden[second] = covered[second] = True
     if covered.any():
         for column in dict.fromkeys([*columns, profiles]):
             out[column + FLAG_SUFFIX] = is_suppressed(out, column).to_numpy() | covered
@@ -118,7 +143,9 @@ def suppress_nested(frame: pd.DataFrame, k: int, *, whole: str, order: str, incr
     ranked = np.lexsort((out[order].to_numpy(), out[whole].astype(str).to_numpy()))
     wholes = out[whole].astype(str).to_numpy()[ranked]
     first = np.r_[True, wholes[1:] != wholes[:-1]]  # where each whole's walk starts
-    added = pd.to_numeric(out[increment], errors="coerce").fillna(0.5).to_numpy(float)[ranked]  # unknown: small
+    # An unknown increment (or none at all: marts built before the column) is small.
+    given = out[increment] if increment in out.columns else pd.Series(np.nan, index=out.index)
+    added = pd.to_numeric(given, errors="coerce").fillna(0.5).to_numpy(float)[ranked]
     hide = {column: np.zeros(len(out), dtype=bool) for column in [*volumes, *counts]}
     # Volumes: the profiles behind everything added since the last row shown.
     shown = ~is_suppressed(out, volumes[0]).to_numpy()[ranked]

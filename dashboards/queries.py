@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 
 from .privacy import is_suppressed, profiles_at_least, suppress, suppress_complement, suppress_nested
@@ -227,11 +228,11 @@ def views_profiles(windows: pd.DataFrame, k: int, window_days: int = 28) -> pd.S
     `shown_windows` shows them, and unknown (NaN) where it suppresses them, so that a
     number resting on those views (a talent's programme, a comparable's actual) is
     suppressed with them."""
-    shown = shown_windows(windows, k)
-    rows = shown[shown["window_days"] == window_days]
-    profiles = pd.to_numeric(windows.loc[rows.index, "unique_profiles"], errors="coerce").astype(float)
-    return pd.Series(profiles.where(~is_suppressed(rows, "views")).to_numpy(), index=rows["programme_id"].to_numpy(),
-                     name="unique_profiles")
+    at = (windows["window_days"] == window_days).to_numpy()
+    rows = shown_windows(windows, k)[at]
+    profiles = pd.to_numeric(windows["unique_profiles"], errors="coerce").to_numpy(float)[at]
+    return pd.Series(np.where(is_suppressed(rows, "views").to_numpy(), np.nan, profiles),
+                     index=rows["programme_id"].to_numpy(), name="unique_profiles")
 
 
 def release_windows(windows: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
@@ -305,9 +306,10 @@ def talent_options(talent: pd.DataFrame) -> list[dict]:
 def _window_28(windows: pd.DataFrame, k: int) -> pd.DataFrame:
     """Each programme's 28-day window: the profiles behind its shown views (`views_profiles`)
     and its state."""
-    rows = windows.loc[windows["window_days"] == 28, ["programme_id"]]
+    at = (windows["window_days"] == 28).to_numpy()
+    rows = windows.loc[at, ["programme_id"]]
     return rows.assign(unique_profiles=rows["programme_id"].map(views_profiles(windows, k)).to_numpy(),
-                       window_state=window_states(windows)[rows.index])
+                       window_state=window_states(windows).to_numpy()[at])
 
 
 def genre_medians(training: pd.DataFrame, windows: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -155,6 +155,36 @@ def test_a_day_inside_a_shown_window_or_top10_week_is_held_back_with_a_hidden_on
     assert hidden(windows=windows, top10=top10) == [3, 5, 8, 9]
 
 
+def test_overlapping_windows_and_weeks_never_give_a_small_day_away():
+    # Released Wednesday 3 January: the 7-day window ends on day 7 (Tuesday), the Top 10
+    # weeks run Monday to Sunday (days 6-12, 13-19). Day 9 has 5 profiles. Hiding the
+    # smallest shown day of its week (day 7) would leave day 7 the only hidden day of
+    # days 2-7, so the 7-day window would give day 7, then the week day 9.
+    days = pd.date_range("2024-01-03", periods=18)
+    profiles = [40] * 18
+    profiles[8], profiles[6], profiles[13] = 5, 11, 12
+    daily = pd.DataFrame({"programme_id": "A", "event_date": days, "hours_viewed": np.arange(1.0, 19.0),
+                          "plays": 2, "unique_profiles": profiles})
+    programmes = _programmes().assign(release_date=D("2024-01-03"))
+    n = np.array([40, 80, 200, 200])
+    windows = pd.DataFrame({"programme_id": "A", "window_days": [1, 7, 28, 91], "is_window_complete": True,
+                            "unique_profiles": n, "increment_profiles": [40, 60, 100, 0], "hours_viewed": 1.0,
+                            "views": 1.0, "plays": n, "starters": n, "watchers": n, "completers": n,
+                            "completion_rate": 1.0, "avg_share_watched": 0.5})
+    top10 = pd.DataFrame({"market": "GLOBAL", "programme_id": "A", "unique_profiles": [100, 100],
+                          "week_start_date": [D("2024-01-08"), D("2024-01-15")]})
+    out = queries.title_daily(daily, programmes, "A", K, windows=windows, top10=top10)
+    hidden = out.loc[is_suppressed(out, "hours_viewed"), "days_since_release"].to_numpy()
+    assert 9 in hidden
+    # Every total a reader sees, as sums of the hidden days (the shown days subtracted):
+    # days 2-7 and 8-28 (the windows; day 1 is the 1-day window), and the two weeks.
+    totals = np.array([[2 <= d <= 7 for d in hidden], [8 <= d <= 28 for d in hidden],
+                       [6 <= d <= 12 for d in hidden], [13 <= d <= 19 for d in hidden]], dtype=float)
+    day_9 = (hidden == 9).astype(float)
+    weights, *_ = np.linalg.lstsq(totals.T, day_9, rcond=None)
+    assert np.abs(totals.T @ weights - day_9).max() > 1e-6, "day 9 is a combination of the totals"
+
+
 def test_season_funnel_and_where_people_drop():
     funnel = pd.DataFrame({"season_id": ["S-S1"] * 4, "episode_number": [1, 2, 3, 4], "title_id": list("wxyz"),
                            "episode_1_starters": [50] * 4, "episode_starters": [50, 45, 25, 22],
