@@ -138,9 +138,12 @@ def training_history(settings: Settings) -> pd.DataFrame:
 def backtest_cutoffs(release_dates: pd.Series, n_cutoffs: int = N_CUTOFFS) -> tuple[list[pd.Timestamp], int]:
     """Evenly spaced cutoffs over the latest (1 - FIRST_CUTOFF_AT) of the release dates, and
     the horizon that scores each later title exactly once (the gap between cutoffs; the last
-    cutoff's window runs to the end of the history)."""
+    cutoff's window runs to the end of the history). In a young history the first cutoff
+    is no earlier than the day the model's minimum of training outcomes was known (each
+    title's 28 days after its release: the backtest trains only on those)."""
     dates = pd.Series(pd.to_datetime(release_dates)).sort_values().reset_index(drop=True)
-    first = dates.iloc[int(len(dates) * FIRST_CUTOFF_AT)]
+    known = (dates + pd.Timedelta(days=forecast.OUTCOME_DAYS)).iloc[min(forecast.model.MIN_TITLES, len(dates)) - 1]
+    first = max(dates.iloc[int(len(dates) * FIRST_CUTOFF_AT)], known)
     last = dates.iloc[-1]
     span_days = max((last - first).days, n_cutoffs)
     step = int(math.ceil((span_days + 1) / n_cutoffs))
@@ -149,12 +152,14 @@ def backtest_cutoffs(release_dates: pd.Series, n_cutoffs: int = N_CUTOFFS) -> tu
 
 
 def run_backtest(history: pd.DataFrame, target: str) -> tuple[pd.DataFrame, list, int]:
-    """Backtest one target over the history's cutoffs: (tidy scores, cutoffs, horizon)."""
+    """Backtest one target over the history's cutoffs: (tidy scores, the cutoffs scored,
+    horizon). A cutoff with too few outcomes known before it is skipped by the backtest."""
     titles = history[history[target].notna()]
     cutoffs, horizon = backtest_cutoffs(titles["release_date"])
     scores = forecast.backtest(titles, target, cutoffs, horizon_days=horizon)
     scores.insert(3, "horizon_days", horizon)
-    return scores, cutoffs, horizon
+    scored = sorted(pd.to_datetime(scores.loc[scores["scope"] == "cutoff", "cutoff"]).unique())
+    return scores, [pd.Timestamp(c) for c in scored], horizon
 
 
 @dataclass

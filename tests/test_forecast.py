@@ -357,6 +357,12 @@ def test_genres_written_by_numpy_or_as_a_tuple_are_read_as_their_list(text, expe
     assert titles["talent"][0] == [("d-1", "director")]
 
 
+def test_a_json_list_is_read_as_json():
+    # PHP's json_encode escapes slashes; Python would keep the backslash.
+    pitch = pd.DataFrame([{"format": "film", "genres": '["Action\\/Adventure", "Drama"]'}])
+    assert forecast.normalise_titles(pitch, who="pitches", is_history=False)["genres"][0] == ["action/adventure", "drama"]
+
+
 def test_strings_side_by_side_in_a_list_written_as_text_are_never_fused():
     pitch = pd.DataFrame([{"format": "film", "genres": "['comedy' 'drama', 'crime']"}])
     with pytest.raises(ForecastInputError, match="'genres' must be a list"):
@@ -441,6 +447,8 @@ def test_a_bad_argument_is_refused_naming_it(history, call, message):
     ("completion_rate_28d", "logit"),
     ("release_availability_share", "logit"),
     ("pct_complete", "logit"),
+    ("completionRate", "logit"),  # camelCase
+    ("completion-rate", "logit"),
 ])
 def test_the_automatic_scale_reads_whole_words_of_the_targets_name(target, kind):
     from slatehouse.forecast.features import scale_for
@@ -802,6 +810,18 @@ def test_the_closest_comparable_shares_talent_and_genre(model, history):
 # marts). One seed of the benchmark's setting; bench/results/forecast.json has four.
 
 EVIDENCE_SIMULATION = dict(start_date=date(2026, 1, 5), days=180, members=1500, titles=450, seed=11)
+
+
+def test_backtest_cutoffs_wait_until_enough_outcomes_to_train_on_are_known():
+    # A young history: a title every other day for 90 days. At the usual first cutoff (60 %
+    # of the release dates, day 54) only 14 titles had their 28 days behind them.
+    young = pd.Series(pd.date_range("2024-01-01", periods=45, freq="2D"))
+    cutoffs, horizon = forecast_job.backtest_cutoffs(young)
+    assert ((young + pd.Timedelta(days=28)) <= cutoffs[0]).sum() >= forecast.model.MIN_TITLES
+    assert (young >= cutoffs[0]).sum() > 0
+    # A long history keeps the usual first cutoff.
+    long = pd.Series(pd.date_range("2024-01-01", periods=300, freq="D"))
+    assert forecast_job.backtest_cutoffs(long)[0][0] == long.iloc[180]
 
 
 @pytest.fixture(scope="module")

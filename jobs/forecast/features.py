@@ -28,6 +28,7 @@ column and contribute 0, which is the prior: the average talent, genre, country 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,11 +92,12 @@ PROPORTION_WORDS = ("rate", "share", "ratio", "proportion", "pct")
 
 
 def scale_for(target: str, scale: str = "auto") -> TargetScale:
-    """The scale for a target: explicit, or by name: logit when one of the name's
-    `_`-separated words is in `PROPORTION_WORDS` (`completion_rate_28d`), log otherwise
-    (`watch_duration` and `revenue_generated` are not rates)."""
+    """The scale for a target: explicit, or by name: logit when one of the name's words
+    (split at `_`, `-`, spaces and camelCase) is in `PROPORTION_WORDS` (`completion_rate_28d`,
+    `completionRate`), log otherwise (`watch_duration` and `revenue_generated` are not rates)."""
     if scale == "auto":
-        is_proportion = any(word in PROPORTION_WORDS for word in target.lower().split("_"))
+        words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", target).lower())
+        is_proportion = any(word in PROPORTION_WORDS for word in words)
         return TargetScale("logit" if is_proportion else "log")
     if scale not in ("log", "logit"):
         raise ValueError(f"scale must be 'auto', 'log' or 'logit', got {scale!r}")

@@ -118,17 +118,20 @@ def _list_literal(text: str) -> list | None:
     and their CSV exports give), a Python list or tuple, which is what a list column becomes
     when a frame goes through a CSV file, or a numpy array of strings (`['comedy' 'drama']`).
     None when it is none of them, or when it would fuse two strings into one."""
+    try:  # JSON first: a valid JSON list never fuses strings, and its escapes are JSON's
+        value = json.loads(text)
+        return value if isinstance(value, list) else None
+    except (ValueError, RecursionError):
+        pass
     if _NUMPY_STRINGS.fullmatch(text):
         return [ast.literal_eval(item) for item in _QUOTED.findall(text)]
     if _fuses_strings(text):
         return None
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            value = parse(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-        return list(value) if isinstance(value, (list, tuple)) else None
-    return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return list(value) if isinstance(value, (list, tuple)) else None
 
 
 def _as_list(value: Any) -> list | None:
