@@ -114,7 +114,8 @@ RELEASE_WINDOWS_SCHEMA = ddl(
     "programme_id string, programme_type string, window_days int, release_date date, "
     "window_end_date date, data_through_date date, is_window_complete boolean, runtime_s long, "
     "hours_viewed double, views double, plays long, unique_profiles long, unique_accounts long, "
-    "starters long, watchers long, completers long, completion_rate double, avg_share_watched double"
+    "increment_profiles long, starters long, watchers long, completers long, completion_rate double, "
+    "avg_share_watched double"
 )
 SEASON_FUNNEL_SCHEMA = ddl(
     "season_id string, episode_number int, title_id string, episode_1_starters long, "
@@ -140,8 +141,8 @@ def genre_week(genre: str, **over) -> dict:
 def window(programme: str, **over) -> dict:
     row = dict(programme_id=programme, programme_type="film", window_days=28, release_date=D("2024-01-01"),
                window_end_date=D("2024-01-28"), data_through_date=DAY, is_window_complete=False, runtime_s=3600,
-               hours_viewed=10.0, views=10.0, plays=12, unique_profiles=9, unique_accounts=8, starters=8,
-               watchers=6, completers=4, completion_rate=0.5, avg_share_watched=0.6)
+               hours_viewed=10.0, views=10.0, plays=12, unique_profiles=9, unique_accounts=8, increment_profiles=4,
+               starters=8, watchers=6, completers=4, completion_rate=0.5, avg_share_watched=0.6)
     row.update(over)
     return row
 
@@ -439,7 +440,7 @@ def test_marts_gate_names_each_broken_rule_and_restores(empty_warehouse, setting
     ], GENRE_WEEKLY_SCHEMA)
     write(spark, q.FCT_TITLE_RELEASE_WINDOWS, [
         window("P1", watchers=9), window("P2", completers=7), window("P3", completion_rate=1.01),
-        window("P4", avg_share_watched=-0.1), window("P5", views=-3.0),
+        window("P4", avg_share_watched=-0.1), window("P5", views=-3.0), window("P6", increment_profiles=10),
         window("OLD", release_date=D("2023-01-01"), window_end_date=D("2023-01-07"), views=-1.0),  # closed: not checked
     ], RELEASE_WINDOWS_SCHEMA)
     write(spark, q.FCT_SEASON_FUNNEL, [
@@ -468,6 +469,7 @@ def test_marts_gate_names_each_broken_rule_and_restores(empty_warehouse, setting
         (gw, between, "views"): 1,
         (rw, pair, "starters,watchers"): 1,
         (rw, pair, "watchers,completers"): 1,
+        (rw, pair, "unique_profiles,increment_profiles"): 1,
         (rw, between, "completion_rate"): 1,
         (rw, between, "avg_share_watched"): 1,
         (rw, between, "views"): 1,
