@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 import uuid
@@ -200,10 +201,11 @@ def _ingested_dates(spark: SparkSession) -> set[date]:
             dates |= {r[0] for r in io.read_table(spark, table).select("received_date").distinct().collect()}
     if io.table_exists(spark, S.OPS_RUNS):
         runs = (io.read_table(spark, S.OPS_RUNS)
-                .where("status = 'succeeded' AND command IN ('run', 'backfill', 'ingest') AND first_date IS NOT NULL")
-                .select("first_date", "last_date").collect())
-        for first, last in runs:
-            dates |= {first + timedelta(days=i) for i in range((last - first).days + 1)}
+                .where("status = 'succeeded' AND command IN ('run', 'backfill', 'ingest')")
+                .select("report_json").collect())
+        for (report,) in runs:  # the dates it was given, less those it skipped (no folder)
+            given = json.loads(report)
+            dates |= {date.fromisoformat(d) for d in set(given.get("dates", [])) - set(given.get("skipped_dates", []))}
     return dates
 
 

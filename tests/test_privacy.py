@@ -191,14 +191,20 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     assert untouched.landing_folders_removed == [] and not any(untouched.rows_deleted.values())
     assert untouched.report_folders_removed == [] and untouched.gate_results_removed == 0
 
-    # An old folder that was never ingested (a gap nobody backfilled) is kept, and named.
-    stray = days[0] - timedelta(days=3)
-    shutil.copytree(Path(local.landing_dir) / "events" / f"received_date={days[0].isoformat()}",
-                    Path(local.landing_dir) / "events" / f"received_date={stray.isoformat()}")
+    # An old folder that was never ingested (a gap a backfill skipped, its folder arriving
+    # later) is kept, and named; one a succeeded run ingested goes, though bronze has no
+    # rows of it (bronze retention may have removed them first).
+    stray, ingested_by_run = days[0] - timedelta(days=3), days[0] - timedelta(days=4)
+    for day in (stray, ingested_by_run):
+        shutil.copytree(Path(local.landing_dir) / "events" / f"received_date={days[0].isoformat()}",
+                        Path(local.landing_dir) / "events" / f"received_date={day.isoformat()}")
+    with pipeline.recorded(spark, local, "backfill", [ingested_by_run, stray]) as r:
+        r.report.skipped_dates = [stray.isoformat()]
 
     result = privacy.apply_retention(spark, local, today=today)
 
-    assert [p.rsplit("=", 1)[1] for p in result.landing_folders_removed] == [d.isoformat() for d in days[:2]]
+    assert [p.rsplit("=", 1)[1] for p in result.landing_folders_removed] == [
+        d.isoformat() for d in (ingested_by_run, *days[:2])]
     assert [p.rsplit("=", 1)[1] for p in result.landing_folders_not_ingested] == [stray.isoformat()]
     assert oracle.received_dates(Path(local.landing_dir)) == [stray, *days[2:]]
     assert [Path(p).name for p in result.report_folders_removed] == [d.isoformat() for d in days[:2]]
