@@ -211,6 +211,37 @@ def test_the_trend_is_flat_outside_the_training_releases(model, history):
     assert (result["point"] < history["views_28d"].max()).all()
 
 
+def test_a_runtime_beyond_every_past_title_is_held_at_the_nearest_and_named(model, history):
+    """A log-runtime slope fitted on ordinary films says nothing about a 0.001-minute title
+    (it once forecast 38 times the audience): the input is held at the training range's edge."""
+    low, high = history["runtime_minutes"].min(), history["runtime_minutes"].max()
+    result = model.predict(pd.concat([
+        pitch(title_id="tiny", runtime_minutes=0.001), pitch(title_id="shortest", runtime_minutes=low),
+        pitch(title_id="endless", runtime_minutes=10_000), pitch(title_id="longest", runtime_minutes=high),
+        pitch(title_id="ordinary")]), n_comparables=0).set_index("title_id")
+    assert result.at["tiny", "point"] == pytest.approx(result.at["shortest", "point"])
+    assert result.at["endless", "point"] == pytest.approx(result.at["longest", "point"])
+    assert result.at["tiny", "held_to_range"] == [
+        f"runtime_minutes 0.001 outside the training range {low:g}-{high:g}, held at {low:g}"]
+    assert result.at["endless", "held_to_range"] == [
+        f"runtime_minutes 10000 outside the training range {low:g}-{high:g}, held at {high:g}"]
+    assert result.loc[["shortest", "longest", "ordinary"], "held_to_range"].map(len).eq(0).all()
+    assert "held at the nearest: runtime_minutes 0.001" in forecast.format_forecast(result.loc[["tiny"]].reset_index())
+
+
+def test_a_dated_pitchs_comparables_were_all_released_before_it(model, history):
+    source = history.iloc[len(history) // 2]
+    twin = dict(format=source["format"], genres=source["genres"], talent=source["talent"],
+                runtime_minutes=source["runtime_minutes"], original_language=source["original_language"],
+                origin_country=source["origin_country"])
+    dated = model.predict(pitch(title_id="as-released", release_date=source["release_date"], **twin))
+    comparables = dated["comparables"].item()
+    assert len(comparables) == 5 and source["title_id"] not in {c["title_id"] for c in comparables}
+    assert all(pd.Timestamp(c["release_date"]) < pd.Timestamp(source["release_date"]) for c in comparables)
+    undated = model.predict(pitch(title_id="undated", release_date=None, **twin))
+    assert undated["comparables"].item()[0]["title_id"] == source["title_id"]
+
+
 def test_history_without_the_optional_budget_and_with_it_both_fit(history):
     small = history.head(300).copy()
     assert "budget" not in small.columns

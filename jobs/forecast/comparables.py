@@ -15,7 +15,7 @@ Talent uses the overlap coefficient rather than Jaccard so that a pitch sharing 
 with a title that had a large cast still counts as close. Ties go to the more recent title.
 A missing field scores 0 on its part. A pitch for a show's next season (`show_id`) lists
 that show's earlier seasons first, whatever their score: they are what a commissioner
-compares a renewal with.
+compares a renewal with. A dated pitch is compared only with titles released before it.
 """
 
 from __future__ import annotations
@@ -110,9 +110,15 @@ class ComparableIndex:
         score = self.similarity(pitch)
         show = pitch.get("show_id")
         same_show = (self.show == show).astype(float) if show is not None else np.zeros(len(self.titles))
+        # A dated pitch is compared only with what was released before it: a title scored
+        # as if it were pitched on its release day never sees itself or what came after.
+        released = pitch.get("release_date")
+        before = (self.titles["release_date"] < released).to_numpy() if pd.notna(released) \
+            else np.ones(len(self.titles), dtype=bool)
         # lexsort: last key is primary. The pitch's own show first, then the highest
         # similarity, then the most recent.
-        order = np.lexsort((-self.recency, -np.round(score, 9), -same_show))[:k]
+        order = np.lexsort((-self.recency, -np.round(score, 9), -same_show))
+        order = order[before[order]][:k]
         return [
             {
                 "title_id": self.titles.at[i, "title_id"],

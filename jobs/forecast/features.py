@@ -23,13 +23,19 @@ billing. Credits without a billing order (crew, or a source without cast order) 
 1 / n^a alone. Genres are weighted 1 / k^b for k genres; b = 1 (the mean) unless the caller
 sets it. Levels never seen in training (a new director, a new genre, a new show) have no
 column and contribute 0, which is the prior: the average talent, genre, country or show.
+
+A pitch's runtime, episodes, budget and availability are held within the training titles'
+range, as the trend is held flat outside their release dates: a straight line in log
+runtime fitted on 20-180 minutes says nothing about a 0.001-minute title (carried past
+the range, it forecast one 5 times a feature film's audience). `Design.out_of_range` names
+what was held.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -49,6 +55,14 @@ OPTIONAL_MIN_SHARE, OPTIONAL_MIN_TITLES = 0.2, 10
 # that on the model's log scale. The floor keeps a share of 0 (available nowhere yet)
 # finite: 1 % of members.
 AVAILABILITY_FLOOR = 0.01
+# The numeric terms a pitch's input is held to the training range on, and the input each
+# one reads (budget_missing, format and the season terms are bounded by construction).
+RANGE_HELD = {
+    "log_runtime": "runtime_minutes",
+    "log_episodes": "episodes",
+    "log_budget": "budget",
+    "log_availability": "release_availability_share",
+}
 
 
 @dataclass(frozen=True)
@@ -154,6 +168,10 @@ class Design:
     # The training median of release_availability_share (what a pitch without one gets);
     # None when the history has too little of it, and the term is left out.
     availability_median: float | None = None
+    # The training titles' lowest and highest value of each numeric term (None while the
+    # design is being learned): a pitch's inputs are held within them.
+    numeric_low: np.ndarray | None = None
+    numeric_high: np.ndarray | None = None
     cast_exponent: float = 1.0  # set by fit to the chosen hyperparameters
     genre_exponent: float = 1.0
     billing_exponent: float = 0.0
@@ -200,6 +218,7 @@ class Design:
             last_date=titles["release_date"].max(),
         )
         raw = design._raw_numeric(titles)
+        design.numeric_low, design.numeric_high = raw.min(axis=0), raw.max(axis=0)
         design.numeric_mean = np.nanmean(raw, axis=0)
         sd = np.nanstd(raw, axis=0)
         design.numeric_sd = np.where(sd > 1e-9, sd, 1.0)
@@ -260,11 +279,39 @@ class Design:
             share = np.where(np.isnan(share), self.availability_median, share)
             values["log_availability"] = np.log(np.maximum(share, AVAILABILITY_FLOOR))
         raw = np.column_stack([values[name] for name in self.numeric_names])
+        if self.numeric_low is not None:
+            for j, name in enumerate(self.numeric_names):
+                if name in RANGE_HELD:
+                    raw[:, j] = np.clip(raw[:, j], self.numeric_low[j], self.numeric_high[j])
         if undated.any():  # only pitches can be undated; history requires release_date
             for j, name in enumerate(self.numeric_names):
                 if name.startswith("season_"):
                     raw[undated, j] = self.numeric_mean[j]
         return raw
+
+    def out_of_range(self, titles: pd.DataFrame) -> list[list[str]]:
+        """Per title, each input held to the training range, e.g. "runtime_minutes 0.001
+        outside the training range 22-175, held at 22"."""
+        raw = self._raw_numeric(titles)
+        unclipped = replace(self, numeric_low=None, numeric_high=None)._raw_numeric(titles)
+        notes: list[list[str]] = [[] for _ in range(len(titles))]
+        for j, name in enumerate(self.numeric_names):
+            if name not in RANGE_HELD:
+                continue
+            column = RANGE_HELD[name]
+            given = titles[column].to_numpy(dtype=float) if column in titles.columns else np.full(len(titles), np.nan)
+            low, high = self._input_scale(name, self.numeric_low[j]), self._input_scale(name, self.numeric_high[j])
+            for i in np.flatnonzero((unclipped[:, j] != raw[:, j]) & ~np.isnan(given)):
+                held = low if unclipped[i, j] < raw[i, j] else high
+                notes[i].append(f"{column} {given[i]:g} outside the training range "
+                                f"{low:g}-{high:g}, held at {held:g}")
+        return notes
+
+    @staticmethod
+    def _input_scale(name: str, value: float) -> float:
+        """A numeric term's value back on its input's own scale, to 3 significant figures."""
+        value = float(np.expm1(value) if name == "log_budget" else np.exp(value))
+        return float(f"{value:.3g}")
 
     def numeric(self, titles: pd.DataFrame) -> np.ndarray:
         return (self._raw_numeric(titles) - self.numeric_mean) / self.numeric_sd

@@ -86,6 +86,7 @@ PREDICTION_COLUMNS = [
     "comparables",
     "explanation",
     "unseen",
+    "held_to_range",
 ]
 EXPLANATION_COLUMNS = ["component", "feature", "contribution", "is_unseen"]
 
@@ -580,7 +581,10 @@ class DemandModel:
         own scale. `point_model_scale` is the linear predictor (log1p or logit), which the
         `explanation` records sum to. `comparables` is a list of
         {title_id, release_date, similarity, actual}; `explanation` a list of
-        {component, feature, contribution, is_unseen}, as `explain` gives them.
+        {component, feature, contribution, is_unseen}, as `explain` gives them. `unseen`
+        names what the training history never had; `held_to_range` each runtime, episode
+        count, budget or availability outside the training titles' range, which the model
+        holds at the range's edge rather than extrapolating a straight line past it.
         """
         frame = self._frame(pitches)
         titles = normalise_titles(frame, who="pitches", is_history=False)
@@ -609,6 +613,7 @@ class DemandModel:
             for i, title in enumerate(titles.to_dict("records"))
         ]
         out["unseen"] = self._unseen(titles)
+        out["held_to_range"] = self.design.out_of_range(titles)
         return out[PREDICTION_COLUMNS]
 
     def _unseen(self, titles: pd.DataFrame) -> list[list[str]]:

@@ -35,6 +35,9 @@ def format_forecast(result: pd.DataFrame, *, max_explanation: int = 8) -> str:
         unseen = row.get("unseen")
         if unseen is not None and len(unseen):
             lines.append(f"  not in the training history, so no effect (a typo?): {', '.join(unseen)}")
+        held = row.get("held_to_range")
+        if held is not None and len(held):
+            lines.append(f"  beyond every past title, so held at the nearest: {'; '.join(held)}")
         explanation = row.get("explanation") or []
         if explanation:
             shown, rest = explanation[: max_explanation + 1], explanation[max_explanation + 1:]
