@@ -160,6 +160,7 @@ def forecast_pitch(model: forecast.DemandModel, pitch: Pitch, programmes: pd.Dat
         "p90": float(result["p90"]),
         "n_known_talent": int(result["n_known_talent"]),
         "n_talent": int(result["n_talent"]),
+        "held_to_range": list(result["held_to_range"]),
         "comparables": comparables,
         "explanation": _named(pd.DataFrame(result["explanation"]), talent, programmes),
     }

@@ -488,6 +488,11 @@ def test_a_pitch_gets_a_forecast_with_interval_comparables_and_explanation(sampl
     assert len(result["comparables"]) == 5 and result["comparables"]["programme_name"].notna().all()
     assert result["explanation"]["contribution"].sum() == pytest.approx(np.log1p(result["point"]), rel=1e-6)
     assert forecasting.demand_model(reader) is forecasting.demand_model(reader), "fitted once, then cached"
+    assert result["held_to_range"] == []
+    extreme = greenlight.pitch_from_form("film", ["drama"], None, 0.5, "en", "GB", None, {})
+    held = forecasting.forecast_pitch(forecasting.demand_model(reader), extreme, reader.read("marts.dim_programme"),
+                                      reader.read("marts.fct_title_release_windows"), K, talent=talent)
+    assert [note.split(" outside")[0] for note in held["held_to_range"]] == ["runtime_minutes 0.5"]
 
 
 def test_the_pitch_form_bills_actors_in_order_and_states_its_release_plan(sample):

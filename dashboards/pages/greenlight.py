@@ -114,6 +114,9 @@ def result_section(reader: MartReader, pitch: forecasting.Pitch) -> list:
         html.Div(_views(result["point"]), className="forecast-number", id="greenlight-point"),
         html.Div(f"80% interval {_views(result['p10'])} – {_views(result['p90'])}", id="greenlight-interval"),
         html.Div(f"Talent with a track record: {result['n_known_talent']} of {result['n_talent']}.", className="note"),
+        *([html.Div("Beyond every past programme, so the forecast holds it at the nearest: "
+                    + "; ".join(result["held_to_range"]) + ".", className="callout", id="greenlight-held")]
+          if result["held_to_range"] else []),
         c.graph(figures.forecast_figure(result, reader.k), id="greenlight-forecast-graph"),
     )
     return [
