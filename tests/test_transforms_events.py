@@ -93,6 +93,26 @@ def test_parse_events_is_not_misled_by_a_field_name_inside_a_value(spark):
     assert out["event_ts"].isoformat() == "2026-03-01T20:01:00.250000"
 
 
+def test_parse_events_checks_only_the_top_level_values_kinds(spark):
+    """An extra field may be an object that reuses a contract field's name with another kind
+    (the contract ignores extra fields); a wrong kind at the top level is still refused."""
+    nested = with_(ad={"title_id": 42, "position_s": "12"}, seek={"position_s": "12.5"})
+    both = with_(ad={"title_id": 42}, position_s="12")
+    out = reasons(lines_df(spark, nested, both).transform(parse_events))
+    assert out == [(1, None, None), (2, "invalid_field", "position_s is a JSON string, not a number")]
+
+
+def test_parse_events_reads_json_only_not_single_quotes_or_nan(spark):
+    """Spark's reader accepts Python's str(dict) and a bare NaN unless told not to: such a
+    line would skip the contract's type checks, and `{'a': 1}{'b': 2}` would lose its second
+    event. Both are malformed JSON."""
+    python_text = str({**GOOD, "position_s": "60.5"})
+    two = str(GOOD) + str({**GOOD, "event_id": "e2"})
+    nan = with_().replace('"position_s": 60.5', '"position_s": NaN')
+    out = reasons(lines_df(spark, python_text, two, nan).transform(parse_events))
+    assert out == [(n, "malformed_json", "not a JSON object") for n in (1, 2, 3)]
+
+
 def test_parse_events_keeps_line_errors_from_the_reader(spark):
     rows = [("f.jsonl.gz", 7, '{"event_id": "e', "truncated_file"),
             ("f.jsonl", 8, "{}{}", "malformed_json: content after the JSON object")]

@@ -26,12 +26,29 @@ _RAW_SCHEMA = StructType(
     + [StructField("_corrupt_record", StringType(), True)]
 )
 # Reading every field as text also reads 12 as "12" and "12.5" as 12.5, so the JSON type
-# of each value is checked on the line itself, in one pass: the first key whose value is
-# the wrong kind (a quoted number, or a bare number, boolean, list or object for a string).
+# of each value is checked too: a quoted number, or a bare number, boolean, list or object
+# for a string. A pattern on the line finds the lines that may have one (cheap, and almost
+# never true); only those are parsed again, as a variant, to check the kind of each
+# top-level value, so an extra field's nested object may reuse a contract field's name.
 _TEXT_FIELDS = [f.name for f in EVENT_SCHEMA.fields if isinstance(f.dataType, (StringType, TimestampType))]
 _NUMBER_FIELDS = [f.name for f in EVENT_SCHEMA.fields if f.name not in _TEXT_FIELDS]
 _WRONG_KIND = ('"(?:(?:' + "|".join(_NUMBER_FIELDS) + ')"\\s*:\\s*"|(?:'
                + "|".join(_TEXT_FIELDS) + ')"\\s*:\\s*[-0-9tf\\[{])')
+# Spark's JSON reader accepts more than JSON by default: 'single quotes' (Python's
+# str(dict)) and NaN/Infinity. A contract line is JSON.
+_STRICT_JSON = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
+
+
+def _wrong_kind_field() -> Column:
+    """The first contract field (in the contract's order) whose top-level JSON value is the
+    wrong kind, or null."""
+    suspect = F.regexp_extract("line", _WRONG_KIND, 0) != ""
+    kinds = {name: F.expr(f"schema_of_variant(try_variant_get(try_parse_json(line), '$.{name}'))")
+             for name in _NUMBER_FIELDS + _TEXT_FIELDS}
+    wrong = [(kinds[name] == "STRING") if name in _NUMBER_FIELDS else ~kinds[name].isin("STRING", "VOID")
+             for name in (f.name for f in EVENT_SCHEMA.fields)]
+    first = F.coalesce(*[F.when(is_wrong, F.lit(f.name)) for f, is_wrong in zip(EVENT_SCHEMA.fields, wrong)])
+    return F.when(suspect, first)
 _TIMESTAMP_FIELDS = [f.name for f in EVENT_SCHEMA.fields if isinstance(f.dataType, TimestampType)]
 FUTURE_TOLERANCE_S = 300
 # A playhead may run a little past the catalogue's runtime (credits, rounding); beyond this
@@ -45,17 +62,18 @@ def parse_events(lines: DataFrame) -> DataFrame:
     `reason_code` is null for a valid line; otherwise one of QUARANTINE_REASONS, with
     `reason_detail` naming the field or value at fault.
     """
-    raw = F.from_json("line", _RAW_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"})
+    raw = F.from_json("line", _RAW_SCHEMA,
+                      {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record", **_STRICT_JSON})
     df = lines.withColumn("_raw", raw)
     typed = {
         f.name: F.col(f"_raw.{f.name}").try_cast(f.dataType).alias(f.name) for f in EVENT_SCHEMA.fields
     }
     df = df.select(
         "*", *typed.values(),
-        F.regexp_extract("line", _WRONG_KIND, 0).alias("_wrong_kind"),
+        _wrong_kind_field().alias("_wrong_kind"),
     )
-    wrong_name = F.regexp_extract("_wrong_kind", '^"(\\w+)"', 1)
-    quoted = F.col("_wrong_kind").endswith('"')
+    wrong_name = F.col("_wrong_kind")
+    quoted = wrong_name.isin(*_NUMBER_FIELDS)
 
     missing = [
         (F.col(f"_raw.{f.name}").isNull(), f.name) for f in EVENT_SCHEMA.fields
@@ -92,7 +110,7 @@ def parse_events(lines: DataFrame) -> DataFrame:
     reason = reason.when(version_bad, "unsupported_schema_version")
     detail = detail.when(version_text, F.concat(F.lit('schema_version="'), F.col("_raw.schema_version"), F.lit('"')))
     detail = detail.when(version_bad, F.concat(F.lit("schema_version="), F.col("_raw.schema_version")))
-    wrong_kind = F.col("_wrong_kind") != ""
+    wrong_kind = F.col("_wrong_kind").isNotNull()
     reason = reason.when(wrong_kind, "invalid_field")
     detail = detail.when(wrong_kind, F.concat(
         wrong_name, F.when(quoted, F.lit(" is a JSON string, not a number")).otherwise(F.lit(" is not a JSON string"))))
