@@ -396,13 +396,18 @@ def _replace_received_dates(
 
 # --- Sessions -------------------------------------------------------------------------------
 def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[date]) -> SessionsResult:
-    """Recompute every session that the events received on these dates touch."""
+    """Recompute every session that the events received on these dates touch, and every
+    session in their window whose events in bronze no longer match its row (part of a
+    withdrawn or replaced file, or a run that died between bronze and silver), each from
+    all of its events in bronze, wherever they were received."""
     received = sorted(set(received))
     lo, hi = _event_window(settings, received)
     lo -= timedelta(days=1)  # sessions that started the evening before their first late event
-    events = io.read_table(spark, S.BRONZE_EVENTS).where(F.col("event_date").between(lo, hi))
-    touched = events.where(F.col("received_date").isin(received)).select("session_id").distinct()
-    affected = events.join(touched, "session_id", "left_semi")
+    bronze = io.read_table(spark, S.BRONZE_EVENTS)
+    window = bronze.where(F.col("event_date").between(lo, hi))
+    touched = window.where(F.col("received_date").isin(received)).select("session_id").distinct()
+    recompute, lo, hi = _sessions_to_recompute(spark, window, touched, lo, hi)
+    affected = bronze.where(F.col("event_date").between(lo, hi)).join(recompute, "session_id", "left_semi")
     # Each title's latest row, current or not: a title dropped from the latest snapshot
     # (a licence that ended) still has the plays it had before, and late events for them.
     latest = Window.partitionBy("title_id").orderBy(F.col("valid_from").desc())
@@ -435,6 +440,40 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
         received_dates=[d.isoformat() for d in received], sessions_written=count, event_dates=event_dates,
         versions={S.SILVER_SESSIONS: written.version},
     )
+
+
+def _sessions_to_recompute(
+    spark: SparkSession, window: DataFrame, touched: DataFrame, lo: date, hi: date,
+) -> tuple[DataFrame, date, date]:
+    """The sessions to rebuild, and the event dates to read them from.
+
+    - The sessions `touched` by this run's events.
+    - A session in silver, wholly inside [lo, hi], whose event count differs from its events
+      in bronze: some of its events were in a file since withdrawn or replaced on a date
+      that holds none of its other events, or a run wrote bronze and died before silver.
+    - The read widens to a session's whole extent in silver: a session paused for days and
+      resumed (the contract has no timeout) started before `lo`, and in a backfill of past
+      dates a session may go on after `hi` in events received later.
+    """
+    if not io.table_exists(spark, S.SILVER_SESSIONS):
+        return touched, lo, hi
+    silver = io.read_table(spark, S.SILVER_SESSIONS).select(
+        "session_id", "event_date", "event_count", F.to_date("session_end_ts").alias("end_date"))
+    near = silver.where(F.col("event_date").between(lo, hi))
+    in_bronze = window.groupBy("session_id").agg(F.count(F.lit(1)).alias("_in_bronze"))
+    changed = (near.where(F.col("end_date") <= hi).join(in_bronze, "session_id", "left")
+               .where(F.coalesce("_in_bronze", F.lit(0)) != F.col("event_count")).select("session_id"))
+    recompute = touched.unionByName(changed).distinct().localCheckpoint()
+    # Only a session with no play_start in the window can have started before it.
+    opened = window.where(F.col("event_type") == "play_start").select("session_id")
+    unopened = recompute.join(opened, "session_id", "left_anti").localCheckpoint()
+    rows = near.join(recompute, "session_id", "left_semi")
+    if unopened.take(1):
+        rows = rows.unionByName(silver.where(F.col("event_date") < lo).join(unopened, "session_id", "left_semi"))
+    extent = rows.agg(F.min("event_date").alias("first"), F.max("end_date").alias("last")).first()
+    if extent["first"] is not None:
+        lo, hi = min(lo, extent["first"]), max(hi, extent["last"])
+    return recompute, lo, hi
 
 
 @dataclass

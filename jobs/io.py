@@ -224,8 +224,10 @@ def hadoop_fs(spark: SparkSession, path: str):
 
 def ignored_event_files(spark: SparkSession, settings: Settings, received_date: date) -> list[str]:
     """Files under a received date's folder that ingest does not read: not named `*.jsonl`
-    or `*.jsonl.gz` (a partial `.tmp` upload, another format), or hidden (`_` or `.`
-    first, as Spark and Hadoop treat them). Reported, so that none goes unnoticed."""
+    or `*.jsonl.gz` (a partial `.tmp` upload, another format), or hidden, or in a hidden
+    folder (`.staging/`, `_temporary/`): Spark's listing skips every name that starts with
+    `.`, or with `_` unless it holds `=` or is `_metadata`/`_common_metadata`, and every
+    `._COPYING_` file. Reported, so that none goes unnoticed."""
     folder = event_landing_dir(settings, received_date)
     fs, hpath = hadoop_fs(spark, folder)
     if not fs.exists(hpath):
@@ -233,11 +235,18 @@ def ignored_event_files(spark: SparkSession, settings: Settings, received_date: 
     ignored = []
     files = fs.listFiles(hpath, True)
     while files.hasNext():
-        path = files.next().getPath()
-        name = path.getName()
-        if name.startswith(("_", ".")) or not name.endswith(LANDING_SUFFIXES):
-            ignored.append(path.toString().split(f"received_date={received_date.isoformat()}/", 1)[-1])
+        relative = files.next().getPath().toString().split(f"received_date={received_date.isoformat()}/", 1)[-1]
+        parts = relative.split("/")
+        if any(_hidden_by_spark(part) for part in parts) or not parts[-1].endswith(LANDING_SUFFIXES):
+            ignored.append(relative)
     return sorted(ignored)
+
+
+def _hidden_by_spark(name: str) -> bool:
+    """Whether Spark's file listing leaves this file or folder name out (as its
+    HadoopFSUtils.shouldFilterOutPathName does)."""
+    excluded = (name.startswith("_") and "=" not in name) or name.startswith(".") or name.endswith("._COPYING_")
+    return excluded and not name.startswith(("_common_metadata", "_metadata"))
 
 
 def path_exists(spark: SparkSession, path: str) -> bool:

@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = None
 
     lateness_days: int = 3  # events older than this (by received date) are quarantined
-    dedupe_lookback_days: int = 3  # event_id uniqueness is enforced across this window
+    # event_id uniqueness is enforced across this window of received dates; at least
+    # lateness_days + 1, the most received dates two acceptable copies of one event can
+    # lie apart (a clock up to 5 minutes fast puts the first before midnight)
+    dedupe_lookback_days: int = 4
     heartbeat_s: int = 60
     mart_lookback_days: int = 3  # dbt recomputes this many days before the run's dates
     # dbt's threads on the pipeline's one Spark session: independent models and tests run
@@ -90,6 +93,12 @@ class Settings(BaseSettings):
         self.reports_dir = (self.reports_dir or home / "reports").resolve()
         self.metastore_dir = (self.metastore_dir or home / "metastore").resolve()
         self.jars_dir = self.jars_dir.resolve()
+        if self.dedupe_lookback_days < self.lateness_days + 1:
+            raise ConfigError(
+                f"SLATEHOUSE_DEDUPE_LOOKBACK_DAYS ({self.dedupe_lookback_days}) must be at least "
+                f"SLATEHOUSE_LATENESS_DAYS + 1 ({self.lateness_days + 1}): two copies of one event can "
+                "be accepted that many received days apart, and each must see the other."
+            )
         needed = self.lateness_days + self.dedupe_lookback_days
         if min(self.landing_retention_days, self.bronze_retention_days) <= needed:
             raise ConfigError(

@@ -134,7 +134,7 @@ class DayCounts:
 
 
 def accept_events(landing: Path, key: bytes, received_dates: list[date], lateness_days: int = 3,
-                  lookback_days: int = 3) -> tuple[list[Event], dict[date, DayCounts], dict[str, int]]:
+                  lookback_days: int = 4) -> tuple[list[Event], dict[date, DayCounts], dict[str, int]]:
     """Every accepted event over the received dates, in processing order, plus counts."""
     snaps = catalogue(landing)
     accepted: list[Event] = []

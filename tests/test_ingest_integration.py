@@ -219,7 +219,10 @@ def test_hostile_deliveries_are_read_whole_or_accounted_for(empty_warehouse, set
 
     # Files the contract does not name are reported, not read.
     folder(first).mkdir(parents=True, exist_ok=True)
-    for name in ("notes.txt", ".hidden.jsonl", "_SUCCESS", "upload.jsonl.tmp"):
+    hidden = ("notes.txt", ".hidden.jsonl", "_SUCCESS", "upload.jsonl.tmp", ".staging/part-0.jsonl",
+              "_temporary/0/part-1.jsonl")
+    for name in hidden:
+        (folder(first) / name).parent.mkdir(parents=True, exist_ok=True)
         (folder(first) / name).write_text('{"event_id": "x"}\n')
     # The last snapshot drops a title that has plays: a licence that ended.
     snapshots = sorted((root / "catalog").glob("snapshot_date=*"))
@@ -237,8 +240,7 @@ def test_hostile_deliveries_are_read_whole_or_accounted_for(empty_warehouse, set
 
     results = ingest(spark, local, days)
     one = results.events[0]
-    assert one.ignored_files == sorted(f"hour=23/{n}" for n in (".hidden.jsonl", "_SUCCESS", "notes.txt",
-                                                                   "upload.jsonl.tmp"))
+    assert one.ignored_files == sorted(f"hour=23/{n}" for n in hidden)
     assert spark.table(S.BRONZE_EVENTS).where("event_id like '%-0' or event_id like '%-1'").count() == 30
 
     # Sessions of the dropped title are built from its latest catalogue row.
@@ -277,6 +279,66 @@ def test_hostile_deliveries_are_read_whole_or_accounted_for(empty_warehouse, set
     assert spark.table(S.SILVER_SESSIONS).where("session_id = 'withdrawn-1'").count() == 0
     assert spark.table(S.SILVER_SESSIONS).orderBy("session_id").collect() == before
     assert day_of[0]["event_date"].isoformat() in again.event_dates  # so the marts of that day are rebuilt
+
+
+def test_a_session_is_rebuilt_from_all_its_events_wherever_they_were_received(
+        empty_warehouse, settings, landing, tmp_path):
+    """A session paused for a week and resumed (the contract has no timeout) is one session,
+    not a second row for its resumed part; and a session whose events after midnight were
+    in a file since withdrawn loses them when that date runs again."""
+    import shutil
+    from datetime import date as Date
+
+    from slatehouse.ingest import build_sessions
+
+    spark = empty_warehouse
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    shutil.copytree(settings.landing_dir, local.landing_dir)
+    root = Path(local.landing_dir)
+    days = oracle.received_dates(root)
+    first, second, week_later = days[0], days[0] + timedelta(days=1), days[0] + timedelta(days=7)
+    assert second in days and week_later not in days
+    template = next(json.loads(line) for path in sorted(root.glob(f"events/received_date={first}/*/*.jsonl"))
+                    for line in path.read_text().splitlines()
+                    if oracle.classify(line.encode())[0] is None and json.loads(line)["event_type"] == "play_start")
+
+    def deliver(day: Date, name: str, session: str, events: list[tuple[str, str, float]]) -> Path:
+        path = root / "events" / f"received_date={day}" / "hour=23" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps({
+            **template, "event_id": f"{session}-{day}-{n}", "session_id": session, "event_type": kind,
+            "event_ts": f"{ts}Z", "received_ts": f"{ts}Z", "position_s": position}) + "\n"
+            for n, (kind, ts, position) in enumerate(events)))
+        return path
+
+    deliver(first, "paused.jsonl", "paused-a-week", [
+        ("play_start", f"{first}T10:00:00", 0.0), ("heartbeat", f"{first}T10:01:00", 60.0),
+        ("pause", f"{first}T10:01:30", 90.0)])
+    deliver(week_later, "resumed.jsonl", "paused-a-week", [
+        ("resume", f"{week_later}T20:00:00", 90.0), ("heartbeat", f"{week_later}T20:01:00", 150.0),
+        ("play_stop", f"{week_later}T20:01:30", 180.0)])
+    deliver(first, "evening.jsonl", "past-midnight", [
+        ("play_start", f"{first}T23:58:00", 0.0), ("heartbeat", f"{first}T23:59:00", 60.0)])
+    after_midnight = deliver(second, "after-midnight.jsonl", "past-midnight", [
+        ("heartbeat", f"{second}T00:00:00", 120.0), ("play_stop", f"{second}T00:00:30", 150.0)])
+
+    def session(session_id):
+        rows = spark.table(S.SILVER_SESSIONS).where(F.col("session_id") == session_id).collect()
+        return [(r["event_date"].isoformat(), r["event_count"], r["play_time_s"], r["has_play_stop"]) for r in rows]
+
+    for day in (first, second, week_later):  # daily runs
+        ingest(spark, local, [day])
+    assert session("paused-a-week") == [(str(first), 6, 180.0, True)]
+    assert session("past-midnight") == [(str(first), 4, 150.0, True)]
+
+    after_midnight.unlink()  # withdrawn: the date is run again
+    result = ingest(spark, local, [second])
+    assert session("past-midnight") == [(str(first), 2, 60.0, False)]
+    assert str(first) in result.sessions.event_dates
+    # Nothing else changes on a rerun.
+    before = spark.table(S.SILVER_SESSIONS).orderBy("session_id").collect()
+    build_sessions(spark, local, [second])
+    assert spark.table(S.SILVER_SESSIONS).orderBy("session_id").collect() == before
 
 
 def test_a_step_that_repeats_lines_stops_the_ingest_before_it_writes(ingested, settings, monkeypatch):

@@ -225,6 +225,15 @@ def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, 
     reset_warehouse(spark)
 
 
+def test_a_dedupe_lookback_shorter_than_copies_can_lie_apart_is_refused():
+    """Two copies of one event can be accepted lateness_days + 1 received dates apart (the
+    first sent by a clock a few minutes fast, just before midnight): a shorter lookback
+    accepts both, and a backfill over them then fails the bronze gate's unique event_id."""
+    with pytest.raises(ConfigError, match="DEDUPE_LOOKBACK_DAYS \\(3\\) must be at least"):
+        Settings(lateness_days=3, dedupe_lookback_days=3)
+    assert Settings(lateness_days=2, dedupe_lookback_days=3).dedupe_lookback_days == 3
+
+
 def test_retention_shorter_than_reruns_need_is_refused():
     with pytest.raises(ConfigError, match="LANDING_RETENTION_DAYS"):
-        Settings(landing_retention_days=5, lateness_days=3, dedupe_lookback_days=3)
+        Settings(landing_retention_days=5, lateness_days=3, dedupe_lookback_days=4)
