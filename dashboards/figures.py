@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 
 from . import theme
 from .privacy import SUPPRESSED_TEXT, is_suppressed
-from .queries import LISTS, distinct_labels
+from .queries import GLOBAL, LISTS, distinct_labels, lists_for
 
 T = theme.TEMPLATE
 
@@ -107,10 +107,12 @@ def top10_figure(lists: pd.DataFrame, k: int) -> go.Figure:
     # The left lists' labels go in the left margin (automargin sizes it); the right lists'
     # labels go in the gap between the columns, which automargin cannot widen: it is sized
     # for TOP10_LABEL_CHARS characters at 11 px on the narrowest page the CSS allows.
-    fig = make_subplots(rows=2, cols=2, subplot_titles=list(LISTS.values()),
+    names = lists_for(lists["market"].iloc[0] if "market" in lists.columns else GLOBAL)
+    rows_of_lists = (len(names) + 1) // 2
+    fig = make_subplots(rows=rows_of_lists, cols=2, subplot_titles=list(names.values()),
                         horizontal_spacing=0.27, vertical_spacing=0.14)
     wrapped = False
-    for i, (name, label) in enumerate(LISTS.items()):
+    for i, (name, label) in enumerate(names.items()):
         row, col = i // 2 + 1, i % 2 + 1
         rows = lists[lists["list_name"] == name].sort_values("week_rank")
         values, hidden = _bar_values(rows, "views")
@@ -133,7 +135,8 @@ def top10_figure(lists: pd.DataFrame, k: int) -> go.Figure:
                 text="No titles in this list." if rows.empty else f"All {SUPPRESSED_TEXT} (fewer than {k} profiles)",
                 showarrow=False, xref="x domain", yref="y domain", x=0, y=0, xanchor="left", yanchor="top",
                 yshift=-4, font=dict(size=11, color=theme.MUTED), row=row, col=col)
-    fig.update_layout(template=T, height=740 if wrapped else 660, title="Views this week",
+    height = (740 if wrapped else 660) if rows_of_lists == 2 else (410 if wrapped else 370)
+    fig.update_layout(template=T, height=height, title="Views this week",
                       margin=dict(l=24, r=60, t=72))
     return fig
 

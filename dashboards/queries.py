@@ -19,15 +19,23 @@ import pandas as pd
 
 from .privacy import is_suppressed, profiles_at_least, suppress, suppress_complement, suppress_nested
 
+# The global Top 10 has four lists, by format and original language; each country's has
+# two, by format (as Netflix publishes them).
 LISTS = {
     "films_english": "Films (English)",
     "films_non_english": "Films (Non-English)",
     "tv_english": "TV (English)",
     "tv_non_english": "TV (Non-English)",
 }
+COUNTRY_LISTS = {"films": "Films", "tv": "TV"}
 WINDOWS = (1, 7, 28, 91)
 WINDOW_BEFORE_DATA = "before the data"  # a window_state: released before the earliest event date
 GLOBAL = "GLOBAL"
+
+
+def lists_for(market: str) -> dict[str, str]:
+    """The Top 10 lists of a market: list_name -> label."""
+    return LISTS if market == GLOBAL else COUNTRY_LISTS
 ORIGIN_GROUPS = ("domestic", "other_european", "us", "rest_of_world")
 FORMATS = ("film", "series")
 
@@ -92,7 +100,7 @@ def top10_markets(top10: pd.DataFrame) -> list[str]:
 
 def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week_start: pd.Timestamp,
                 k: int) -> pd.DataFrame:
-    """The four lists for one market and week with week-on-week movement. Hours and views
+    """The lists of one market and week (`lists_for`) with week-on-week movement. Hours and views
     are suppressed on the programme's distinct profiles in that week and market.
 
     `movement`: "new" (never in this list before), "back" (in it before, not last week),
@@ -124,7 +132,7 @@ def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week
     current["movement"] = current.apply(movement, axis=1) if len(current) else pd.Series(dtype=str)
     current["programme_name"] = current["programme_id"].map(programme_names(programmes)).fillna(current["programme_id"])
     current = suppress(current, k, {"unique_profiles": ["hours_viewed", "views"]})
-    current["list_order"] = current["list_name"].map({name: i for i, name in enumerate(LISTS)})
+    current["list_order"] = current["list_name"].map({name: i for i, name in enumerate(lists_for(market))})
     return current.sort_values(["list_order", "week_rank"]).drop(columns="list_order").reset_index(drop=True)
 
 

@@ -343,8 +343,9 @@ def build_sample_marts(spec: SampleSpec = TEST_SPEC) -> dict[str, pd.DataFrame]:
     by_market["hours_viewed"] = by_market["play_time_s"] / 3600
     by_market = by_market.join(prog[["format", "language_group", "programme_type", "runtime_s"]], on="programme_id")
     by_market["views"] = by_market["hours_viewed"] / (by_market["runtime_s"] / 3600)
-    by_market["list_name"] = (np.where(by_market["format"] == "film", "films", "tv") + "_"
-                              + by_market["language_group"])
+    by_market["list_name"] = np.where(by_market["format"] == "film", "films", "tv")
+    is_global = by_market["market"] == "GLOBAL"
+    by_market.loc[is_global, "list_name"] += "_" + by_market.loc[is_global, "language_group"]
     by_market = by_market.sort_values(["views", "hours_viewed", "programme_id"], ascending=[False, False, True])
     by_market["week_rank"] = by_market.groupby(["week_start_date", "market", "list_name"]).cumcount() + 1
     top10 = by_market[by_market["week_rank"] <= 10].copy()

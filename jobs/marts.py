@@ -136,7 +136,9 @@ def unit_tests_due(settings: Settings) -> bool:
 
 
 def dbt_vars(settings: Settings, start: date | None, end: date | None, **extra) -> dict:
-    values: dict = {"lookback_days": settings.mart_lookback_days}
+    from slatehouse.transforms.sessions import CONTIGUITY_TOLERANCE_S
+
+    values: dict = {"lookback_days": settings.mart_lookback_days, "contiguity_tolerance_s": CONTIGUITY_TOLERANCE_S}
     if start is not None:
         values["start_date"] = start.isoformat()
     if end is not None:

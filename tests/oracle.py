@@ -295,7 +295,8 @@ def month_end(day: date) -> date:
 
 def union(segments, runtime_s: float) -> tuple[float, float]:
     """(distinct seconds watched, contiguous progress from 0), clipped to the runtime.
-    Touching stretches ([0, 60) and [60, 120)) join."""
+    Touching stretches ([0, 60) and [60, 120)) join; contiguous progress also bridges a
+    hole of up to a second (player jitter), as silver's does."""
     islands: list[list[float]] = []
     for s, e in sorted(segments):
         if e <= s:
@@ -305,7 +306,7 @@ def union(segments, runtime_s: float) -> tuple[float, float]:
         else:
             islands.append([s, e])
     total = sum(max(min(e, runtime_s) - max(s, 0.0), 0.0) for s, e in islands)
-    contiguous = max((min(e, runtime_s) for s, e in islands if s <= 0), default=0.0)
+    contiguous = min(_contiguous(islands), runtime_s) if islands and islands[0][0] <= 0 else 0.0
     return total, contiguous
 
 
@@ -381,10 +382,11 @@ class Catalogue:
     def runtime(self, title_id: str) -> int:
         return self.titles[title_id]["runtime_s"]
 
-    def list_name(self, pid: str) -> str:
+    def list_name(self, pid: str, market: str) -> str:
+        """The global Top 10's lists split each format by original language; a country's do not."""
         p = self.programmes[pid]
-        return ("films" if p.format == "film" else "tv") + (
-            "_english" if p.language.lower() == "en" else "_non_english")
+        kind = "films" if p.format == "film" else "tv"
+        return kind if market != "GLOBAL" else kind + ("_english" if p.language.lower() == "en" else "_non_english")
 
     def offered(self, month: date) -> dict[str, set[str]]:
         """country -> titles on offer in the month: released by its end, and listed as
@@ -488,7 +490,7 @@ def top10_weekly(v: Viewing) -> dict[tuple[date, str, str, int], dict]:
     lists = defaultdict(list)
     for (week, market, pid), h in hours.items():
         views = h / (v.cat.programmes[pid].runtime_s / 3600)
-        lists[(week, market, v.cat.list_name(pid))].append((-views, -h, pid))
+        lists[(week, market, v.cat.list_name(pid, market))].append((-views, -h, pid))
     out = {}
     for (week, market, name), rows in lists.items():
         for rank, (neg_views, neg_hours, pid) in enumerate(sorted(rows)[:10], start=1):

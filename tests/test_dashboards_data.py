@@ -106,9 +106,10 @@ def test_top10_lists_movement_weeks_and_suppression():
 
 def test_top10_suppresses_on_the_lists_own_market():
     # 12 profiles worldwide, 4 of them in FR: the FR list holds the programme's numbers back.
-    top10 = pd.DataFrame([dict(market=m, list_name="films_english", week_rank=1, programme_id="A",
+    top10 = pd.DataFrame([dict(market=m, list_name=name, week_rank=1, programme_id="A",
                                hours_viewed=h, views=h / 2, unique_profiles=n, week_start_date=D("2024-01-01"),
-                               week_end_date=D("2024-01-07")) for m, h, n in (("GLOBAL", 10.0, 12), ("FR", 3.0, 4))])
+                               week_end_date=D("2024-01-07"))
+                          for m, name, h, n in (("GLOBAL", "films_english", 10.0, 12), ("FR", "films", 3.0, 4))])
     assert queries.top10_lists(top10, _programmes(), "GLOBAL", D("2024-01-01"), K).loc[0, "hours_viewed"] == 10.0
     assert np.isnan(queries.top10_lists(top10, _programmes(), "FR", D("2024-01-01"), K).loc[0, "hours_viewed"])
 

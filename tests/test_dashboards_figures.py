@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slatehouse.dashboards import figures, theme
+from slatehouse.dashboards import figures, queries, theme
 from slatehouse.dashboards.privacy import SUPPRESSED_TEXT, suppress
 
 K = 10
@@ -49,6 +49,14 @@ def top10_lists(profiles_by_list: dict[str, list[int]], names: list[str] | None 
                          "programme_name": (names or [f"Show {rank}"] * len(profiles))[rank - 1],
                          "views": 100.0 / rank, "hours_viewed": 50.0 / rank, "unique_profiles": count})
     return suppress(pd.DataFrame(rows), K, {"unique_profiles": ["hours_viewed", "views"]})
+
+
+def test_a_countrys_top10_has_a_films_and_a_tv_list():
+    lists = top10_lists({name: [50, 40] for name in queries.COUNTRY_LISTS}).assign(market="FR")
+    figure = figures.top10_figure(lists, K)
+    assert [trace.name for trace in figure.data] == ["Films", "TV"]
+    assert [a.text for a in figure.layout.annotations] == ["Films", "TV"]
+    assert figure.layout.height < figures.top10_figure(top10_lists({n: [50] for n in figures.LISTS}), K).layout.height
 
 
 def test_top10_hover_of_a_suppressed_bar_says_suppressed_not_a_number():

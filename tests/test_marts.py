@@ -120,7 +120,7 @@ def test_top10_retention_funnel_by_hand(spark, first_build):
     assert top[0].views == pytest.approx(11500 / 6000)
     week2 = one(spark, "select * from marts.fct_top10_weekly "
                        "where market = 'FR' and week_start_date = '2024-01-08'")
-    assert (week2.list_name, week2.programme_id, week2.views) == ("films_non_english", "F2", 2.0)
+    assert (week2.list_name, week2.programme_id, week2.views) == ("films", "F2", 2.0)
 
     curve = {r.progress_pct: r.share_reached for r in spark.sql(
         "select * from marts.fct_title_retention where title_id = 'F1'").collect()}

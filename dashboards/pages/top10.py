@@ -1,4 +1,4 @@
-"""Top 10: the four weekly lists, globally or per country, with week-on-week movement."""
+"""Top 10: the weekly lists, globally (four) or per country (two), with week-on-week movement."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ def lists(reader: MartReader, market: str, week: str) -> pd.DataFrame:
                                market, pd.Timestamp(week), reader.k)
 
 
-def list_tables(frame: pd.DataFrame) -> html.Div:
+def list_tables(frame: pd.DataFrame, market: str) -> html.Div:
     cards = []
-    for name, label in queries.LISTS.items():
+    for name, label in queries.lists_for(market).items():
         rows = frame[frame["list_name"] == name]
         rows = rows.assign(title_link=[dcc.Link(n, href=f"/title?programme={p}")
                                        for n, p in zip(rows["programme_name"], rows["programme_id"])])
@@ -66,7 +66,7 @@ def content(reader: MartReader, market: str, week: str | None) -> list:
         return [c.empty("No Top 10 weeks in the warehouse yet.")]
     frame = lists(reader, market, week)
     return [c.card(None, c.graph(figures.top10_figure(frame, reader.k), id="top10-graph")),
-            html.Div(style={"height": "16px"}), list_tables(frame)]
+            html.Div(style={"height": "16px"}), list_tables(frame, market)]
 
 
 def register(app, reader: MartReader) -> None:

@@ -1,7 +1,8 @@
 {#- Union of [start_s, end_s) stretches. `relation` has the columns `keys` plus start_s and
     end_s; the result has one row per key and merged island (island_start_s, island_end_s).
-    Touching stretches ([0,60) and [60,120)) merge into one island. -#}
-{% macro merge_segments(relation, keys) -%}
+    Touching stretches ([0,60) and [60,120)) merge into one island, and so do stretches
+    separated by at most `gap_s` seconds (the gap then counts as part of the island). -#}
+{% macro merge_segments(relation, keys, gap_s=0) -%}
     {%- set key_list = keys | join(', ') -%}
     select
         {{ key_list }},
@@ -23,7 +24,7 @@
                         partition by {{ key_list }}
                         order by start_s, end_s
                         rows between unbounded preceding and 1 preceding
-                    ), -1.0) then 1
+                    ) + {{ gap_s }}, -1.0) then 1
                     else 0
                 end as is_new_island
             from {{ relation }} as segs

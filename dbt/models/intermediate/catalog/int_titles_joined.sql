@@ -53,14 +53,7 @@ joined as (
         coalesce(genres.genres, array()) as genres,
         case when titles.title_type = 'film' then titles.title_id else seasons.season_id end as programme_id,
         case when titles.title_type = 'film' then 'film' else 'season' end as programme_type,
-        case when titles.title_type = 'film' then 'film' else 'series' end as format,
-        case when titles.title_type = 'film' then titles.runtime_s else seasons.season_runtime_s end as programme_runtime_s,
-        case
-            when titles.title_type = 'film' then titles.release_date
-            else seasons.season_release_date
-        end as programme_release_date,
-        coalesce(shows.original_language, titles.original_language) as programme_language,
-        coalesce(shows.origin_country, titles.origin_country) as programme_origin_country
+        case when titles.title_type = 'film' then 'film' else 'series' end as format
     from titles
     left join shows
         on titles.show_id = shows.show_id
@@ -70,6 +63,27 @@ joined as (
     left join genres
         on titles.title_id = genres.title_id
 
+),
+
+-- A season is every episode it has listed, each as last listed: one that left the
+-- catalogue still counts in the season's runtime and release date, as its plays count in
+-- the season's hours. A series' language and origin are its first episode's.
+final as (
+
+    select
+        *,
+        case when title_type = 'film' then runtime_s
+            else sum(runtime_s) over (partition by programme_id) end as programme_runtime_s,
+        case when title_type = 'film' then release_date
+            else min(release_date) over (partition by programme_id) end as programme_release_date,
+        case when title_type = 'film' then original_language
+            else min_by(original_language, struct(release_date, title_id)) over (partition by show_id)
+        end as programme_language,
+        case when title_type = 'film' then origin_country
+            else min_by(origin_country, struct(release_date, title_id)) over (partition by show_id)
+        end as programme_origin_country
+    from joined
+
 )
 
-select * from joined
+select * from final

@@ -87,6 +87,29 @@ islands as (
 
 ),
 
+-- Progress from the start without a hole, where a hole of up to contiguity_tolerance_s
+-- (player jitter, a rebuffer) is no hole: silver's contiguous_progress_s rule.
+runs as (
+
+    {{ merge_segments('stretches', ['profile_id', 'title_id', 'as_of_date'], var('contiguity_tolerance_s')) }}
+
+),
+
+contiguous as (
+
+    select
+        runs.profile_id,
+        runs.title_id,
+        runs.as_of_date,
+        coalesce(max(case when runs.island_start_s <= 0 then least(runs.island_end_s, titles.runtime_s) end), 0.0)
+            as contiguous_progress_s
+    from runs
+    inner join titles
+        on runs.title_id = titles.title_id
+    group by runs.profile_id, runs.title_id, runs.as_of_date
+
+),
+
 watched as (
 
     select
@@ -95,9 +118,7 @@ watched as (
         islands.as_of_date,
         sum(
             greatest(least(islands.island_end_s, titles.runtime_s) - greatest(islands.island_start_s, 0.0), 0.0)
-        ) as content_watched_s,
-        coalesce(max(case when islands.island_start_s <= 0 then least(islands.island_end_s, titles.runtime_s) end), 0.0)
-            as contiguous_progress_s
+        ) as content_watched_s
     from islands
     inner join titles
         on islands.title_id = titles.title_id
@@ -116,7 +137,7 @@ final as (
         played.days_played,
         played.play_time_s,
         coalesce(watched.content_watched_s, 0.0) as content_watched_s,
-        coalesce(watched.contiguous_progress_s, 0.0) as contiguous_progress_s,
+        coalesce(contiguous.contiguous_progress_s, 0.0) as contiguous_progress_s,
         titles.runtime_s,
         {{ is_starter('played.play_time_s') }} as is_starter,
         {{ is_watcher('played.play_time_s', 'coalesce(watched.content_watched_s, 0.0)', 'titles.runtime_s') }} as is_watcher,
@@ -129,6 +150,10 @@ final as (
         on played.profile_id = watched.profile_id
         and played.title_id = watched.title_id
         and played.as_of_date = watched.as_of_date
+    left join contiguous
+        on played.profile_id = contiguous.profile_id
+        and played.title_id = contiguous.title_id
+        and played.as_of_date = contiguous.as_of_date
 
 )
 

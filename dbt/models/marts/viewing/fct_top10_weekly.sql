@@ -65,10 +65,10 @@ listed as (
     select
         by_market.week_start_date,
         by_market.market,
+        -- The global lists split each format by original language; a country's do not.
         concat(
             case when programmes.format = 'film' then 'films' else 'tv' end,
-            '_',
-            programmes.language_group
+            case when by_market.market = 'GLOBAL' then concat('_', programmes.language_group) else '' end
         ) as list_name,
         by_market.programme_id,
         programmes.programme_type,
