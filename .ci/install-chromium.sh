@@ -21,10 +21,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-# Refresh the package lists only when chromium is not installable from the cached ones.
-if ! apt-cache show chromium >/dev/null 2>&1; then
-    $SUDO apt-get update -qq
-fi
+# Refresh the package lists first: on a fresh machine they may be missing, or old enough
+# to name a chromium build (bookworm-security replaces it every few weeks) that the mirror
+# no longer has. This line is reached only when chromium is not installed yet.
+$SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
 
 /usr/bin/chromium --version >/dev/null 2>&1 || { say "chromium installed but /usr/bin/chromium does not run"; exit 1; }

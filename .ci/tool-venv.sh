@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A tool the tests talk to, in a virtual environment of its own, so its dependencies never
 # meet Spark's or dbt's:
-#   airflow    apache-airflow, to load jobs/orchestration/airflow_dag.py with Airflow's own
+#   airflow    apache-airflow, to load docs/airflow/slatehouse_dag.py with Airflow's own
 #              DagBag (tests/test_airflow_dag.py). A real deployment installs Airflow its
 #              own way and only needs the DAG file and the `slatehouse` CLI.
 #   s3-server  moto's S3 server, the S3 API of tests/test_object_store.py. A real deployment

@@ -110,7 +110,7 @@ def _fail(message: str, code: int) -> None:
 def _emit(result: Any, as_json: bool, summary: str | None = None) -> None:
     if as_json:
         payload = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
-        _echo(json.dumps(payload, indent=2, default=str))
+        _echo(json.dumps(payload, default=str))  # one line: a log of runs is JSON Lines
     elif summary:
         _echo(summary)
 
@@ -587,8 +587,7 @@ def validate(
     except pipeline.LockedError as exc:
         _fail(str(exc), EXIT_LOCKED)
     except quality.GateFailed as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(EXIT_GATE)
+        _fail(str(exc), EXIT_GATE)
     except quality.NothingToValidate as exc:
         _fail(str(exc), EXIT_INPUT_MISSING)
     _emit(_payload(result), as_json, f"{layer} gate passed for {day}")
@@ -686,11 +685,14 @@ def report(
 def serve_sql() -> None:
     """Serve the warehouse over the HiveServer2 protocol (JDBC/ODBC, beeline, PyHive)."""
     setup_logging(False)
-    from slatehouse.sqlserver import serve
+    from slatehouse.sqlserver import ThriftServerError, serve
 
     settings = _settings()
-    with _catalogue(settings, "serve-sql"):  # embedded: runs are refused (exit 4) until it stops
-        code = serve(settings)
+    try:
+        with _catalogue(settings, "serve-sql"):  # embedded: runs are refused (exit 4) until it stops
+            code = serve(settings)
+    except ThriftServerError as exc:  # the port taken, or the server died starting or serving
+        _fail(str(exc), EXIT_FAILED)
     raise typer.Exit(code)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -32,6 +33,9 @@ log = logging.getLogger("slatehouse.demo")
 DEFAULT = dict(days=120, members=200, titles=450, history_days=0)
 BIG = dict(days=180, members=1500, titles=600, history_days=0)
 START = date(2026, 1, 5)
+# Settings that point a command at a deployment's data rather than ./var.
+DEPLOYMENT_SETTINGS = ("SLATEHOUSE_HOME", "SLATEHOUSE_LANDING_DIR", "SLATEHOUSE_WAREHOUSE_DIR",
+                       "SLATEHOUSE_REPORTS_DIR", "SLATEHOUSE_METASTORE_DIR", "SLATEHOUSE_METASTORE_JDBC_URL")
 EXAMPLE_SLATE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "slate.csv"
 
 
@@ -52,15 +56,28 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, k):
             size[k] = getattr(args, k)
 
-    settings = Settings(mode="demo")
-    if "://" in f"{settings.landing_dir} {settings.warehouse_dir}":
-        parser.error("the demo builds a local warehouse under SLATEHOUSE_HOME: unset "
-                     "SLATEHOUSE_LANDING_DIR and SLATEHOUSE_WAREHOUSE_DIR (object-store URIs)")
+    # The demo deletes and rebuilds everything under ./var: a deployment's settings left in
+    # the shell (its home, landing, warehouse or metastore) must not point it elsewhere.
+    demo_home = Path("var").resolve()
+    overrides = [name for name in DEPLOYMENT_SETTINGS if os.environ.get(name)
+                 and not (name == "SLATEHOUSE_HOME" and Path(os.environ[name]).resolve() == demo_home)]
+    if overrides:
+        parser.error(f"the demo deletes and rebuilds its own warehouse under {demo_home}; "
+                     f"unset {', '.join(overrides)} (a deployment's settings) to run it")
+    settings = Settings(mode="demo", home=demo_home)
     t0 = time.perf_counter()
     if not args.keep:
-        for sub in ("landing", "warehouse", "metastore", "reports", "dbt", "gx", "run.lock"):
-            target = settings.home / sub
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        from slatehouse import pipeline
+
+        # Under the run lock, so a run, `sql` or `serve-sql` still using ./var is not wiped
+        # from under it (the lock file itself stays: a holder keeps its lock on it).
+        try:
+            with pipeline.pipeline_lock(settings, "demo-reset"):
+                for sub in ("landing", "warehouse", "metastore", "reports", "dbt", "gx"):
+                    target = settings.home / sub
+                    shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        except pipeline.LockedError as exc:
+            parser.exit(4, f"demo: not resetting {settings.home}: {exc}\n")
 
     from slatehouse.generate import generate
 

@@ -32,16 +32,24 @@ class JavaMissingError(ConfigError):
     pass
 
 
-def check_java() -> int:
-    """Return the Java major version, or fail saying what to install."""
+_JAVA_HINT = (
+    "Spark 4 needs Java 17 or newer. Install it (Debian/Ubuntu: `apt-get install "
+    "openjdk-17-jre-headless`) and make sure `java` is on PATH or JAVA_HOME points at it."
+)
+
+
+def java_executable() -> str:
+    """The `java` Spark's launcher runs: JAVA_HOME's, else the one on PATH."""
     java_home = os.environ.get("JAVA_HOME")
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    hint = (
-        "Spark 4 needs Java 17 or newer. Install it (Debian/Ubuntu: `apt-get install "
-        "openjdk-17-jre-headless`) and make sure `java` is on PATH or JAVA_HOME points at it."
-    )
     if not java or not Path(java).exists():
-        raise JavaMissingError(f"No Java runtime found. {hint}")
+        raise JavaMissingError(f"No Java runtime found. {_JAVA_HINT}")
+    return java
+
+
+def check_java() -> int:
+    """Return the Java major version, or fail saying what to install."""
+    java, hint = java_executable(), _JAVA_HINT
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     if not match:
@@ -82,7 +90,7 @@ def ivy_retrieve(artifact: tuple[str, str, str], jars_dir: Path, by_hand: str,
         (staging / "ivy.xml").write_text(module)
         what = ["-ivy", str(staging / "ivy.xml")]
     cmd = [
-        "java", "-jar", str(ivy), *what,
+        java_executable(), "-jar", str(ivy), *what,
         "-confs", "default", "-types", "jar", "-m2compatible",
         "-cache", str(staging / "cache"),
         "-retrieve", str(retrieved / "[artifact]-[revision](-[classifier]).[ext]"),
@@ -108,9 +116,14 @@ def resolve_delta_jars(jars_dir: Path) -> list[Path]:
         return jars
     retrieved = ivy_retrieve(DELTA_ARTIFACT, jars_dir, by_hand="the jars")
     shipped = {_artifact_name(p.name) for p in (_pyspark_home() / "jars").glob("*.jar")}
-    for jar in retrieved.glob("*.jar"):
+    # delta-spark's jar marks the cache complete, so it is copied last, and each jar lands
+    # whole (copied beside, then renamed): a copy cut short leaves no marker, and the next
+    # setup fetches again.
+    for jar in sorted(retrieved.glob("*.jar"), key=lambda j: "delta-spark" in j.name):
         if _artifact_name(jar.name) not in shipped:
-            shutil.copy2(jar, jars_dir / jar.name)
+            partial = jars_dir / f"{jar.name}.part"
+            shutil.copy2(jar, partial)
+            partial.replace(jars_dir / jar.name)
     shutil.rmtree(retrieved.parent, ignore_errors=True)
     jars = sorted(jars_dir.glob("*.jar"))
     log.info("resolved %d jars", len(jars))

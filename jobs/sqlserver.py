@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -165,9 +166,12 @@ def start_thrift_server(settings: Settings, timeout_s: float = 300.0,
     with open(log_path, "ab") as log_file:
         # Its own session: Ctrl-C in the terminal reaches `serve`, which stops the server
         # cleanly, instead of killing the JVM mid-write.
+        # And it dies with its parent: `serve` killed outright (SIGKILL, the OOM killer)
+        # releases the run lock, and a server left behind would hold the port and the
+        # embedded metastore against the next run.
         process = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, cwd=settings.home,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_die_with_parent)
     handle = ThriftServerHandle(process, host, port, log_path, conf_dir)
     try:
         _wait_ready(handle, timeout_s)
@@ -234,8 +238,18 @@ def _signal_group(process: subprocess.Popen, sig: int) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when its parent dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def serve(settings: Settings) -> int:
-    """Run the Thrift server in the foreground until Ctrl-C or SIGTERM; for the CLI.
+    """Run the Thrift server in the foreground until Ctrl-C, SIGTERM or SIGHUP (the
+    terminal closed); for the CLI.
 
     Returns 0 after a requested stop, or the server's exit code if it stopped on its own.
     """
@@ -248,7 +262,7 @@ def serve(settings: Settings) -> int:
         if handle is None:  # still starting: abandon the wait (start stops the server)
             raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         try:
             handle = start_thrift_server(settings)

@@ -67,6 +67,13 @@ def test_dags_load_with_the_expected_tasks_schedules_and_retries(tmp_path):
                     "has_failure_callback": bool(t.on_failure_callback),
                 } for t in dag.tasks},
             }
+        # Which day the daily DAG's first run processes, and when it starts.
+        import pendulum
+        from airflow.timetables.base import TimeRestriction
+        first = bag.dags["slatehouse_daily"].timetable.next_dagrun_info(
+            last_automated_data_interval=None,
+            restriction=TimeRestriction(earliest=pendulum.datetime(2026, 1, 1, tz="UTC"), latest=None, catchup=True))
+        out["daily_first_run"] = {"ds": first.logical_date.strftime("%Y-%m-%d"), "run_after": first.run_after.isoformat()}
         print(json.dumps(out))
     """)
     assert summary["import_errors"] == {}
@@ -74,7 +81,9 @@ def test_dags_load_with_the_expected_tasks_schedules_and_retries(tmp_path):
     assert set(dags) == {"slatehouse_daily", "slatehouse_backfill", "slatehouse_maintain"}
 
     daily = dags["slatehouse_daily"]
-    assert daily["schedule"] == "@daily"
+    # The run for a day starts once that day is over (and its files are in): `ds` is the
+    # day the run processes, not the day it fires on.
+    assert summary["daily_first_run"] == {"ds": "2026-01-01", "run_after": "2026-01-02T02:30:00+00:00"}
     assert daily["catchup"] is True  # missed days are run, in order...
     assert daily["max_active_runs"] == 1  # ...one at a time: they share the warehouse
     assert set(daily["tasks"]) == {"run", "report"}

@@ -101,6 +101,28 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_server_process_dies_with_a_parent_killed_outright(tmp_path):
+    """`serve-sql` killed with SIGKILL runs no cleanup: the server it started must not
+    outlive it, holding the port and the embedded metastore against the next run."""
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import subprocess, sys, time
+        from slatehouse.sqlserver import _die_with_parent
+        child = subprocess.Popen(["sleep", "60"], start_new_session=True, preexec_fn=_die_with_parent)
+        print(child.pid, flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    child_pid = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{child_pid}").exists() and \
+            Path(f"/proc/{child_pid}/stat").read_text().split()[2] != "Z":
+        time.sleep(0.05)
+    alive = Path(f"/proc/{child_pid}").exists() and Path(f"/proc/{child_pid}/stat").read_text().split()[2] != "Z"
+    assert not alive, "the child outlived its parent"
+
+
 def test_serve_sql_answers_over_a_delta_table_and_stops_cleanly_on_sigterm(tmp_path):
     port = _free_port()
     env = _settings_env(tmp_path / "home", port)

@@ -38,6 +38,7 @@ except ImportError:  # Airflow 2.x
     from airflow.decorators import task
     from airflow.exceptions import AirflowException, AirflowFailException
     from airflow.models.param import Param
+from airflow.timetables.interval import CronDataIntervalTimetable  # the same in Airflow 2 and 3
 
 log = logging.getLogger("slatehouse.airflow")
 
@@ -155,13 +156,16 @@ def notify_failure(context) -> None:
 DEFAULT_ARGS["on_failure_callback"] = notify_failure
 
 
-# The daily run. catchup=True: when the scheduler was down, or the DAG is switched on
-# after START_DATE, Airflow runs each missed day in order (max_active_runs=1, since runs
-# share the warehouse) and a day's report follows its own run.
+# The daily run. Each run's `ds` is the day it processes, and it starts at 02:30 UTC the
+# day after, once that day's files are in (a data-interval timetable: with a bare cron
+# string or "@daily", Airflow 3 dates a run by when it fires, so it would process the day
+# that had just begun). catchup=True: when the scheduler was down, or the DAG is switched
+# on after START_DATE, Airflow runs each missed day in order (max_active_runs=1, since
+# runs share the warehouse) and a day's report follows its own run.
 with DAG(
     dag_id="slatehouse_daily",
     description="Ingest, model and check one day, then write its report",
-    schedule="@daily",
+    schedule=CronDataIntervalTimetable("30 2 * * *", timezone="UTC"),
     start_date=START_DATE,
     catchup=True,
     max_active_runs=1,
