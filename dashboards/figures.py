@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 
 from . import theme
 from .privacy import SUPPRESSED_TEXT, is_suppressed
-from .queries import GLOBAL, LISTS, distinct_labels, lists_for
+from .queries import GLOBAL, distinct_labels, lists_for
 
 T = theme.TEMPLATE
 

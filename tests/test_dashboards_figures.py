@@ -56,11 +56,11 @@ def test_a_countrys_top10_has_a_films_and_a_tv_list():
     figure = figures.top10_figure(lists, K)
     assert [trace.name for trace in figure.data] == ["Films", "TV"]
     assert [a.text for a in figure.layout.annotations] == ["Films", "TV"]
-    assert figure.layout.height < figures.top10_figure(top10_lists({n: [50] for n in figures.LISTS}), K).layout.height
+    assert figure.layout.height < figures.top10_figure(top10_lists({n: [50] for n in queries.LISTS}), K).layout.height
 
 
 def test_top10_hover_of_a_suppressed_bar_says_suppressed_not_a_number():
-    lists = top10_lists({name: [50, 3, 40] for name in figures.LISTS})
+    lists = top10_lists({name: [50, 3, 40] for name in queries.LISTS})
     figure = figures.top10_figure(lists, K)
     for trace in figure.data:
         assert_suppressed_hover(trace, [False, True, False], label="y")
@@ -142,7 +142,7 @@ def test_genre_trend_legend_is_beside_the_plot_from_its_top():
 
 def test_top10_labels_are_never_clipped_and_long_ones_wrap():
     long_name = "The Distant Inheritance: Season 1"
-    lists = top10_lists({name: [50] * 3 for name in figures.LISTS}, names=["Glass Tide", long_name, "Other"])
+    lists = top10_lists({name: [50] * 3 for name in queries.LISTS}, names=["Glass Tide", long_name, "Other"])
     figure = figures.top10_figure(lists, K)
     for axis in ("yaxis", "yaxis2", "yaxis3", "yaxis4"):
         assert figure.layout[axis].automargin is True
