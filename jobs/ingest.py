@@ -405,8 +405,7 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
     lo -= timedelta(days=1)  # sessions that started the evening before their first late event
     bronze = io.read_table(spark, S.BRONZE_EVENTS)
     window = bronze.where(F.col("event_date").between(lo, hi))
-    touched = window.where(F.col("received_date").isin(received)).select("session_id").distinct()
-    recompute, lo, hi = _sessions_to_recompute(spark, window, touched, lo, hi)
+    recompute, lo, hi = _sessions_to_recompute(spark, window, received, lo, hi)
     affected = bronze.where(F.col("event_date").between(lo, hi)).join(recompute, "session_id", "left_semi")
     # Each title's latest row, current or not: a title dropped from the latest snapshot
     # (a licence that ended) still has the plays it had before, and late events for them.
@@ -443,11 +442,11 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
 
 
 def _sessions_to_recompute(
-    spark: SparkSession, window: DataFrame, touched: DataFrame, lo: date, hi: date,
+    spark: SparkSession, window: DataFrame, received: list[date], lo: date, hi: date,
 ) -> tuple[DataFrame, date, date]:
     """The sessions to rebuild, and the event dates to read them from.
 
-    - The sessions `touched` by this run's events.
+    - The sessions touched by the events received on this run's dates.
     - A session in silver, wholly inside [lo, hi], whose event count differs from its events
       in bronze: some of its events were in a file since withdrawn or replaced on a date
       that holds none of its other events, or a run wrote bronze and died before silver.
@@ -455,17 +454,24 @@ def _sessions_to_recompute(
       resumed (the contract has no timeout) started before `lo`, and in a backfill of past
       dates a session may go on after `hi` in events received later.
     """
+    # One pass over the window: each session's events in bronze, whether this run's dates
+    # hold one of them, and whether it opens (play_start) inside the window.
+    per_session = window.groupBy("session_id").agg(
+        F.count(F.lit(1)).alias("_in_bronze"),
+        F.max(F.col("received_date").isin(received)).alias("_touched"),
+        F.max(F.col("event_type") == "play_start").alias("_opened"),
+    ).localCheckpoint()
+    touched = per_session.where("_touched").select("session_id")
     if not io.table_exists(spark, S.SILVER_SESSIONS):
         return touched, lo, hi
     silver = io.read_table(spark, S.SILVER_SESSIONS).select(
         "session_id", "event_date", "event_count", F.to_date("session_end_ts").alias("end_date"))
     near = silver.where(F.col("event_date").between(lo, hi))
-    in_bronze = window.groupBy("session_id").agg(F.count(F.lit(1)).alias("_in_bronze"))
-    changed = (near.where(F.col("end_date") <= hi).join(in_bronze, "session_id", "left")
+    changed = (near.where(F.col("end_date") <= hi).join(per_session, "session_id", "left")
                .where(F.coalesce("_in_bronze", F.lit(0)) != F.col("event_count")).select("session_id"))
     recompute = touched.unionByName(changed).distinct().localCheckpoint()
     # Only a session with no play_start in the window can have started before it.
-    opened = window.where(F.col("event_type") == "play_start").select("session_id")
+    opened = per_session.where("_opened").select("session_id")
     unopened = recompute.join(opened, "session_id", "left_anti").localCheckpoint()
     rows = near.join(recompute, "session_id", "left_semi")
     if unopened.take(1):
