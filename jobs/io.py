@@ -632,6 +632,34 @@ def restore_table(spark: SparkSession, name: str, version: int | None) -> None:
         log.warning("restored %s to version %d", name, version)
 
 
+def restore_tables(spark: SparkSession, versions: dict[str, int | None]) -> str:
+    """Put every table back (`restore_table`); returns what was done, as a sentence."""
+    for name, version in versions.items():
+        restore_table(spark, name, version)
+    return restored_text(versions)
+
+
+def restore_after_error(spark: SparkSession, versions: dict[str, int | None], what: str) -> str | None:
+    """On the way out of a failed step: put the tables back and log it, without letting a
+    failed restore hide the step's own error (the rerun repairs the tables then)."""
+    try:
+        done = restore_tables(spark, versions)
+    except Exception:
+        log.exception("%s, and its tables could not be restored; rerun the same dates to repair them", what)
+        return None
+    log.error("%s: %s", what, done)
+    return done
+
+
+def restored_text(versions: dict[str, int | None]) -> str:
+    """e.g. 'Restored marts.a to v3, marts.b to v1; dropped marts.c (new in this run).'"""
+    back = ", ".join(f"{t} to v{v}" for t, v in versions.items() if v is not None)
+    dropped = ", ".join(t for t, v in versions.items() if v is None)
+    parts = ([f"Restored {back}"] if back else []) + ([f"dropped {dropped} (new in this run)"] if dropped else [])
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
 def create_table(
     spark: SparkSession, name: str, schema: StructType, partition_by: Sequence[str] = ()
 ) -> None:

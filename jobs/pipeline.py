@@ -34,6 +34,7 @@ from pyspark.sql.types import DateType
 from slatehouse import io
 from slatehouse.contract import schema as S
 from slatehouse.settings import Settings
+from slatehouse.spark import first_message
 
 log = logging.getLogger(__name__)
 
@@ -450,10 +451,12 @@ def recorded(
             try:
                 _record_run(spark, report)
             except Exception as exc:
-                if report.status != "interrupted":
+                if report.status == "succeeded":
                     raise
-                log.warning("could not record run %s as interrupted (%s); the next command marks it "
-                            "abandoned", report.run_id, type(exc).__name__)
+                # The run's own error is on its way out; the ledger's must not replace it
+                # (nor the exit code a scheduler reads from it).
+                log.warning("could not record run %s as %s (%s: %s); the next command marks it "
+                            "abandoned", report.run_id, report.status, type(exc).__name__, first_message(exc))
 
 
 def run(
@@ -518,8 +521,8 @@ def _run_gates(r: _Runner, layer: str, dates: list[date], restore: dict[str, int
 
 def _build_marts(r: _Runner, first: date, last: date) -> None:
     """dbt from the first event date the run touched (dbt adds the lookback) through the
-    newest event date in silver, then the marts gate. A failed marts gate puts every
-    mart back to its version before the run.
+    newest event date in silver, then the marts gate. A failed dbt build or marts gate
+    puts every mart back to its version before the run and drops those the run created.
 
     Through the newest date, not only the last one touched: the accumulated models (a
     profile's progress as of each day) carry every earlier day forward, so a backfill of
@@ -530,10 +533,23 @@ def _build_marts(r: _Runner, first: date, last: date) -> None:
     newest = io.read_table(r.spark, S.SILVER_SESSIONS).agg(F.max("event_date")).first()[0]
     last = max(last, newest) if newest else last
     before = _versions(r.spark, marts.mart_tables(r.spark))
-    r.step("dbt", lambda: marts.build_marts(r.spark, r.settings, first, last))
+
+    def restore() -> dict[str, int | None]:
+        # The marts dbt created in this run are dropped, like bronze's and silver's tables.
+        return {**{t: None for t in marts.mart_tables(r.spark)}, **before}
+
+    try:
+        r.step("dbt", lambda: marts.build_marts(r.spark, r.settings, first, last))
+    except Exception as exc:
+        # dbt writes each model before its tests run, and a failed model leaves those
+        # before it written: the dashboards keep reading the marts as they were.
+        done = io.restore_after_error(r.spark, restore(), "dbt failed")
+        if isinstance(exc, marts.MartsBuildError) and done:
+            raise marts.MartsBuildError(f"{exc}\n{done}", exc.result) from exc
+        raise
     start = first - timedelta(days=r.settings.mart_lookback_days)
     days = [start + timedelta(days=i) for i in range((last - start).days + 1)]
-    _run_gates(r, "marts", days, restore=before)
+    _run_gates(r, "marts", days, restore=restore())
 
 
 def _outputs(r: _Runner, dates: list[date]) -> None:

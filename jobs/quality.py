@@ -473,13 +473,18 @@ def _context(settings: Settings):
 
 
 def _is_row_check(expectation) -> bool:
-    """Row-by-row expectations: when one without `mostly` passes, no row was unexpected."""
+    """Row-by-row expectations: when one without `mostly` passes, no row was unexpected.
+    A type check is a map expectation in GX's classes, but on Spark it reads the column's
+    type from the schema and observes no row: it is table-level here."""
+    from great_expectations.expectations.core import ExpectColumnValuesToBeInTypeList, ExpectColumnValuesToBeOfType
     from great_expectations.expectations.expectation import (
         ColumnMapExpectation,
         ColumnPairMapExpectation,
         MulticolumnMapExpectation,
     )
 
+    if isinstance(expectation, (ExpectColumnValuesToBeOfType, ExpectColumnValuesToBeInTypeList)):
+        return False
     return isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation)) \
         and getattr(expectation, "mostly", 1) in (None, 1, 1.0)
 
@@ -680,9 +685,7 @@ def failure_message(result: GateResult, suites: Iterable[SuiteOutcome], what: st
         for e in s.failures:
             lines.append(f"    - {e.describe()}")
     if result.restored:
-        back = ", ".join(f"{t} to v{v}" if v is not None else f"{t} dropped (new in this run)"
-                         for t, v in result.restored.items())
-        lines.append(f"  Restored {back}.")
+        lines.append(f"  {io.restored_text(result.restored)}")
     lines.append(
         f"  Results are in {VALIDATION_RESULTS} (run_id = '{result.run_id}')"
         + (f" and the data docs at {result.data_docs}." if result.data_docs else ".")
@@ -712,8 +715,13 @@ def run_gate(
     result = GateResult(run_id=run_id, layer=layer, dates=[d.isoformat() for d in dates])
     context = _context(settings)
     run_name = f"{run_id}__{layer}"
-    for check in checks:
-        result.suites.extend(_run_check(context, spark, settings, check, dates, run_name))
+    try:
+        for check in checks:
+            result.suites.extend(_run_check(context, spark, settings, check, dates, run_name))
+    except Exception:  # a check that could not run has not passed: the tables go back too
+        if restore:
+            io.restore_after_error(spark, restore, f"the {layer} gate could not run its checks")
+        raise
     result.results_version = record_results(spark, result)
     try:
         result.data_docs = build_data_docs(context, run_name)
@@ -722,9 +730,9 @@ def run_gate(
     if result.failed_warning:
         log.warning("%s", failure_message(result, result.failed_warning, "warning"))
     if result.failed_critical:
-        for table, version in (restore or {}).items():
-            io.restore_table(spark, table, version)
-            result.restored[table] = version
+        if restore:
+            io.restore_tables(spark, restore)
+            result.restored = dict(restore)
         message = failure_message(result, result.failed_critical, "failed")
         log.error("%s", message)
         raise GateFailed(message, result)

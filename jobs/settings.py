@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     spark_master: str = "local[*]"
     spark_driver_memory: str = "4g"
-    shuffle_partitions: int = 8
+    shuffle_partitions: int = Field(8, ge=1)
     # Extra Spark configuration, e.g. '{"spark.hadoop.fs.s3a.endpoint": "..."}'.
     spark_conf: dict[str, str] = {}
     # Delta's JARs: resolved from Maven Central into this folder by `make setup`; an
@@ -55,13 +55,13 @@ class Settings(BaseSettings):
 
     pseudonym_key: SecretStr | None = None
 
-    lateness_days: int = 3  # events older than this (by received date) are quarantined
+    lateness_days: int = Field(3, ge=0)  # events older than this (by received date) are quarantined
     # event_id uniqueness is enforced across this window of received dates; at least
     # lateness_days + 1, the most received dates two acceptable copies of one event can
     # lie apart (a clock up to 5 minutes fast puts the first before midnight)
-    dedupe_lookback_days: int = 4
-    heartbeat_s: int = 60
-    mart_lookback_days: int = 3  # dbt recomputes this many days before the run's dates
+    dedupe_lookback_days: int = Field(4, ge=1)
+    heartbeat_s: int = Field(60, ge=1)  # the players' interval; a gap counts as play up to twice it
+    mart_lookback_days: int = Field(3, ge=0)  # dbt recomputes this many days before the run's dates
     # dbt's threads on the pipeline's one Spark session: independent models and tests run
     # at once. Most of a small model's time is driver-side (planning, the Delta log, the
     # metastore), so threads help even on two cores (bench/results/marts_threads.json).
@@ -70,19 +70,21 @@ class Settings(BaseSettings):
     # Retention: raw landing files hold raw member ids, so they are kept only as long as
     # reruns and late events need them; bronze keeps parsed, pseudonymised events for
     # session rebuilds and audits. `slatehouse maintain` applies both.
-    landing_retention_days: int = 30
-    bronze_retention_days: int = 90
+    landing_retention_days: int = Field(30, ge=1)
+    bronze_retention_days: int = Field(90, ge=1)
     # Each run's offline reports (<reports_dir>/<date>/, about 14 MB with plotly.js
     # embedded) are aggregates already suppressed; they are kept for this many days, and
     # so are the quality gates' data-docs pages and stored GX results of each run.
     reports_retention_days: int = Field(30, ge=1)
 
-    min_audience: int = 10  # small-cell suppression: fewer distinct profiles is suppressed
+    # Small-cell suppression: a number resting on fewer distinct profiles is suppressed (k;
+    # 1 would suppress nothing).
+    min_audience: int = Field(10, ge=2)
 
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = Field(8050, ge=1, le=65535)
     thrift_host: str = "127.0.0.1"
-    thrift_port: int = 10000
+    thrift_port: int = Field(10000, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _fill_paths(self) -> "Settings":

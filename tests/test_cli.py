@@ -67,7 +67,11 @@ def test_a_bad_argument_is_refused_by_name_before_spark_starts(tmp_path, args, m
 
 
 @pytest.mark.parametrize(("variable", "value"), [("SLATEHOUSE_SHUFFLE_PARTITIONS", "abc"),
-                                                 ("SLATEHOUSE_SPARK_CONF", "{bad")])
+                                                 ("SLATEHOUSE_SPARK_CONF", "{bad"),
+                                                 # values that would silently change the results
+                                                 ("SLATEHOUSE_HEARTBEAT_S", "0"),
+                                                 ("SLATEHOUSE_MART_LOOKBACK_DAYS", "-1"),
+                                                 ("SLATEHOUSE_MIN_AUDIENCE", "1")])
 def test_a_bad_setting_names_its_environment_variable(tmp_path, variable, value):
     done = _cli(tmp_path, ["status"], **{variable: value})
     assert done.returncode == 1 and f"error: {variable}" in done.stderr, done.stderr

@@ -262,6 +262,9 @@ def test_clean_data_passes_every_suite_and_is_recorded(empty_warehouse, settings
     lag = recorded.where("column = 'lag_s'").first()
     assert json.loads(lag["kwargs_json"])["max_value"] == settings.lateness_days * 86400
     assert lag["run_dates"] == [RECEIVED] and lag["element_count"] == 5
+    # A type check is about the column, not its rows: recorded with the observed type only.
+    typed = recorded.where("expectation_type = 'expect_column_values_to_be_of_type'").collect()
+    assert typed and all(r["element_count"] is None and r["unexpected_count"] is None for r in typed)
     index = settings.reports_dir / "data_docs" / "index.html"
     assert index.exists() and results[-1].data_docs and "clean-run" in index.read_text()
 
@@ -486,6 +489,57 @@ def test_marts_gate_names_each_broken_rule_and_restores(empty_warehouse, setting
     assert io.read_table(spark, q.FCT_GENRE_WEEKLY).count() == 2
     assert io.read_table(spark, q.FCT_TITLE_RELEASE_WINDOWS).count() == 2
     assert not io.table_exists(spark, q.FCT_SEASON_FUNNEL)
+
+
+def test_a_failed_dbt_build_or_marts_gate_puts_the_marts_back_and_drops_the_new_ones(
+        empty_warehouse, settings, monkeypatch):
+    """dbt writes each model before it tests it: whatever fails after dbt began, the
+    dashboards must keep reading the marts as they were before the run."""
+    from slatehouse import marts, pipeline
+
+    spark = empty_warehouse
+    clean = [daily("F1"), daily("F2")]
+    corrupt = clean + [daily("F7", plays=0)]
+    write(spark, S.SILVER_SESSIONS, sessions_matching(corrupt), S.PLAYBACK_SESSIONS_SCHEMA)
+
+    def dbt(rows, fails: bool):
+        def build(spark_, settings_, start, end, **kwargs):
+            write_clean_marts(spark_, rows)
+            io.append(spark_, "marts.fct_added", spark_.createDataFrame([(1,)], "n int"))
+            if fails:
+                raise marts.MartsBuildError("dbt build failed: 1 of 40 nodes failed, 3 skipped.")
+            return marts.MartsResult(success=True, command="build", start=start, end=end, full_refresh=False,
+                                     elapsed_s=0.0)
+        return build
+
+    def run_marts():
+        with pipeline.recorded(spark, settings, "run", [DAY]) as r:
+            pipeline._build_marts(r, DAY, DAY)
+
+    # The first run: no mart existed before it, and its gate fails. Every mart it made goes.
+    monkeypatch.setattr(marts, "build_marts", dbt(corrupt, fails=False))
+    with pytest.raises(pipeline.GateFailedError, match=r"Dropped .*marts.fct_added.* \(new in this run\)"):
+        run_marts()
+    assert marts.mart_tables(spark) == []
+
+    # A later run whose dbt build fails after writing: back to the versions before it.
+    write_clean_marts(spark, clean)
+    before = {t: io.current_version(spark, t) for t in marts.mart_tables(spark)}
+    monkeypatch.setattr(marts, "build_marts", dbt(clean, fails=True))
+    with pytest.raises(marts.MartsBuildError) as failed_build:
+        run_marts()
+    assert f"{q.FCT_TITLE_DAILY} to v{before[q.FCT_TITLE_DAILY]}" in str(failed_build.value)
+    assert "dropped marts.fct_added (new in this run)" in str(failed_build.value)
+    assert marts.mart_tables(spark) == sorted(before)
+    assert io.read_table(spark, q.FCT_TITLE_DAILY).count() == len(clean)
+    assert pipeline.last_report().status == "failed" and "Restored" in pipeline.last_report().error
+
+    # A gate whose checks cannot run has not passed either: its tables go back too.
+    write(spark, q.FCT_TITLE_DAILY, [daily("F7", plays=0)], TITLE_DAILY_SCHEMA)
+    monkeypatch.setattr(q, "_run_check", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("the JVM went away")))
+    with pytest.raises(RuntimeError, match="the JVM went away"):
+        q.run_gate(spark, settings, "marts", [DAY], "run-broken", restore=before)
+    assert io.read_table(spark, q.FCT_TITLE_DAILY).count() == len(clean)
 
 
 def test_marts_totals_reconcile_with_silver_and_warn_on_volume(empty_warehouse, settings):
