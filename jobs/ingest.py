@@ -325,6 +325,14 @@ def ingest_events(spark: SparkSession, settings: Settings, received: Sequence[da
             raise ConservationError(
                 f"counts do not add up for {d}: the files hold {lines} lines, {kept} of them came out of "
                 f"the checks, in {rows} rows (accepted, quarantined or duplicates); nothing was written")
+    empty = [d for d in received if lines_in_files[d][0] == 0]
+    if empty:  # an upload under way (`.tmp` files) or not begun: not a day with no viewing
+        not_read = io.ignored_event_files(spark, settings, empty[0])
+        raise io.InputMissingError(
+            f"No event lines for received date(s) {', '.join(d.isoformat() for d in empty)}: "
+            f"{io.event_landing_dir(settings, empty[0])} holds no *.jsonl or *.jsonl.gz line"
+            + (f" (not read: {', '.join(not_read[:5])}{', ...' if len(not_read) > 5 else ''})" if not_read else "")
+            + ". Nothing was written. Rerun the date once its files are delivered.")
     accepted_df = checked.where(F.col("reason_code").isNull()).select(*S.BRONZE_EVENTS_SCHEMA.fieldNames())
     quarantine_df = checked.where(F.col("reason_code").isNotNull()).select(
         "received_date", "_source_file", "_line_number", "reason_code", "reason_detail", "event_id",
@@ -404,16 +412,16 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
     lo, hi = _event_window(settings, received)
     lo -= timedelta(days=1)  # sessions that started the evening before their first late event
     bronze = io.read_table(spark, S.BRONZE_EVENTS)
-    window = bronze.where(F.col("event_date").between(lo, hi))
-    recompute, lo, hi = _sessions_to_recompute(spark, window, received, lo, hi)
-    affected = bronze.where(F.col("event_date").between(lo, hi)).join(recompute, "session_id", "left_semi")
     # Each title's latest row, current or not: a title dropped from the latest snapshot
     # (a licence that ended) still has the plays it had before, and late events for them.
     latest = Window.partitionBy("title_id").orderBy(F.col("valid_from").desc())
     titles = (
         io.read_table(spark, S.SILVER_TITLES).withColumn("_latest", F.row_number().over(latest))
-        .where("_latest = 1").select("title_id", "runtime_s")
+        .where("_latest = 1").select("title_id", "runtime_s").localCheckpoint()
     )
+    window = bronze.where(F.col("event_date").between(lo, hi))
+    recompute, lo, hi = _sessions_to_recompute(spark, window, titles, received, lo, hi)
+    affected = bronze.where(F.col("event_date").between(lo, hi)).join(recompute, "session_id", "left_semi")
     sessions = affected.transform(sessionize(titles, settings.heartbeat_s)).localCheckpoint()
     stats = sessions.groupBy("event_date").count().collect()
     count = sum(r["count"] for r in stats)
@@ -442,7 +450,7 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
 
 
 def _sessions_to_recompute(
-    spark: SparkSession, window: DataFrame, received: list[date], lo: date, hi: date,
+    spark: SparkSession, window: DataFrame, titles: DataFrame, received: list[date], lo: date, hi: date,
 ) -> tuple[DataFrame, date, date]:
     """The sessions to rebuild, and the event dates to read them from.
 
@@ -450,6 +458,10 @@ def _sessions_to_recompute(
     - A session in silver, wholly inside [lo, hi], whose event count differs from its events
       in bronze: some of its events were in a file since withdrawn or replaced on a date
       that holds none of its other events, or a run wrote bronze and died before silver.
+    - A session measured against a runtime the catalogue has since corrected (`titles`,
+      each title's latest runtime): its segments were clipped at the old one. Only those
+      whose events are all still in bronze; older ones keep the runtime they were built
+      with (docs/metrics.md).
     - The read widens to a session's whole extent in silver: a session paused for days and
       resumed (the contract has no timeout) started before `lo`, and in a backfill of past
       dates a session may go on after `hi` in events received later.
@@ -469,17 +481,48 @@ def _sessions_to_recompute(
     near = silver.where(F.col("event_date").between(lo, hi))
     changed = (near.where(F.col("end_date") <= hi).join(per_session, "session_id", "left")
                .where(F.coalesce("_in_bronze", F.lit(0)) != F.col("event_count")).select("session_id"))
-    recompute = touched.unionByName(changed).distinct().localCheckpoint()
+    runtime_corrected = _runtime_corrected(spark, titles)
+    recompute = (touched.unionByName(changed).unionByName(runtime_corrected.select("session_id"))
+                 .distinct().localCheckpoint())
     # Only a session with no play_start in the window can have started before it.
     opened = per_session.where("_opened").select("session_id")
     unopened = recompute.join(opened, "session_id", "left_anti").localCheckpoint()
-    rows = near.join(recompute, "session_id", "left_semi")
+    rows = near.join(recompute, "session_id", "left_semi").unionByName(runtime_corrected)
     if unopened.take(1):
         rows = rows.unionByName(silver.where(F.col("event_date") < lo).join(unopened, "session_id", "left_semi"))
     extent = rows.agg(F.min("event_date").alias("first"), F.max("end_date").alias("last")).first()
     if extent["first"] is not None:
         lo, hi = min(lo, extent["first"]), max(hi, extent["last"])
     return recompute, lo, hi
+
+
+def _runtime_corrected(spark: SparkSession, titles: DataFrame) -> DataFrame:
+    """Sessions in silver built with a runtime other than their title's latest, whose
+    events are all still in bronze (as many as the session counted): (session_id,
+    event_date, event_count, end_date)."""
+    bronze = io.read_table(spark, S.BRONZE_EVENTS)
+    oldest_received = bronze.agg(F.min("received_date")).first()[0]
+    if oldest_received is None:
+        return spark.createDataFrame([], "session_id string, event_date date, event_count long, end_date date")
+    # A session that began before the oldest received date has lost events to retention;
+    # one on that date may have too (a player's fast clock sends a few the evening before),
+    # which the count below finds.
+    candidates = (
+        io.read_table(spark, S.SILVER_SESSIONS)
+        .where(F.col("event_date") >= F.lit(oldest_received))
+        .join(F.broadcast(titles.withColumnRenamed("runtime_s", "_runtime_now")), "title_id")
+        .where(F.col("runtime_s") != F.col("_runtime_now"))
+        .select("session_id", "event_date", "event_count", F.to_date("session_end_ts").alias("end_date"))
+        .localCheckpoint()
+    )
+    span = candidates.agg(F.min("event_date").alias("first"), F.max("end_date").alias("last")).first()
+    if span["first"] is None:
+        return candidates
+    in_bronze = (bronze.where(F.col("event_date").between(span["first"], span["last"] + timedelta(days=1)))
+                 .join(candidates.select("session_id"), "session_id", "left_semi")
+                 .groupBy("session_id").agg(F.count(F.lit(1)).alias("_in_bronze")))
+    return (candidates.join(in_bronze, "session_id").where(F.col("_in_bronze") == F.col("event_count"))
+            .drop("_in_bronze").localCheckpoint())
 
 
 @dataclass

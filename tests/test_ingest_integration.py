@@ -138,6 +138,27 @@ def test_missing_landing_folder_is_a_clear_error(ingested, settings):
         io.read_event_lines(spark, settings, [date(2031, 1, 1)])
 
 
+def test_a_received_date_whose_folder_holds_no_line_is_missing_input_not_an_empty_day(
+        ingested, settings, tmp_path):
+    """An upload under way (only `.tmp` parts, an empty part): the date must not pass its
+    gates as a day of no viewing, or it would be marked ingested and never read again."""
+    from datetime import date
+
+    from slatehouse.ingest import ingest_events
+
+    spark, _, _ = ingested
+    local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing")})
+    hour = tmp_path / "landing" / "events" / "received_date=2031-01-02" / "hour=10"
+    hour.mkdir(parents=True)
+    (hour / "part-0.jsonl.tmp").write_text('{"event_id": "e1"}\n')
+    (hour / "part-1.jsonl").write_text("")
+    versions = {t: io.current_version(spark, t) for t in (S.BRONZE_EVENTS, S.BRONZE_QUARANTINE)}
+    with pytest.raises(io.InputMissingError, match=r"No event lines for received date\(s\) 2031-01-02: .*"
+                       r"\(not read: hour=10/part-0.jsonl.tmp\)"):
+        ingest_events(spark, local, [date(2031, 1, 2)])
+    assert {t: io.current_version(spark, t) for t in versions} == versions
+
+
 def test_a_run_that_died_before_writing_the_dimensions_is_healed_by_its_rerun(ingested, settings, monkeypatch):
     """The snapshot reached bronze, the dimensions were never written: the rerun of the
     same date finds nothing new to load but must still derive the dimensions."""

@@ -296,17 +296,26 @@ def test_a_season_that_gains_an_episode_recomputes_its_earlier_days_like_a_build
                     available_countries=["GB"])
 
     listed = [title("film-1", 600), title("show-1-e1", 300, 1), title("show-1-e2", 300, 2)]
-    snapshots = {first + timedelta(days=i): listed + ([title("show-1-e3", 300, 3)] if i == 4 else []) for i in range(5)}
+    # film-2's runtime is listed as 400 s until the snapshot of the 9th corrects it to 600.
+    snapshots = {first + timedelta(days=i): listed + (
+        [title("show-1-e3", 300, 3), title("film-2", 600)] if i == 4 else [title("film-2", 400)]) for i in range(5)}
     _write_landing(Path(local.landing_dir), snapshots, [
         ("prf-1", "show-1-e1", datetime(2026, 1, 5, 20), 300), ("prf-1", "show-1-e2", datetime(2026, 1, 5, 21), 300),
-        ("prf-2", "film-1", datetime(2026, 1, 9, 20), 600)])
+        ("prf-3", "film-2", datetime(2026, 1, 5, 22), 420), ("prf-2", "film-1", datetime(2026, 1, 9, 20), 600)])
     reset_warehouse(spark)
     monkeypatch.setattr(marts, "build_marts", _models_only(marts.build_marts))
     assert pipeline.run(spark, local, [first], with_outputs=False).status == "succeeded"
+
+    def film_2():
+        return spark.table(S.SILVER_SESSIONS).where("title_id = 'film-2'").select(
+            "runtime_s", "content_watched_s", "contiguous_progress_s").first()
+    assert tuple(film_2()) == (400, 400.0, 400.0)  # clipped at the runtime then listed
     daily = pipeline.run(spark, local, [listed_on], with_outputs=False)
     assert (listed_on - timedelta(days=local.mart_lookback_days)) > first  # beyond the lookback
     detail = next(s.detail for s in daily.steps if s.step == "catalog")
-    assert detail["changed_programmes"] == ["show-1-S1"] and detail["marts_stale_from"] == str(first)
+    assert sorted(detail["changed_programmes"]) == ["film-2", "show-1-S1"] and detail["marts_stale_from"] == str(first)
+    # The corrected runtime reaches the session the daily run did not otherwise touch.
+    assert tuple(film_2()) == (600, 420.0, 420.0)
 
     def tables():
         out = _marts(spark)
@@ -317,6 +326,7 @@ def test_a_season_that_gains_an_episode_recomputes_its_earlier_days_like_a_build
     incremental = tables()
     windows = {(r.programme_id, r.window_days): r for r in spark.table("marts.fct_title_release_windows").collect()}
     assert windows[("show-1-S1", 7)].starters == 1 and windows[("show-1-S1", 7)].completers == 0
+    assert windows[("film-2", 7)].starters == 1 and windows[("film-2", 7)].completers == 0  # 70 %, not 100 %
     # Models only: dbt's data and unit tests prove nothing here that other tests do not.
     marts.build_marts(spark, local, None, None, full_refresh=True, with_tests=False)
     _assert_same_marts(incremental, tables())
