@@ -8,18 +8,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
 import time
 from urllib.parse import parse_qs
 
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, dcc, html, no_update
 from werkzeug.serving import make_server
 
 from slatehouse.settings import Settings
 
-from . import queries, theme
+from . import components, queries, theme
 from .data import MartReader, MissingTableError
 from .pages import PAGES
 
@@ -88,9 +89,40 @@ def create_app(settings: Settings, reader: MartReader | None = None) -> Dash:
         return _nav(pathname, _status(reader)), body
 
     for page in PAGES:
-        page.register(app, reader)
+        page.register(_MissingMartsSaySo(app), reader)
     app.reader = reader  # for tests and the benchmark
     return app
+
+
+class _MissingMartsSaySo:
+    """The app as a page registers its callbacks on it: a callback that meets a missing
+    mart puts the message naming it (and what to run) where its content goes, as `_route`
+    does for a page's layout, and leaves its other outputs as they are, instead of failing
+    the request and leaving the panel empty."""
+
+    def __init__(self, app: Dash):
+        self._app = app
+
+    def __getattr__(self, name):
+        return getattr(self._app, name)
+
+    def callback(self, *args, **kwargs):
+        register = self._app.callback(*args, **kwargs)
+        outputs = [arg for arg in args if isinstance(arg, Output)]
+
+        def decorator(function):
+            @functools.wraps(function)
+            def guarded(*values, **named):
+                try:
+                    return function(*values, **named)
+                except MissingTableError as exc:
+                    replies = [components.empty(str(exc)) if output.component_property == "children" else no_update
+                               for output in outputs]
+                    return replies[0] if len(replies) == 1 else tuple(replies)
+
+            return register(guarded)
+
+        return decorator
 
 
 def run_dashboard(settings: Settings, host: str | None = None, port: int | None = None, debug: bool = False) -> None:

@@ -282,11 +282,15 @@ def talent_figure(programmes: pd.DataFrame, k: int) -> go.Figure:
     labels = distinct_labels(names, rows["programme_id"])
     values, hidden = _bar_values(rows, "views_28d")
     complete = rows["is_window_complete"].astype(bool).to_numpy()
+    # A window not complete is open, or was never wholly observed (released before the data).
+    states = (rows["window_state"] if "window_state" in rows.columns else pd.Series(np.nan, index=rows.index))
+    states = [str(s) if pd.notna(s) else ("complete" if c else "open") for s, c in zip(states, complete)]
     fig = go.Figure()
     fig.add_trace(go.Bar(
         y=labels, x=values, orientation="h", name="28-day views", legendgroup="views", showlegend=False,
         marker_color=[theme.SUPPRESSED if h else (theme.PRIMARY if c else "#8fa6bf") for h, c in zip(hidden, complete)],
-        text=[SUPPRESSED_TEXT if h else ("window open" if not c else "") for h, c in zip(hidden, complete)],
+        text=[SUPPRESSED_TEXT if h else ("" if c else {"open": "window open"}.get(state, state))
+              for h, c, state in zip(hidden, complete, states)],
         textposition="outside", **SUPPRESSED_BAR_TEXT,
         customdata=_hover_values(values, hidden, "{:,.1f}"),
         hovertemplate="%{y}<br>views: %{customdata}<extra></extra>"))

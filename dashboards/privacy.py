@@ -66,10 +66,14 @@ def suppress_complement(parts: pd.DataFrame, profiles: str, columns: Iterable[st
     whole may be the only hidden part of another, which then gives it away, and with it a
     small part beside it in the first. So beyond each whole's own rule, no small hidden
     part may be a linear combination of the wholes (an audit of the wholes restricted to
-    the hidden parts); while one is, the smallest shown part of a whole holding it is
-    suppressed too. `published` marks parts shown elsewhere as they are (a release's first
-    day is its 1-day window): their values are known, and hiding them would protect
-    nothing, so they are never the part suppressed. Returns a copy.
+    the hidden parts); while one is, a shown part that the combination subtracts is
+    suppressed too: the smallest whose hiding leaves the small part undetermined, which
+    may lie in a whole not holding the small part at all (a 7-day window minus the Top 10
+    week that overlaps it, plus the week's shown day 8, is day 1). `published` marks parts
+    shown elsewhere as they are (a release's first day is its 1-day window): their values
+    are known, and hiding them would protect nothing, so they are never the part
+    suppressed; a small part that the wholes and the published parts give away by
+    themselves is left as it is. Returns a copy.
     """
     out = parts.copy()
     if out.empty:
@@ -81,33 +85,62 @@ def suppress_complement(parts: pd.DataFrame, profiles: str, columns: Iterable[st
     known = np.zeros(len(out), dtype=bool) if published is None else np.asarray(published, dtype=bool)
     covered = np.zeros(len(out), dtype=bool)  # suppressed here: parts with k or more profiles
     stuck = np.zeros(len(wholes), dtype=bool)  # no shown part left to suppress
+    # Small parts the wholes and the published parts give away on their own: hiding shown
+    # parts cannot protect them (that is for the tables publishing the wholes).
+    given_away = np.zeros(len(out), dtype=bool)
 
-    def exposed() -> np.ndarray | None:
-        """The wholes to take one more part from: one whose unknown parts sum to a number
-        resting on no part with k profiles, or those holding a small part the wholes give
-        away on its own; None when there is none."""
+    def determined(unknown: np.ndarray, i: int) -> bool:
+        """Whether part `i` is a linear combination of the wholes once the parts not
+        `unknown` (shown or published) are subtracted from them."""
+        system = wholes[:, unknown].astype(float)
+        at = int(np.count_nonzero(unknown[:i]))
+        target = np.zeros(system.shape[1])
+        target[at] = 1.0
+        weights = np.linalg.lstsq(system.T, target, rcond=None)[0]
+        return bool(np.abs(system.T @ weights - target).max() < 1e-9)
+
+    def next_part() -> int | None:
+        """The shown part to suppress next, or None when the hidden parts are safe."""
         unknown = hidden & ~known
         for j, whole in enumerate(wholes):
             mine = unknown & whole
             if stuck[j] or not mine.any() or (mine & covered).any() or not (whole & ~unknown).any():
                 continue  # nothing hidden, a part with k profiles among it, or it is the whole
-            return np.arange(len(wholes)) == j
-        columns_ = np.flatnonzero(unknown)
-        if len(columns_) == 0 or len(wholes) == 0:
+            candidates = whole & ~hidden & ~known
+            if not candidates.any():
+                stuck[j] = True
+                continue
+            return int(np.argmin(np.where(candidates, counts, np.inf)))
+        if not unknown.any() or len(wholes) == 0:
             return None
+        columns_ = np.flatnonzero(unknown)
         system = wholes[:, columns_].astype(float)
         projection = np.linalg.pinv(system) @ system  # onto the combinations the wholes give
         for at, i in enumerate(columns_):
-            if not covered[i] and projection[at, at] > 1 - 1e-9 and (wholes[:, i] & ~stuck).any():
-                return wholes[:, i] & ~stuck
+            if covered[i] or given_away[i] or projection[at, at] <= 1 - 1e-9:
+                continue
+            # The wholes that give part i away, with their weights: a shown part whose
+            # wholes' weights do not cancel out is in the difference, so hiding it breaks it
+            # (one in two wholes weighted +1 and -1, as a day in both a window and a week
+            # that give a day away, is not).
+            target = np.zeros(len(columns_))
+            target[at] = 1.0
+            weights = np.linalg.lstsq(system.T, target, rcond=None)[0]
+            reach = np.abs(wholes.T.astype(float) @ weights) > 1e-9
+            candidates = np.flatnonzero(reach & ~hidden & ~known)
+            if len(candidates) == 0:
+                given_away[i] = True
+                continue
+            candidates = candidates[np.argsort(counts[candidates], kind="stable")]
+            for j in candidates:  # the smallest that leaves part i undetermined
+                trial = unknown.copy()
+                trial[j] = True
+                if not determined(trial, i):
+                    return int(j)
+            return int(candidates[0])  # none alone does: hide one and look again
         return None
 
-    while (chosen := exposed()) is not None:
-        candidates = wholes[chosen].any(axis=0) & ~hidden & ~known
-        if not candidates.any():
-            stuck |= chosen
-            continue
-        second = int(np.argmin(np.where(candidates, counts, np.inf)))
+    while (second := next_part()) is not None:
         hidden[second] = covered[second] = True
     if covered.any():
         for column in dict.fromkeys([*columns, profiles]):
@@ -180,6 +213,51 @@ def suppress_nested(frame: pd.DataFrame, k: int, *, whole: str, order: str, incr
             small = hide[source]
             flag = column + FLAG_SUFFIX
             out[flag] = is_suppressed(out, column).to_numpy() | small
+            if small.any():
+                out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+                out.loc[small, column] = np.nan
+    return out
+
+
+def suppress_apart(frame: pd.DataFrame, k: int, *, whole: str, counts: Mapping[str, Iterable[str]],
+                   top: str | None = None) -> pd.DataFrame:
+    """Secondary suppression for counts of profiles that sit inside one another: a
+    retention curve (the starters who reached 90 % are among those who reached 80 %, and
+    all of them among the title's starters), a season's funnel (episode 3's starters are
+    among episode 2's, nearly, and all among episode 1's). The difference of two such
+    counts is itself a count (80 % minus 90 % is the starters who stopped in between), and
+    shares of one denominator give it away as exactly, so within each `whole` any two
+    values of a count column shown must differ by 0 or by `k` or more, and each must
+    differ so from `top`.
+
+    `frame` is already passed through `suppress`; `counts` maps each count column to the
+    values resting on it (as `suppress`'s rules), and `top` names the count the others
+    are within (the starters), shown beside them and never suppressed here. Walking a
+    whole's shown counts of a column from the largest down, starting from `top`, a count
+    within `k` of the last one kept is suppressed with its values. Counts that are nearly
+    but not quite each other's subsets (two episodes' starters: a profile can skip one)
+    are held apart all the same: most profiles watch in order. Returns a copy.
+    """
+    out = frame.copy()
+    hide = {column: np.zeros(len(out), dtype=bool) for column in counts}
+    keys = out[whole].astype(str).to_numpy()
+    pool = pd.concat([pd.DataFrame({"key": keys, "row": np.arange(len(out)), "column": column,
+                                    "value": pd.to_numeric(out[column], errors="coerce").to_numpy(float)})
+                      [~is_suppressed(out, column).to_numpy()] for column in counts], ignore_index=True)
+    if top is not None:
+        tops = pd.DataFrame({"key": keys, "value": pd.to_numeric(out[top], errors="coerce").to_numpy(float)})
+        tops = tops[~is_suppressed(out, top).to_numpy()].drop_duplicates("key").set_index("key")["value"]
+    for (key, _), cells in pool.dropna(subset=["value"]).groupby(["key", "column"], sort=False):
+        kept = tops.get(key, np.nan) if top is not None else np.nan
+        for cell in cells.sort_values("value", ascending=False, kind="stable").itertuples(index=False):
+            if 0 < abs(kept - cell.value) < k:  # False while nothing is kept (NaN)
+                hide[cell.column][cell.row] = True
+            else:
+                kept = cell.value
+    for source, columns in counts.items():
+        small = hide[source]
+        for column in dict.fromkeys([source, *columns]):
+            out[column + FLAG_SUFFIX] = is_suppressed(out, column).to_numpy() | small
             if small.any():
                 out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
                 out.loc[small, column] = np.nan

@@ -17,7 +17,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from .privacy import is_suppressed, profiles_at_least, suppress, suppress_complement, suppress_nested
+from .privacy import (is_suppressed, profiles_at_least, suppress, suppress_apart, suppress_complement,
+                      suppress_nested)
 
 # The global Top 10 has four lists, by format and original language; each country's has
 # two, by format (as Netflix publishes them).
@@ -101,7 +102,8 @@ def top10_markets(top10: pd.DataFrame) -> list[str]:
 def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week_start: pd.Timestamp,
                 k: int) -> pd.DataFrame:
     """The lists of one market and week (`lists_for`) with week-on-week movement. Hours and views
-    are suppressed on the programme's distinct profiles in that week and market.
+    are suppressed on the programme's distinct profiles in that week and market, and a
+    country's also as a part of the global total (`_top10_week`).
 
     `movement`: "new" (never in this list before), "back" (in it before, not last week),
     "up n", "down n" or "same";
@@ -110,7 +112,8 @@ def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week
     """
     week_start = pd.Timestamp(week_start)
     in_market = top10[top10["market"] == market]
-    current = in_market[in_market["week_start_date"] == week_start].copy()
+    week = _top10_week(top10[top10["week_start_date"] == week_start], k)
+    current = week[week["market"] == market]
     previous_week = week_start - timedelta(days=7)
     previous = in_market[in_market["week_start_date"] == previous_week]
     has_previous = not previous.empty
@@ -131,9 +134,54 @@ def top10_lists(top10: pd.DataFrame, programmes: pd.DataFrame, market: str, week
 
     current["movement"] = current.apply(movement, axis=1) if len(current) else pd.Series(dtype=str)
     current["programme_name"] = current["programme_id"].map(programme_names(programmes)).fillna(current["programme_id"])
-    current = suppress(current, k, {"unique_profiles": ["hours_viewed", "views"]})
     current["list_order"] = current["list_name"].map({name: i for i, name in enumerate(lists_for(market))})
     return current.sort_values(["list_order", "week_rank"]).drop(columns="list_order").reset_index(drop=True)
+
+
+def _top10_week(week: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Every market's rows of one week of fct_top10_weekly, suppressed as the Top 10 page
+    shows them. A programme's global hours are the sum of its hours in each country: where
+    its global row is shown, its country rows listed in the mart (the countries' own Top
+    10s) and the rest (the countries where it is not listed, the global hours minus the
+    listed ones) are parts of that whole, and the global hours minus the shown countries
+    would give the hidden ones away. So they go through `suppress_complement`: the rest is
+    never shown, and it rests on at least the global profiles minus the listed countries'
+    (a lower bound, since a profile can watch in two countries). Where that bound is k or
+    more, the hidden parts' sum is safe; where it is not, the rest is a small hidden part,
+    so the smallest shown country is hidden with it (the global hours minus the countries
+    would be the rest's). A rest of no hours (the programme is listed wherever it was
+    watched) is no part, and then a hidden country takes the smallest shown one with it.
+    The cells are worked out over the whole week, so they are the same whichever market's
+    page is open."""
+    week = week.reset_index(drop=True)
+    out = suppress(week, k, {"unique_profiles": ["hours_viewed", "views"]})
+    if out.empty:
+        return out
+    profiles = pd.to_numeric(week["unique_profiles"], errors="coerce")
+    hours = pd.to_numeric(week["hours_viewed"], errors="coerce")
+    is_global = (week["market"] == GLOBAL).to_numpy()
+    shown_global = week.loc[is_global & ~is_suppressed(out, "hours_viewed").to_numpy(), "programme_id"]
+    for programme_id, at in zip(shown_global, shown_global.index):
+        listed = np.flatnonzero(~is_global & (week["programme_id"] == programme_id).to_numpy())
+        if len(listed) == 0:
+            continue
+        rest_hours = hours[at] - hours.iloc[listed].sum()
+        rest_profiles = profiles[at] - profiles.iloc[listed].sum(skipna=False)  # NaN when one is unknown
+        has_rest = not np.isclose(rest_hours, 0.0, rtol=0.0, atol=1e-9 * max(1.0, abs(hours[at])))
+        if has_rest and rest_profiles >= k:
+            continue  # the hidden countries' hours are hidden in a rest of k profiles or more
+        parts = out.iloc[listed]
+        if has_rest:  # the countries without a list: hidden, and small
+            rest = {"unique_profiles": max(rest_profiles, 0.0) if pd.notna(rest_profiles) else np.nan,
+                    "hours_viewed": np.nan, "views": np.nan}
+            parts = pd.concat([parts, pd.DataFrame([{**rest, **{c + "__suppressed": True for c in rest}}])],
+                              ignore_index=True)
+        parts = suppress_complement(parts, "unique_profiles", ["hours_viewed", "views"]).iloc[:len(listed)]
+        for column in ("hours_viewed", "views", "unique_profiles"):
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+            out.loc[listed, column] = parts[column].to_numpy()
+            out.loc[listed, column + "__suppressed"] = parts[column + "__suppressed"].to_numpy()
+    return out
 
 
 # --- Title -----------------------------------------------------------------------------------
@@ -261,18 +309,28 @@ def retention_curves(retention: pd.DataFrame, titles: pd.DataFrame, programme_id
     # A share gives its numerator away beside the starters: 8 % of 12 is one profile.
     curves = suppress(curves, k, {"starters": ["share_reached", "starters_reached"],
                                   "starters_reached": ["share_reached"]})
+    # The points are nested (who reached 90 % reached 80 %): two shown ones differ by a count.
+    curves = suppress_apart(curves, k, whole="title_id", counts={"starters_reached": ["share_reached"]},
+                            top="starters")
     return curves.sort_values(["episode_number", "title_id", "progress_pct"], na_position="first").reset_index(drop=True)
 
 
 def season_funnel(funnel: pd.DataFrame, programme_id: str, k: int) -> pd.DataFrame:
     rows = funnel[funnel["season_id"] == programme_id].sort_values("episode_number").reset_index(drop=True)
-    return suppress(rows, k, {
+    rows = suppress(rows, k, {
         "episode_1_starters": ["share_started", "share_completed", "episode_starters", "episode_completers"],
         # Each share beside the episode-1 starters gives its numerator away, as above.
         "episode_starters": ["share_started"],
         "episode_completers": ["share_completed"],
         "season_completers": ["binge_rate", "median_days_to_complete"],
     })
+    # Every count is within the episode-1 starters, each episode's nearly within the one
+    # before's, and an episode's completers within its starters: two shares shown differ by
+    # a count over the same denominator.
+    rows = suppress_apart(rows, k, whole="season_id", top="episode_1_starters",
+                          counts={"episode_starters": ["share_started"], "episode_completers": ["share_completed"]})
+    return suppress_apart(rows, k, whole="title_id", top="episode_starters",
+                          counts={"episode_completers": ["share_completed"]})
 
 
 def biggest_drop(funnel_rows: pd.DataFrame) -> dict | None:
@@ -312,24 +370,50 @@ def talent_options(talent: pd.DataFrame) -> list[dict]:
 
 
 def _window_28(windows: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Each programme's 28-day window: the profiles behind its shown views (`views_profiles`)
-    and its state."""
+    """Each programme's 28-day window: the profiles behind its shown views (`views_profiles`),
+    the starters behind its completion rate where `shown_windows` shows the rate with its
+    starters and completers, unknown (NaN) where it suppresses any of them
+    (`completion_profiles`), and its state."""
     at = (windows["window_days"] == 28).to_numpy()
     rows = windows.loc[at, ["programme_id"]]
+    shown = shown_windows(windows, k)[at]
+    rate_hidden = (is_suppressed(shown, "completion_rate") | is_suppressed(shown, "completers")
+                   | is_suppressed(shown, "starters")).to_numpy()
+    starters = pd.to_numeric(windows["starters"], errors="coerce").to_numpy(float)[at]
     return rows.assign(unique_profiles=rows["programme_id"].map(views_profiles(windows, k)).to_numpy(),
+                       completion_profiles=np.where(rate_hidden, np.nan, starters),
                        window_state=window_states(windows).to_numpy()[at])
 
 
+def _smallest(counts: pd.Series) -> float:
+    """The smallest of a group's counts; unknown (NaN) if any is, since an unknown count is small."""
+    return counts.min(skipna=False)
+
+
 def genre_medians(training: pd.DataFrame, windows: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Median 28-day views per genre over programmes with a complete 28-day window."""
+    """Median 28-day views per genre over programmes with a complete 28-day window. The
+    median is one programme's views (or the mean of two), so it is suppressed unless each
+    of those programmes has its views shown (`views_profiles`): beside the ones shown, it
+    would otherwise give a hidden one's views away. `smallest_programme_profiles` is the
+    smallest programme's count."""
     complete = training[training["is_window_complete"].fillna(False).astype(bool)]
     rows = complete[["programme_id", "genres", "views_28d"]].merge(
-        _window_28(windows, k).drop(columns="window_state"), on="programme_id", how="left")
+        _window_28(windows, k)[["programme_id", "unique_profiles"]], on="programme_id", how="left")
     rows = rows.explode("genres").rename(columns={"genres": "genre"}).dropna(subset=["genre"])
     medians = rows.groupby("genre").agg(genre_median_views_28d=("views_28d", "median"),
                                         genre_programmes=("programme_id", "nunique"),
-                                        profiles_at_least=("unique_profiles", "max")).reset_index()
-    return suppress(medians, k, {"profiles_at_least": ["genre_median_views_28d"]})
+                                        smallest_programme_profiles=("unique_profiles", _smallest)).reset_index()
+    return suppress(medians, k, {"smallest_programme_profiles": ["genre_median_views_28d"]})
+
+
+def _genre_median_of(frame: pd.DataFrame, medians: pd.DataFrame, genre: str) -> pd.DataFrame:
+    """`frame` with the median of the genre in its column `genre`; a genre with no median
+    (no complete programme) has none, which is not a suppressed one."""
+    out = frame.merge(medians[["genre", "genre_median_views_28d", "genre_median_views_28d__suppressed"]]
+                      .rename(columns={"genre": genre}), on=genre, how="left")
+    flag = "genre_median_views_28d__suppressed"
+    out[flag] = out[flag].astype("boolean").fillna(False).astype(bool)
+    return out
 
 
 def talent_programmes(training: pd.DataFrame, windows: pd.DataFrame, medians: pd.DataFrame,
@@ -347,12 +431,12 @@ def talent_programmes(training: pd.DataFrame, windows: pd.DataFrame, medians: pd
                              "views_28d": record.views_28d,
                              "is_window_complete": bool(record.is_window_complete)})
     columns = ["programme_id", "programme_name", "role", "release_date", "primary_genre", "views_28d",
-               "is_window_complete", "unique_profiles", "window_state", "genre_median_views_28d"]
+               "is_window_complete", "unique_profiles", "completion_profiles", "window_state",
+               "genre_median_views_28d"]
     if not rows:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame(rows).merge(_window_28(windows, k), on="programme_id", how="left")
-    out = out.merge(medians[["genre", "genre_median_views_28d", "genre_median_views_28d__suppressed"]]
-                    .rename(columns={"genre": "primary_genre"}), on="primary_genre", how="left")
+    out = _genre_median_of(out, medians, "primary_genre")
     out = suppress(out, k, {"unique_profiles": ["views_28d"]})
     return out.sort_values(["release_date", "programme_id"]).reset_index(drop=True)
 
@@ -362,19 +446,24 @@ def talent_summary(track: pd.DataFrame, programmes: pd.DataFrame, medians: pd.Da
     """fct_talent_track_record for one person (a row per role) against the median 28-day
     views of their most frequent genre. The role's figures are suppressed unless each of its
     complete programmes had k profiles: beside the programmes shown, a mean or median over
-    one hidden programme and shown ones gives the hidden one's views away."""
+    one hidden programme and shown ones gives the hidden one's views away. Likewise the
+    completion rate (the role's completers over its starters) is suppressed unless each of
+    those programmes has its 28-day completion rate shown: the Title page shows a window's
+    starters while it hides completers below k, and the pooled rate times the starters,
+    minus the other programmes' completers, would be the hidden ones."""
     rows = track[track["talent_id"] == talent_id].copy()
     if rows.empty:
         return rows
-    complete = programmes[programmes["is_window_complete"]]
+    complete = programmes[programmes["is_window_complete"].fillna(False).astype(bool)]
     # The smallest programme: an unknown count (NaN) is small, as everywhere.
-    bound = (complete.groupby("role")["unique_profiles"].agg(lambda n: n.min(skipna=False))
-             if not complete.empty else pd.Series(dtype=float))
-    rows["profiles_at_least"] = rows["role"].map(bound)
+    by_role = complete.groupby("role")
+    for bound, column in (("profiles_at_least", "unique_profiles"), ("rate_profiles_at_least", "completion_profiles")):
+        smallest = by_role[column].agg(_smallest) if not complete.empty else pd.Series(dtype=float)
+        rows[bound] = rows["role"].map(smallest)
     rows["main_genre"] = rows["genre_mix"].map(lambda mix: mix[0]["genre"] if mix is not None and len(mix) else None)
-    rows = rows.merge(medians[["genre", "genre_median_views_28d", "genre_median_views_28d__suppressed"]]
-                      .rename(columns={"genre": "main_genre"}), on="main_genre", how="left")
-    rows = suppress(rows, k, {"profiles_at_least": ["median_views_28d", "mean_views_28d", "completion_rate_28d"]})
+    rows = _genre_median_of(rows, medians, "main_genre")
+    rows = suppress(rows, k, {"profiles_at_least": ["median_views_28d", "mean_views_28d", "completion_rate_28d"],
+                              "rate_profiles_at_least": ["completion_rate_28d"]})
     return rows.sort_values("programmes", ascending=False).reset_index(drop=True)
 
 

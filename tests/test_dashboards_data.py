@@ -114,6 +114,42 @@ def test_top10_suppresses_on_the_lists_own_market():
     assert np.isnan(queries.top10_lists(top10, _programmes(), "FR", D("2024-01-01"), K).loc[0, "hours_viewed"])
 
 
+def _top10_week(rows) -> pd.DataFrame:
+    return pd.DataFrame([dict(market=market, list_name=name, week_rank=1, programme_id="A", hours_viewed=hours,
+                              views=hours / 2, unique_profiles=profiles, week_start_date=D("2024-03-25"),
+                              week_end_date=D("2024-03-31"))
+                         for market, name, hours, profiles in rows])
+
+
+def test_a_hidden_countrys_hours_are_not_the_global_hours_minus_the_shown_countries():
+    # A is in the Top 10 of every country it was watched in: LU's 4 hours (4 profiles)
+    # would be the global 1,000 minus the US's 700 and GB's 296.
+    top10 = _top10_week([("GLOBAL", "films_english", 1000.0, 612), ("US", "films", 700.0, 400),
+                         ("GB", "films", 296.0, 208), ("LU", "films", 4.0, 4)])
+    pages = {market: queries.top10_lists(top10, _programmes(), market, D("2024-03-25"), K)
+             for market in queries.top10_markets(top10)}
+    assert pages["GLOBAL"].loc[0, "hours_viewed"] == 1000.0
+    shown = {m: page.loc[0, "hours_viewed"] for m, page in pages.items() if not np.isnan(page.loc[0, "hours_viewed"])}
+    # GB, the smallest shown country, is held back with LU: the rest is 300 hours of 212.
+    assert shown == {"GLOBAL": 1000.0, "US": 700.0}
+    assert bool(pages["GB"].loc[0, "views__suppressed"]) and np.isnan(pages["GB"].loc[0, "unique_profiles"])
+    # Watched outside its lists by at least k profiles (642 - 612 = 30), the hidden
+    # countries' hours are inside that rest's: nothing more is held back.
+    wider = _top10_week([("GLOBAL", "films_english", 1030.0, 642), ("US", "films", 700.0, 400),
+                         ("GB", "films", 296.0, 208), ("LU", "films", 4.0, 4)])
+    assert queries.top10_lists(wider, _programmes(), "GB", D("2024-03-25"), K).loc[0, "hours_viewed"] == 296.0
+    # A rest of fewer than k profiles is a small number by itself: 3 profiles' 6 hours
+    # would be the global hours minus the countries shown.
+    rest = _top10_week([("GLOBAL", "films_english", 1002.0, 611), ("US", "films", 700.0, 400),
+                        ("GB", "films", 296.0, 208)])
+    assert np.isnan(queries.top10_lists(rest, _programmes(), "GB", D("2024-03-25"), K).loc[0, "hours_viewed"])
+    assert queries.top10_lists(rest, _programmes(), "US", D("2024-03-25"), K).loc[0, "hours_viewed"] == 700.0
+    # Listed wherever it was watched, every country shown: nothing to hide.
+    whole = _top10_week([("GLOBAL", "films_english", 996.0, 608), ("US", "films", 700.0, 400),
+                         ("GB", "films", 296.0, 208)])
+    assert queries.top10_lists(whole, _programmes(), "GB", D("2024-03-25"), K).loc[0, "hours_viewed"] == 296.0
+
+
 def test_title_daily_sums_cells_and_suppresses_on_the_largest_cell():
     daily = pd.DataFrame({
         "programme_id": ["A"] * 4, "event_date": [D("2024-01-01")] * 2 + [D("2024-01-02")] * 2,
@@ -186,34 +222,149 @@ def test_overlapping_windows_and_weeks_never_give_a_small_day_away():
     assert np.abs(totals.T @ weights - day_9).max() > 1e-6, "day 9 is a combination of the totals"
 
 
+def _audit(parts: np.ndarray, totals: list, published: np.ndarray, hidden: np.ndarray) -> list[int]:
+    """The small parts a reader can work out from the totals, the shown parts and the
+    published ones, that the totals and the published parts alone would not give away."""
+    system = np.array(totals, dtype=float)
+
+    def determined(unknown, i):
+        columns = np.flatnonzero(unknown)
+        target = (columns == i).astype(float)
+        weights = np.linalg.lstsq(system[:, columns].T, target, rcond=None)[0]
+        return np.abs(system[:, columns].T @ weights - target).max() < 1e-9
+
+    return [int(i) for i in np.flatnonzero(hidden & ~published)
+            if parts[i] < K and determined(hidden & ~published, i) and not determined(~published, i)]
+
+
+def test_a_small_day_is_not_given_away_through_a_total_that_does_not_hold_it():
+    # Released on a Sunday: day 1 (8 profiles) is hidden, and with it the 1-day window;
+    # the 7-day window is days 1-7 and the Top 10 week Monday-Sunday days 2-8. Hiding
+    # days inside the 7-day window cannot help (each is in both totals), but with day 8
+    # shown, the window minus the week plus day 8 is day 1.
+    release = D("2024-03-03")
+    profiles, hours = [8, 12, 20, 3, 8, 12, 50, 12, 50, 50], [5.0, 11, 19, 2, 6, 13, 40, 17, 45, 44]
+    daily = pd.DataFrame({"programme_id": "A", "event_date": pd.date_range(release, periods=10),
+                          "hours_viewed": hours, "plays": profiles, "unique_profiles": profiles})
+    programmes = _programmes().assign(release_date=release)
+    windows = pd.DataFrame({"programme_id": "A", "window_days": [1, 7], "is_window_complete": True,
+                            "unique_profiles": [8, 90], "increment_profiles": [8, 85],
+                            "hours_viewed": [5.0, sum(hours[:7])], "views": 1.0, "plays": [8, 90],
+                            "starters": [8, 90], "watchers": [8, 90], "completers": [4, 45],
+                            "completion_rate": 0.5, "avg_share_watched": 0.5})
+    top10 = pd.DataFrame({"market": "GLOBAL", "programme_id": "A", "unique_profiles": [95],
+                          "hours_viewed": [sum(hours[1:8])], "week_start_date": [D("2024-03-04")]})
+    shown_windows = queries.release_windows(windows, "A", K)
+    assert shown_windows["hours_viewed"].isna().tolist() == [True, False]
+    out = queries.title_daily(daily, programmes, "A", K, windows=windows, top10=top10)
+    hidden = is_suppressed(out, "hours_viewed").to_numpy()
+    since = out["days_since_release"].to_numpy()
+    assert hidden[since == 1].all() and hidden[since == 8].all(), "day 8 goes: it is in the week only"
+    totals = [(since >= 1) & (since <= 7), (since >= 2) & (since <= 8)]
+    assert _audit(np.array(profiles), totals, np.zeros(len(since), dtype=bool), hidden) == []
+
+
+def test_no_small_hidden_day_is_a_combination_of_the_totals_and_the_shown_days():
+    from slatehouse.dashboards.privacy import suppress_complement
+    rng = np.random.default_rng(7)
+    for trial in range(600):
+        n = int(rng.integers(4, 30))
+        profiles = rng.choice([0, 1, 3, 5, 8, 12, 20, 50], size=n, p=[.05, .1, .1, .1, .1, .2, .2, .15])
+        days = suppress(pd.DataFrame({"p": profiles.astype(float), "h": rng.random(n)}), K, {"p": ["h"]})
+        since = np.arange(1, n + 1)
+        windows = [w for w in (1, 7, 28) if rng.random() < 0.7]
+        totals, previous = [], 0
+        for window in windows:  # the days between two shown windows
+            if ((since > previous) & (since <= window)).any():
+                totals.append((since > previous) & (since <= window))
+            previous = window
+        offset = int(rng.integers(0, 7))
+        for start in range(-offset, n, 7):  # Top 10 weeks, overlapping the windows
+            week = (since - 1 >= start) & (since - 1 < start + 7)
+            if rng.random() < 0.6 and profiles[week].max() >= K:
+                totals.append(week)
+        if not totals:
+            continue
+        published = (since == 1) & (1 in windows)
+        out = suppress_complement(days, "p", ["h"], totals, published)
+        hidden = is_suppressed(out, "h").to_numpy()
+        assert not _audit(profiles, totals, published, hidden), (trial, profiles.tolist(), windows, offset)
+
+
 def test_season_funnel_and_where_people_drop():
+    # Every two counts at least k apart (100, 90, 80, ... 20): none gives another away.
     funnel = pd.DataFrame({"season_id": ["S-S1"] * 4, "episode_number": [1, 2, 3, 4], "title_id": list("wxyz"),
-                           "episode_1_starters": [50] * 4, "episode_starters": [50, 45, 25, 22],
-                           "episode_completers": [40, 35, 20, 18], "share_started": [1.0, 0.9, 0.5, 0.44],
-                           "share_completed": [0.8, 0.7, 0.4, 0.36], "season_completers": [8] * 4,
+                           "episode_1_starters": [100] * 4, "episode_starters": [100, 80, 50, 30],
+                           "episode_completers": [90, 70, 40, 20], "share_started": [1.0, 0.8, 0.5, 0.3],
+                           "share_completed": [0.9, 0.7, 0.4, 0.2], "season_completers": [8] * 4,
                            "binge_rate": [0.5] * 4, "median_days_to_complete": [3.0] * 4})
     out = queries.season_funnel(funnel, "S-S1", K)
-    assert queries.biggest_drop(out) == {"episode_number": 3, "drop": pytest.approx(0.4),
-                                         "share_before": 0.9, "share_after": 0.5}
-    assert out["share_started"].notna().all()
+    assert queries.biggest_drop(out) == {"episode_number": 3, "drop": pytest.approx(0.3),
+                                         "share_before": 0.8, "share_after": 0.5}
+    assert out["share_started"].notna().all() and out["share_completed"].notna().all()
     assert out["binge_rate"].isna().all(), "8 season completers: binge rate suppressed"
-    # A share on a numerator below k is held back with it: 9 of 50 completed episode 4.
-    funnel.loc[3, ["episode_completers", "share_completed"]] = [9, 0.18]
+    # A share on a numerator below k is held back with it: 9 of 100 completed episode 4.
+    funnel.loc[3, ["episode_completers", "share_completed"]] = [9, 0.09]
     out = queries.season_funnel(funnel, "S-S1", K)
     assert np.isnan(out.loc[3, "share_completed"]) and bool(out.loc[3, "episode_completers__suppressed"])
-    assert out.loc[3, "share_started"] == 0.44 and out["share_completed"].notna().sum() == 3
+    assert out.loc[3, "share_started"] == 0.3 and out["share_completed"].notna().sum() == 3
+
+
+def test_two_funnel_shares_never_differ_by_fewer_than_k_profiles():
+    # 100 started episode 1, 95 episode 2: the shares 100 % and 95 % would say 5 profiles
+    # stopped after episode 1. Completers: 80 of episode 1 beside 88 of episode 2, and 55
+    # of episode 3's 60 starters (5 started it and did not finish).
+    funnel = pd.DataFrame({"season_id": "S-S1", "episode_number": [1, 2, 3], "title_id": list("xyz"),
+                           "episode_1_starters": 100, "episode_starters": [100, 95, 60],
+                           "episode_completers": [80, 88, 55], "share_started": [1.0, 0.95, 0.6],
+                           "share_completed": [0.8, 0.88, 0.55], "season_completers": 30,
+                           "binge_rate": 0.5, "median_days_to_complete": 3.0})
+    out = queries.season_funnel(funnel, "S-S1", K)
+
+    def apart(counts):
+        gaps = np.abs(np.subtract.outer(counts, counts))
+        return not ((gaps > 0) & (gaps < K)).any()
+
+    for column in ("episode_starters", "episode_completers"):  # each against the others and the 100
+        assert apart(np.r_[100, out[column].dropna()]), column
+    assert all(apart(np.array(pair)) for pair in out[["episode_starters", "episode_completers"]].dropna().to_numpy())
+    assert out["share_started"].isna().tolist() == [False, True, False]  # 100 - 95
+    assert out["share_completed"].isna().tolist() == [True, False, True]  # 8 from the 88 kept; 60 - 55
+    assert is_suppressed(out, "episode_starters").tolist() == [False, True, False]
+    assert out.loc[0, "share_started"] == 1.0 and out.loc[1, "share_completed"] == 0.88
 
 
 def test_a_retention_point_is_held_back_with_the_profiles_who_reached_it():
-    retention = pd.DataFrame({"title_id": ["w"] * 3, "progress_pct": [10, 50, 100], "starters": [12] * 3,
-                              "starters_reached": [12, 10, 1], "share_reached": [1.0, 10 / 12, 1 / 12]})
+    retention = pd.DataFrame({"title_id": ["w"] * 3, "progress_pct": [10, 50, 100], "starters": [30] * 3,
+                              "starters_reached": [30, 20, 1], "share_reached": [1.0, 20 / 30, 1 / 30]})
     titles = pd.DataFrame({"title_id": ["w"], "programme_id": ["F"], "title_name": ["Film"],
                            "episode_number": [None]})
     out = queries.retention_curves(retention, titles, "F", K).set_index("progress_pct")
-    # 12 starters are enough, but 8 % of them is one profile.
-    assert out.loc[50, "share_reached"] == pytest.approx(10 / 12) and out.loc[10, "starters"] == 12
+    # 30 starters are enough, but 3 % of them is one profile.
+    assert out.loc[50, "share_reached"] == pytest.approx(20 / 30) and out.loc[10, "starters"] == 30
     assert np.isnan(out.loc[100, "share_reached"]) and bool(out.loc[100, "share_reached__suppressed"])
     assert np.isnan(out.loc[100, "starters_reached"])
+
+
+def test_two_retention_points_never_differ_by_fewer_than_k_profiles():
+    # Who reached 90 % reached 80 %: 50 % and 47 % of 100 starters are 3 who stopped between.
+    retention = pd.DataFrame({"title_id": ["f"] * 5 + ["e"] * 2, "progress_pct": [10, 80, 90, 100, 50, 10, 50],
+                              "starters": [100] * 5 + [40] * 2,
+                              "starters_reached": [96, 50, 47, 40, 50, 40, 31]})
+    retention["share_reached"] = retention["starters_reached"] / retention["starters"]
+    titles = pd.DataFrame({"title_id": ["f", "e"], "programme_id": ["F", "F"], "title_name": ["Film", "Extra"],
+                           "episode_number": [None, None]})
+    out = queries.retention_curves(retention, titles, "F", K)
+    for title, curve in out.groupby("title_id"):
+        counts = np.r_[curve["starters"].iloc[0], curve["share_reached"].dropna() * curve["starters"].iloc[0]]
+        gaps = np.abs(counts[:, None] - counts[None, :])
+        assert not ((gaps > 1e-9) & (gaps < K)).any(), (title, counts)
+    film = out[out["title_id"] == "f"].set_index("progress_pct")
+    # 96 of 100 reached 10 %; 50 reached both 50 % and 80 % (nobody stopped between: shown).
+    assert film["share_reached"].isna().to_dict() == {10: True, 50: False, 80: False, 90: True, 100: False}
+    assert bool(film.loc[90, "starters_reached__suppressed"])
+    # Each title is its own curve: 31 of the extra's 40 reached 50 % (9 stopped before).
+    assert out.loc[out["title_id"] == "e", "share_reached"].isna().tolist() == [False, True]
 
 
 def test_market_demand_is_suppressed_on_the_groups_profiles_and_offer_never_is():
@@ -387,6 +538,76 @@ def test_talent_record_against_the_genre_median():
     assert np.isnan(summary.loc["director", "mean_views_28d"]) and bool(summary.loc["director", "median_views_28d__suppressed"])
 
 
+def _talent_marts(profiles: dict[str, int], completers: dict[str, int] | None = None, genres=None):
+    """Training rows and 28-day windows of one-window films, all directed by T1."""
+    ids = list(profiles)
+    training = pd.DataFrame({
+        "programme_id": ids, "programme_name": ids, "release_date": D("2024-01-01"),
+        "genres": genres or [["horror"]] * len(ids),
+        "talent": [[{"talent_id": "T1", "role": "director"}]] * len(ids),
+        "views_28d": [float(profiles[p]) for p in ids], "is_window_complete": True})
+    n = np.array([profiles[p] for p in ids])
+    done = np.array([(completers or {}).get(p, n[i] // 2) for i, p in enumerate(ids)])
+    windows = pd.DataFrame({"programme_id": ids, "window_days": 28, "is_window_complete": True,
+                            "unique_profiles": n, "increment_profiles": n, "hours_viewed": 2.0 * n,
+                            "views": n.astype(float), "plays": n, "starters": n, "watchers": n,
+                            "completers": done, "completion_rate": done / n, "avg_share_watched": 0.5})
+    return training, windows
+
+
+def test_a_genre_median_is_shown_only_when_each_of_its_programmes_is():
+    # BIG (500 views) and SMALL (3 profiles): their median, 251.5, is (500 + SMALL) / 2.
+    training, windows = _talent_marts({"BIG": 500, "SMALL": 3})
+    medians = queries.genre_medians(training, windows, K).set_index("genre")
+    assert np.isnan(medians.loc["horror", "genre_median_views_28d"])
+    assert bool(medians.loc["horror", "genre_median_views_28d__suppressed"])
+    programmes = queries.talent_programmes(training, windows, medians.reset_index(), "T1", K)
+    assert programmes["genre_median_views_28d"].isna().all()
+    training, windows = _talent_marts({"BIG": 500, "MID": 40, "LOW": 12})
+    assert queries.genre_medians(training, windows, K).loc[0, "genre_median_views_28d"] == 40.0
+
+
+def test_a_genre_with_no_median_is_not_labelled_suppressed():
+    training, windows = _talent_marts({"A": 50, "B": 60}, genres=[["western"], ["horror"]])
+    training.loc[0, "is_window_complete"] = False  # the western has no complete programme
+    medians = queries.genre_medians(training, windows, K)
+    programmes = queries.talent_programmes(training, windows, medians, "T1", K).set_index("programme_id")
+    assert np.isnan(programmes.loc["A", "genre_median_views_28d"])
+    assert programmes["genre_median_views_28d__suppressed"].tolist() == [False, False]
+    track = pd.DataFrame({"talent_id": ["T1"], "talent_name": ["Ada"], "role": ["director"], "programmes": [2],
+                          "programmes_with_complete_28d": [1], "median_views_28d": [60.0],
+                          "mean_views_28d": [60.0], "completion_rate_28d": [0.5],
+                          "genre_mix": [[{"genre": "western", "programmes": 1}]]})
+    summary = queries.talent_summary(track, programmes.reset_index(), medians, "T1", K)
+    assert summary["genre_median_views_28d__suppressed"].tolist() == [False]
+    from slatehouse.dashboards import components
+    cells = str(components.table(summary, [("genre_median_views_28d", "Genre median", components.ONE)]))
+    assert SUPPRESSED_TEXT not in cells
+
+
+def test_a_roles_completion_rate_is_held_back_with_a_programmes_hidden_completers():
+    # A: 20 starters, 3 completers (hidden on the Title page, the 20 starters shown); B: 20
+    # and 10. The pooled 13 / 40 times 40, minus B's 10, would be A's 3.
+    training, windows = _talent_marts({"A": 25, "B": 25}, completers={"A": 3, "B": 10})
+    windows["starters"] = windows["watchers"] = 20
+    windows["completion_rate"] = windows["completers"] / 20
+    title_a = queries.release_windows(windows, "A", K)
+    assert title_a.loc[0, "starters"] == 20 and is_suppressed(title_a, "completers").all()
+    medians = queries.genre_medians(training, windows, K)
+    programmes = queries.talent_programmes(training, windows, medians, "T1", K)
+    track = pd.DataFrame({"talent_id": ["T1"], "talent_name": ["Ada"], "role": ["director"], "programmes": [2],
+                          "programmes_with_complete_28d": [2], "median_views_28d": [25.0],
+                          "mean_views_28d": [25.0], "completion_rate_28d": [13 / 40],
+                          "genre_mix": [[{"genre": "horror", "programmes": 2}]]})
+    summary = queries.talent_summary(track, programmes, medians, "T1", K)
+    assert np.isnan(summary.loc[0, "completion_rate_28d"]) and bool(summary.loc[0, "completion_rate_28d__suppressed"])
+    assert summary.loc[0, "median_views_28d"] == 25.0, "the views are all shown"
+    windows.loc[0, ["completers", "completion_rate"]] = [12, 12 / 20]
+    programmes = queries.talent_programmes(training, windows, medians, "T1", K)
+    track["completion_rate_28d"] = 22 / 40
+    assert queries.talent_summary(track, programmes, medians, "T1", K).loc[0, "completion_rate_28d"] == 22 / 40
+
+
 def test_a_long_career_is_charted_by_its_latest_programmes():
     n = figures.TALENT_FIGURE_ROWS + 15
     days = pd.date_range("2022-01-01", periods=n, freq="W")
@@ -472,6 +693,25 @@ def sample(tmp_path_factory):
     write_sample_warehouse(root / "warehouse")
     settings = Settings(home=root, warehouse_dir=str(root / "warehouse"), min_audience=K)
     return settings, MartReader(settings)
+
+
+@pytest.mark.parametrize(("content", "inputs", "table"), [
+    ("title-content", {"title-programme": TINY_PROGRAMME}, "marts.fct_title_retention"),
+    ("talent-content", {"talent-person": "T00001"}, "marts.fct_talent_track_record"),
+])
+def test_a_missing_mart_in_a_pages_content_is_named_not_a_server_error(tmp_path, content, inputs, table):
+    from slatehouse.dashboards.app import create_app
+
+    write_sample_warehouse(tmp_path / "warehouse", skip=(table.split(".")[1],))
+    app = create_app(Settings(home=tmp_path, warehouse_dir=str(tmp_path / "warehouse"), min_audience=K))
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200
+    reply = client.post("/_dash-update-component", json={
+        "output": f"{content}.children", "outputs": {"id": content, "property": "children"},
+        "inputs": [{"id": key, "property": "value", "value": value} for key, value in inputs.items()],
+        "changedPropIds": [f"{key}.value" for key in inputs], "state": []})
+    assert reply.status_code == 200, reply.get_data(as_text=True)[-500:]
+    assert f"{table}: no Delta table" in reply.get_data(as_text=True)
 
 
 def test_a_pitch_gets_a_forecast_with_interval_comparables_and_explanation(sample):

@@ -92,6 +92,15 @@ def test_talent_hover_of_a_suppressed_bar_says_suppressed():
     assert_suppressed_hover(figure.data[0], [True, False, False], label="y")
 
 
+def test_talent_bar_says_whether_a_window_is_open_or_began_before_the_data():
+    programmes = talent_programmes(["New", "Old", "Done"], [40, 40, 40]).assign(
+        is_window_complete=[False, False, True], window_state=["open", "before the data", "complete"])
+    assert list(figures.talent_figure(programmes, K).data[0].text) == ["window open", "before the data", ""]
+    # Without the window's state (a programme with no window row), the training mart's flag.
+    assert list(figures.talent_figure(programmes.drop(columns="window_state"), K).data[0].text) == [
+        "window open", "window open", ""]
+
+
 def market_shares(profiles: list[int]) -> pd.DataFrame:
     frame = pd.DataFrame({"group_value": ["domestic", "other_european", "us", "rest_of_world"],
                           "runtime_share": [0.1, 0.3, 0.4, 0.2], "programme_share": [0.1, 0.3, 0.4, 0.2],
