@@ -219,15 +219,16 @@ def _slate_report(reader: MartReader, out: Path, report_date: date) -> Path:
     return doc.write(out / "slate_forecast.html", _footer(reader, tables, report_date))
 
 
-def remove_reports_before(settings: Settings, cutoff: date) -> list[Path]:
-    """Remove the report folders of dates before `cutoff` (retention, `slatehouse maintain`)."""
+def remove_reports(settings: Settings, before: date | None = None, since: date | None = None) -> list[Path]:
+    """Remove the report folders of dates before `before` (retention, `slatehouse
+    maintain`) or on and after `since` (an erasure: they counted the members' viewing)."""
     removed = []
     for folder in sorted(Path(settings.reports_dir).glob("????-??-??")):
         try:
             day = date.fromisoformat(folder.name)
         except ValueError:
             continue
-        if day < cutoff and folder.is_dir():
+        if folder.is_dir() and ((before is not None and day < before) or (since is not None and day >= since)):
             shutil.rmtree(folder)
             removed.append(folder)
     return removed

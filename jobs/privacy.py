@@ -70,6 +70,7 @@ class ErasureResult:
     marts_rebuilt: bool = False
     vacuumed: list[str] = field(default_factory=list)
     completed_earlier: list[str] = field(default_factory=list)  # unfinished requests this one completed
+    report_folders_removed: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
 
@@ -142,6 +143,12 @@ def erase_members(
         result.rows_deleted[table] = deleted.rows_deleted
         touched.append(table)
     result.event_dates = sorted(d.isoformat() for d in event_dates)
+    if event_dates:
+        # The offline reports of those dates on: today's marts minus a report's figures
+        # would be the members' own viewing. The next run writes its date's reports again.
+        from slatehouse.dashboards.reports import remove_reports  # here: it loads plotly
+
+        result.report_folders_removed = [str(p) for p in remove_reports(settings, since=min(event_dates))]
 
     if (event_dates or unfinished) and io.table_exists(spark, S.SILVER_SESSIONS):
         from slatehouse.marts import build_marts, mart_tables
@@ -239,7 +246,7 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
     warning (`landing_folders_not_ingested`).
     """
     from slatehouse import quality  # here: it loads Great Expectations
-    from slatehouse.dashboards.reports import remove_reports_before  # here: it loads plotly
+    from slatehouse.dashboards.reports import remove_reports  # here: it loads plotly
 
     today = today or _newest_ingested(spark)
     if today is None:
@@ -270,7 +277,7 @@ def apply_retention(spark: SparkSession, settings: Settings, today: date | None 
             result.rows_deleted[table] = deleted.rows_deleted
     reports_cutoff = today - timedelta(days=settings.reports_retention_days)
     result.reports_cutoff = reports_cutoff.isoformat()
-    result.report_folders_removed = [str(p) for p in remove_reports_before(settings, reports_cutoff)]
+    result.report_folders_removed = [str(p) for p in remove_reports(settings, before=reports_cutoff)]
     if io.table_exists(spark, S.OPS_RUNS):  # a run's pages go with its dates' reports
         old_runs = io.read_table(spark, S.OPS_RUNS).where(F.col("last_date") < F.lit(reports_cutoff))
         result.gate_results_removed = quality.remove_validations_of(

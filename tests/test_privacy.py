@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,6 +92,13 @@ def test_an_erased_account_is_gone_everywhere_and_stays_gone(spark, settings, la
     hours_before = sessions.agg(F.sum("play_time_s")).first()[0] / 3600
     hours_erased = sessions.where(F.col("account_id") == erased).agg(F.sum("play_time_s")).first()[0] / 3600
 
+    first_play = sessions.where(F.col("account_id") == erased).agg(F.min("event_date")).first()[0]
+    reports = Path(settings.reports_dir)
+    kept, on_first_play, gone = (reports / (first_play + timedelta(days=n)).isoformat() for n in (-1, 0, 1))
+    for folder in (kept, on_first_play, gone):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "top10_weekly.html").write_text("<html></html>")
+
     # The first attempt dies in its rebuild, after bronze and silver lost the member's rows.
     from slatehouse import marts
 
@@ -107,6 +115,10 @@ def test_an_erased_account_is_gone_everywhere_and_stays_gone(spark, settings, la
         marts.build_marts = build
     failed = io.read_table(spark, privacy.ERASURES_TABLE).collect()
     assert failed and all(r["completed_at"] is None for r in failed)
+    # The reports dated from the member's first play on went with the deletes: beside the
+    # rebuilt dashboards they would give the member's viewing away. Older ones stay.
+    assert kept.is_dir() and not gone.exists() and not on_first_play.exists()
+    shutil.rmtree(kept)
     # Its rerun finds no rows left to delete, and still rebuilds for it and completes it.
     result = privacy.erase_members(spark, settings, account_ids=[raw_account])
 
@@ -156,8 +168,6 @@ def test_an_erased_account_is_gone_everywhere_and_stays_gone(spark, settings, la
 
 
 def test_retention_removes_old_landing_folders_and_bronze_rows(spark, settings, landing, tmp_path):
-    import shutil
-
     reset_warehouse(spark)
     local = settings.model_copy(update={"landing_dir": str(tmp_path / "landing"), "reports_dir": tmp_path / "reports"})
     shutil.copytree(settings.landing_dir, local.landing_dir)
