@@ -219,16 +219,16 @@ def _slate_report(reader: MartReader, out: Path, report_date: date) -> Path:
     return doc.write(out / "slate_forecast.html", _footer(reader, tables, report_date))
 
 
-def remove_reports(settings: Settings, before: date | None = None, since: date | None = None) -> list[Path]:
+def remove_reports(settings: Settings, before: date = date.max) -> list[Path]:
     """Remove the report folders of dates before `before` (retention, `slatehouse
-    maintain`) or on and after `since` (an erasure: they counted the members' viewing)."""
+    maintain`); by default every one (an erasure: they counted the members' viewing)."""
     removed = []
     for folder in sorted(Path(settings.reports_dir).glob("????-??-??")):
         try:
             day = date.fromisoformat(folder.name)
         except ValueError:
             continue
-        if folder.is_dir() and ((before is not None and day < before) or (since is not None and day >= since)):
+        if folder.is_dir() and day < before:
             shutil.rmtree(folder)
             removed.append(folder)
     return removed

@@ -420,6 +420,7 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
         .where("_latest = 1").select("title_id", "runtime_s").localCheckpoint()
     )
     window = bronze.where(F.col("event_date").between(lo, hi))
+    window_lo, window_hi = lo, hi
     recompute, lo, hi = _sessions_to_recompute(spark, window, titles, received, lo, hi)
     affected = bronze.where(F.col("event_date").between(lo, hi)).join(recompute, "session_id", "left_semi")
     sessions = affected.transform(sessionize(titles, settings.heartbeat_s)).localCheckpoint()
@@ -431,10 +432,12 @@ def build_sessions(spark: SparkSession, settings: Settings, received: Sequence[d
         scope=f"t.event_date BETWEEN {_d(lo)} AND {_d(hi)}", delete_missing=False,
     )
     # A session none of whose events is in bronze any more (its landing file was withdrawn
-    # and the date run again) goes too, as a build from scratch would not have it.
+    # and the date run again) goes too, as a build from scratch would not have it. Looked
+    # for in this run's window only: further back (where the read widened to a session's
+    # extent) bronze retention may have taken a kept session's events.
     live = io.read_table(spark, S.BRONZE_EVENTS).where(
         F.col("event_date").between(lo, hi + timedelta(days=1))).select("session_id")
-    orphans = (io.read_table(spark, S.SILVER_SESSIONS).where(F.col("event_date").between(lo, hi))
+    orphans = (io.read_table(spark, S.SILVER_SESSIONS).where(F.col("event_date").between(window_lo, window_hi))
                .join(live, "session_id", "left_anti").select("session_id", "event_date").localCheckpoint())
     gone = orphans.collect()
     if gone:

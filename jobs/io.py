@@ -19,7 +19,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -622,32 +622,37 @@ def table_location(spark: SparkSession, name: str) -> str:
     return spark.sql(f"DESCRIBE DETAIL {name}").select("location").first()[0]
 
 
-def restore_table(spark: SparkSession, name: str, version: int | None) -> None:
-    """Put a table back to a version (or drop it if it did not exist before)."""
+def restore_table(spark: SparkSession, name: str, version: int | None) -> bool:
+    """Put a table back to a version (or drop it if it did not exist before); False when
+    it was already so."""
     if version is None:
+        if not table_exists(spark, name):
+            return False
         spark.sql(f"DROP TABLE IF EXISTS {name}")
         log.warning("dropped %s (it did not exist before this run)", name)
-    elif current_version(spark, name) != version:
-        spark.sql(f"RESTORE TABLE {name} TO VERSION AS OF {version}")
-        log.warning("restored %s to version %d", name, version)
+        return True
+    if current_version(spark, name) == version:
+        return False
+    spark.sql(f"RESTORE TABLE {name} TO VERSION AS OF {version}")
+    log.warning("restored %s to version %d", name, version)
+    return True
 
 
-def restore_tables(spark: SparkSession, versions: dict[str, int | None]) -> str:
-    """Put every table back (`restore_table`); returns what was done, as a sentence."""
-    for name, version in versions.items():
-        restore_table(spark, name, version)
-    return restored_text(versions)
+def restore_tables(spark: SparkSession, versions: dict[str, int | None]) -> dict[str, int | None]:
+    """Put every table back (`restore_table`); returns those that had changed."""
+    return {name: version for name, version in versions.items() if restore_table(spark, name, version)}
 
 
-def restore_after_error(spark: SparkSession, versions: dict[str, int | None], what: str) -> str | None:
-    """On the way out of a failed step: put the tables back and log it, without letting a
-    failed restore hide the step's own error (the rerun repairs the tables then)."""
+def restore_after_error(spark: SparkSession, versions: Callable[[], dict[str, int | None]], what: str) -> str:
+    """On the way out of a failed step: put the tables `versions()` names back and log it,
+    without letting a failed restore (or listing) hide the step's own error (a rerun
+    repairs the tables then). Returns what was done, as a sentence ('' for nothing)."""
     try:
-        done = restore_tables(spark, versions)
+        done = restored_text(restore_tables(spark, versions()))
     except Exception:
         log.exception("%s, and its tables could not be restored; rerun the same dates to repair them", what)
-        return None
-    log.error("%s: %s", what, done)
+        return ""
+    log.error("%s%s", what, f": {done}" if done else "; no table had changed")
     return done
 
 
@@ -657,7 +662,7 @@ def restored_text(versions: dict[str, int | None]) -> str:
     dropped = ", ".join(t for t, v in versions.items() if v is None)
     parts = ([f"Restored {back}"] if back else []) + ([f"dropped {dropped} (new in this run)"] if dropped else [])
     text = "; ".join(parts)
-    return text[:1].upper() + text[1:] + "."
+    return text[:1].upper() + text[1:] + "." if text else ""
 
 
 def create_table(

@@ -517,6 +517,11 @@ def _run_gates(r: _Runner, layer: str, dates: list[date], restore: dict[str, int
             r.spark, r.settings, layer, dates, r.report.run_id, restore=restore))
     except quality.GateFailed as exc:
         raise GateFailedError(str(exc)) from exc
+    except Exception:
+        # Checks that could not run have not passed: the tables go back too. (Not on an
+        # interrupt, which `step` raises as Interrupted: its Spark jobs are being cancelled.)
+        io.restore_after_error(r.spark, lambda: restore, f"the {layer} gate could not run its checks")
+        raise
 
 
 def _build_marts(r: _Runner, first: date, last: date) -> None:
@@ -540,10 +545,10 @@ def _build_marts(r: _Runner, first: date, last: date) -> None:
 
     try:
         r.step("dbt", lambda: marts.build_marts(r.spark, r.settings, first, last))
-    except Exception as exc:
+    except Exception as exc:  # not an interrupt (`step` raises Interrupted)
         # dbt writes each model before its tests run, and a failed model leaves those
         # before it written: the dashboards keep reading the marts as they were.
-        done = io.restore_after_error(r.spark, restore(), "dbt failed")
+        done = io.restore_after_error(r.spark, restore, "dbt failed")
         if isinstance(exc, marts.MartsBuildError) and done:
             raise marts.MartsBuildError(f"{exc}\n{done}", exc.result) from exc
         raise

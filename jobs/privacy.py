@@ -144,11 +144,13 @@ def erase_members(
         touched.append(table)
     result.event_dates = sorted(d.isoformat() for d in event_dates)
     if event_dates:
-        # The offline reports of those dates on: today's marts minus a report's figures
-        # would be the members' own viewing. The next run writes its date's reports again.
+        # The offline reports: a report's figures minus the rebuilt marts' would be the
+        # members' own viewing. Every one, since a report's date does not bound its data (a
+        # backfill's report, or `slatehouse report --date`, shows the marts as they were
+        # then, later days included). The next run writes its date's reports again.
         from slatehouse.dashboards.reports import remove_reports  # here: it loads plotly
 
-        result.report_folders_removed = [str(p) for p in remove_reports(settings, since=min(event_dates))]
+        result.report_folders_removed = [str(p) for p in remove_reports(settings)]
 
     if (event_dates or unfinished) and io.table_exists(spark, S.SILVER_SESSIONS):
         from slatehouse.marts import build_marts, mart_tables

@@ -538,7 +538,8 @@ def test_a_failed_dbt_build_or_marts_gate_puts_the_marts_back_and_drops_the_new_
     write(spark, q.FCT_TITLE_DAILY, [daily("F7", plays=0)], TITLE_DAILY_SCHEMA)
     monkeypatch.setattr(q, "_run_check", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("the JVM went away")))
     with pytest.raises(RuntimeError, match="the JVM went away"):
-        q.run_gate(spark, settings, "marts", [DAY], "run-broken", restore=before)
+        with pipeline.recorded(spark, settings, "run", [DAY]) as r:
+            pipeline._run_gates(r, "marts", [DAY], restore=before)
     assert io.read_table(spark, q.FCT_TITLE_DAILY).count() == len(clean)
 
 
