@@ -108,7 +108,14 @@ class _MissingMartsSaySo:
 
     def callback(self, *args, **kwargs):
         register = self._app.callback(*args, **kwargs)
-        outputs = [arg for arg in args if isinstance(arg, Output)]
+        # The outputs as Dash expects the reply shaped: one value for a single Output, a
+        # list for a list of them, a tuple for several given one by one.
+        spec = kwargs.get("output", next((a for a in args if isinstance(a, list) and a
+                                          and all(isinstance(o, Output) for o in a)), None))
+        given = [a for a in args if isinstance(a, Output)]
+        outputs = spec if isinstance(spec, list) else [spec] if spec is not None else given
+        # A pattern-matching output needs a list per output; such a callback is left alone.
+        shaped = outputs and all(isinstance(o, Output) and isinstance(o.component_id, str) for o in outputs)
 
         def decorator(function):
             @functools.wraps(function)
@@ -116,8 +123,12 @@ class _MissingMartsSaySo:
                 try:
                     return function(*values, **named)
                 except MissingTableError as exc:
+                    if not shaped:
+                        raise
                     replies = [components.empty(str(exc)) if output.component_property == "children" else no_update
                                for output in outputs]
+                    if isinstance(spec, list):
+                        return replies
                     return replies[0] if len(replies) == 1 else tuple(replies)
 
             return register(guarded)

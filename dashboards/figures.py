@@ -179,15 +179,17 @@ def retention_figure(curves: pd.DataFrame, k: int) -> go.Figure:
     shown = curves[~is_suppressed(curves, "share_reached")]
     hidden_titles = curves.loc[is_suppressed(curves, "share_reached"), "title_id"].nunique()
     numbered = "episode_number" in curves.columns and curves["episode_number"].notna().any()
+    why = f"fewer than {k} starters, or points within {k} profiles of each other"
     if shown.empty:
         fig = _empty("Retention: share of starters still watching",
-                     f"{SUPPRESSED_TEXT}: fewer than {k} starters" if hidden_titles else "No starters yet.")
+                     f"{SUPPRESSED_TEXT}: {why}" if hidden_titles else "No starters yet.")
         return fig
     fig = go.Figure()
     titles = shown.drop_duplicates("title_id")
     episodes = titles["episode_number"] if numbered else [None] * len(titles)
     for i, (title_id, title_name, episode) in enumerate(zip(titles["title_id"], titles["title_name"], episodes)):
-        rows = shown[shown["title_id"] == title_id]
+        # Hidden points stay in as gaps: the line does not run across them.
+        rows = curves[curves["title_id"] == title_id]
         name = f"Ep {int(episode)}: {title_name}" if episode is not None and pd.notna(episode) else str(title_name)
         fig.add_trace(go.Scatter(
             x=[0, *rows["progress_pct"]], y=[1.0, *rows["share_reached"]], mode="lines+markers", name=name,
@@ -197,8 +199,7 @@ def retention_figure(curves: pd.DataFrame, k: int) -> go.Figure:
     fig.update_xaxes(title_text="% of runtime", ticksuffix="%")
     fig.update_yaxes(title_text="share of starters", tickformat=".0%", range=[0, 1.05])
     if hidden_titles:
-        _note(fig, f"{_plural(hidden_titles, 'episode' if numbered else 'title')} {SUPPRESSED_TEXT} "
-                   f"(fewer than {k} starters)")
+        _note(fig, f"{_plural(hidden_titles, 'episode' if numbered else 'title')} {SUPPRESSED_TEXT} ({why})")
     return fig
 
 

@@ -714,6 +714,42 @@ def test_a_missing_mart_in_a_pages_content_is_named_not_a_server_error(tmp_path,
     assert f"{table}: no Delta table" in reply.get_data(as_text=True)
 
 
+def test_the_missing_mart_guard_replies_in_the_shape_each_callback_declares():
+    """A list of outputs gets a list, an `output=` keyword its one value; a pattern-matching
+    output, which needs a list per output, is not guarded (the error goes on)."""
+    from dash import ALL, Dash, Input, Output, html
+
+    from slatehouse.dashboards.app import _MissingMartsSaySo
+    from slatehouse.dashboards.data import MissingTableError
+
+    app = Dash(__name__)
+    app.layout = html.Div([html.Div(id="a"), html.Div(id="b"), html.Div(id={"n": 1}), html.Button(id="go")])
+    guard = _MissingMartsSaySo(app)
+
+    def missing(_):
+        raise MissingTableError("marts.fct_x: no Delta table")
+
+    guard.callback([Output("a", "children")], Input("go", "n_clicks"))(missing)
+    guard.callback(output=Output("b", "children"), inputs=Input("go", "title"))(missing)
+    guard.callback(Output({"n": ALL}, "children"), Input("go", "className"))(missing)
+    app.server.config["PROPAGATE_EXCEPTIONS"] = True  # an error not replied to reaches the test
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200
+
+    def post(output, outputs, prop):
+        return client.post("/_dash-update-component", json={
+            "output": output, "outputs": outputs, "changedPropIds": [f"go.{prop}"], "state": [],
+            "inputs": [{"id": "go", "property": prop, "value": 1}]})
+
+    listed = post("..a.children..", [{"id": "a", "property": "children"}], "n_clicks")
+    assert listed.status_code == 200 and "marts.fct_x: no Delta table" in listed.get_data(as_text=True)
+    assert isinstance(listed.get_json()["response"]["a"]["children"], dict)
+    keyword = post("b.children", {"id": "b", "property": "children"}, "title")
+    assert keyword.status_code == 200 and "marts.fct_x: no Delta table" in keyword.get_data(as_text=True)
+    with pytest.raises(MissingTableError):
+        post('{"n":["ALL"]}.children', [{"id": {"n": 1}, "property": "children"}], "className")
+
+
 def test_a_pitch_gets_a_forecast_with_interval_comparables_and_explanation(sample):
     settings, reader = sample
     pitch = greenlight.pitch_from_form("series", ["drama", "crime"], 6, 45, "en", "GB", "2024-09-01",

@@ -233,7 +233,15 @@ def test_retention_names_episodes_by_number_and_counts_the_suppressed_ones(hidde
     assert names[:2] == ["Ep 1: Blue Verdict", "Ep 2: Broken Circuit"]
     assert all(SUPPRESSED_TEXT not in n for n in names)
     (annotation,) = figure.layout.annotations
-    assert annotation.text == f"{note} (fewer than {K} starters)"
+    assert annotation.text == f"{note} (fewer than {K} starters, or points within {K} profiles of each other)"
+
+
+def test_a_retention_line_breaks_at_a_hidden_point_instead_of_running_across_it():
+    curve = pd.DataFrame({"title_id": "T1", "title_name": "The Film", "progress_pct": [10, 20, 30],
+                          "share_reached": [0.9, np.nan, 0.5], "share_reached__suppressed": [False, True, False]})
+    (trace,) = figures.retention_figure(curve, K).data
+    assert list(trace.x) == [0, 10, 20, 30] and (trace.y[2] is None or np.isnan(trace.y[2]))
+    assert trace.connectgaps in (None, False)
 
 
 def test_retention_of_a_film_has_no_episode_number():

@@ -88,7 +88,8 @@ def _season(reader: MartReader, programme_id: str) -> list:
     message = (f"Where do we lose people? The biggest drop is at episode {drop['episode_number']}: "
                f"{drop['share_before']:.0%} of episode-1 starters started the episode before, "
                f"{drop['share_after']:.0%} started this one." if drop else
-               ("Where do we lose people? " + (f"{SUPPRESSED_TEXT}: too few profiles." if is_suppressed(funnel, "share_started").any()
+               ("Where do we lose people? " + (f"{SUPPRESSED_TEXT}: too few profiles, or episodes within {reader.k} profiles of each other."
+                                                if is_suppressed(funnel, "share_started").any()
                                                 else "No drop between episodes.")))
     return [c.card("Season: where do we lose people?",
                    html.Div([c.kpi("Binge rate", binge, "completers who finished within 7 days"),
